@@ -1,0 +1,12 @@
+//! End-to-end tests: they run the `cargo xtask` front end as a process (built here as
+//! `pad-xtask`) against real repositories, tools and services.
+//!
+//! Slow tests (building environments, starting services) run only when `PAD_E2E=1`, which
+//! `cargo xtask ci` sets, so CI never skips them.
+
+mod support;
+
+mod cli;
+mod examples;
+mod layout;
+mod new_project;

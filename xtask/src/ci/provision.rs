@@ -1,0 +1,67 @@
+//! System packages the tests need: found, installed with apt when we are root on
+//! Debian or Ubuntu, or else named with the exact command that installs them.
+
+use anyhow::{Result, bail};
+use camino::Utf8Path;
+use pad_process::Cmd;
+
+/// One thing the tests need from the system.
+struct Need {
+    what: &'static str,
+    /// The check, run as a command: it succeeds when the need is met.
+    probe: &'static [&'static str],
+    apt: &'static [&'static str],
+}
+
+const NEEDS: &[Need] = &[
+    Need { what: "git", probe: &["git", "--version"], apt: &["git"] },
+    Need {
+        what: "Debian's Python 3 with venv and pip (/usr/bin/python3)",
+        probe: &["/usr/bin/python3", "-c", "import ensurepip, venv, pip"],
+        apt: &["python3", "python3-venv", "python3-pip"],
+    },
+];
+
+/// Makes sure every need is met, installing what is missing when `install` is set and
+/// apt can be used.
+pub(super) fn ensure(root: &Utf8Path, install: bool) -> Result<()> {
+    let missing = missing(root);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let packages: Vec<&str> = missing.iter().flat_map(|n| n.apt.iter().copied()).collect();
+    let whats: Vec<&str> = missing.iter().map(|n| n.what).collect();
+    let command = format!("apt-get install -y --no-install-recommends {}", packages.join(" "));
+    if install && is_root(root) && Cmd::new("apt-get", root).arg("--version").run().is_ok() {
+        eprintln!("==> installing {} ({})", whats.join(", "), packages.join(" "));
+        let apt =
+            |args: &[&str]| Cmd::new("apt-get", root).args(args).env("DEBIAN_FRONTEND", "noninteractive").run_inherit();
+        apt(&["update", "-qq"])?;
+        apt(&["install", "-y", "-qq", "--no-install-recommends"]
+            .iter()
+            .copied()
+            .chain(packages.iter().copied())
+            .collect::<Vec<_>>())?;
+        let still = missing_names(root);
+        if !still.is_empty() {
+            bail!("still missing after installing {}: {}", packages.join(" "), still.join(", "));
+        }
+        return Ok(());
+    }
+    bail!(
+        "the tests need {}; install with:\n  sudo {command}\n(on another system, install the equivalent packages)",
+        whats.join(", ")
+    )
+}
+
+fn missing(root: &Utf8Path) -> Vec<&'static Need> {
+    NEEDS.iter().filter(|need| Cmd::new(need.probe[0], root).args(&need.probe[1..]).run().is_err()).collect()
+}
+
+fn missing_names(root: &Utf8Path) -> Vec<&'static str> {
+    missing(root).iter().map(|n| n.what).collect()
+}
+
+fn is_root(root: &Utf8Path) -> bool {
+    Cmd::new("id", root).arg("-u").read().is_ok_and(|uid| uid == "0")
+}

@@ -1,0 +1,85 @@
+//! `cargo xtask`: the front end of platform-airflow-dags.
+//!
+//! It parses flags, calls one library function per task, and renders the result: text or
+//! JSON on stdout, logs and progress on stderr. The logic lives in the `pad-*` crates so
+//! other tools can reuse it.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::Parser;
+
+mod ci;
+mod flags;
+mod layout;
+mod new_project;
+
+#[cfg(test)]
+mod tidy;
+
+use flags::{Cli, Command};
+
+/// Runs `cargo xtask` with the process's arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let root = match repo_root(cli.repo.as_deref()) {
+        Ok(root) => root,
+        Err(err) => return report(&err),
+    };
+    let result = match cli.command {
+        Command::Layout(args) => layout::run(&root, &args),
+        Command::NewProject(args) => new_project::run(&root, &args),
+        Command::Ci(args) => ci::run(&root, &args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => report(&err),
+    }
+}
+
+fn report(err: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {err:#}");
+    ExitCode::FAILURE
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env(pad_layout::EnvVars::PAD_LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+/// The workspace this binary was built from: the repository it serves unless `--repo`
+/// names another. Never the current directory, so `cargo xtask` works from anywhere.
+fn workspace_root() -> Utf8PathBuf {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits one level below the workspace root")
+        .to_owned()
+}
+
+fn repo_root(explicit: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
+    let root = explicit.map_or_else(workspace_root, Utf8Path::to_owned);
+    if !root.is_dir() {
+        anyhow::bail!("repository `{root}` is not a directory: pass an existing path to --repo");
+    }
+    let root = std::fs::canonicalize(&root)?;
+    Utf8PathBuf::from_path_buf(root).map_err(|p| anyhow::anyhow!("`{}` is not UTF-8", p.display()))
+}
+
+/// Prints a value as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
