@@ -23,8 +23,27 @@ pub(crate) enum Command {
     Layout(LayoutArgs),
     /// Scaffold a project (package, test, requirements) and its DAG stub.
     NewProject(NewProjectArgs),
+    /// Build (or reuse) each project's Python environment and its venv.tar.gz.
+    Venv(VenvArgs),
+    /// Run each project's pytest suite in its environment, and load every DAG in real Airflow.
+    Test(TestArgs),
     /// Run every check CI runs: format, clippy, the unit and end-to-end tests.
     Ci(CiArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VenvArgs {
+    /// Projects to build (default: all).
+    pub(crate) projects: Vec<String>,
+    /// Fail when a lock file is stale instead of updating it (for CI).
+    #[arg(long)]
+    pub(crate) locked: bool,
+    /// Rebuild even when an environment with the same key exists.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print JSON on stdout: per project its key, reused or built, seconds, size and path.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -39,6 +58,36 @@ pub(crate) struct NewProjectArgs {
     /// The project's name: lowercase letters, digits and `-`, starting with a letter.
     pub(crate) name: String,
     /// Print JSON on stdout instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// Projects to test (default: all). The DAG check always covers all of dags/.
+    pub(crate) projects: Vec<String>,
+    /// Write JUnit XML reports into DIR: <project>.xml and dags-airflow-<series>.xml.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) junit: Option<Utf8PathBuf>,
+    /// Rerun tests whose inputs have not changed since they last passed.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Fail when a lock file is stale instead of updating it (for CI).
+    #[arg(long)]
+    pub(crate) locked: bool,
+    /// Only these pinned Airflow series (as named under deploy/airflow/), such as 2.10.
+    #[arg(long, value_name = "SERIES")]
+    pub(crate) airflow: Vec<String>,
+    /// An Airflow Variable the DAGs read while loading (AIRFLOW_VAR_<KEY>).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) var: Vec<String>,
+    /// An Airflow Connection the DAGs read while loading (AIRFLOW_CONN_<ID>).
+    #[arg(long, value_name = "ID=URI")]
+    pub(crate) conn: Vec<String>,
+    /// Skip the DAG check.
+    #[arg(long)]
+    pub(crate) no_dags: bool,
+    /// Print JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
 }

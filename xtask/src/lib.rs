@@ -12,8 +12,12 @@ use clap::Parser;
 
 mod ci;
 mod flags;
+mod junit;
 mod layout;
 mod new_project;
+mod progress;
+mod test;
+mod venv;
 
 #[cfg(test)]
 mod tidy;
@@ -31,6 +35,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Layout(args) => layout::run(&root, &args),
         Command::NewProject(args) => new_project::run(&root, &args),
+        Command::Venv(args) => venv::run(&root, &args),
+        Command::Test(args) => test::run(&root, &args),
         Command::Ci(args) => ci::run(&root, &args),
     };
     match result {

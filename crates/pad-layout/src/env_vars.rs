@@ -8,6 +8,9 @@ impl EnvVars {
     pub const PAD_VERSION: &'static str = "PAD_VERSION";
     /// The repository root, when the front end should not use its own workspace.
     pub const PAD_REPO: &'static str = "PAD_REPO";
+    /// Where environments, tools and test results go (default: the repository's
+    /// `target/`). Environments are keyed by content, so repositories may share one.
+    pub const PAD_TARGET_DIR: &'static str = "PAD_TARGET_DIR";
     /// Log filter for `tracing` (`info`, `debug`, `pad_layout=trace`).
     pub const PAD_LOG: &'static str = "PAD_LOG";
     /// Set to `1` by `cargo xtask ci`: runs the slow tests that build environments and

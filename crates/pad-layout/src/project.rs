@@ -170,23 +170,23 @@ fn read_settings(path: &Utf8Path, rel: &Utf8Path, errors: &mut Vec<Problem>) -> 
         errors,
         "the keys of project.toml are `python` (\"3.11\" or an absolute interpreter path) and `package` (the import name)",
     )?;
-    if let Some(python) = &settings.python {
-        if !is_python_request(python) {
-            errors.push(file.problem_at_key(
-                "python",
-                format!("`python = \"{python}\"` is neither a Python 3 version nor an absolute path"),
-                "write a version such as `python = \"3.11\"`, or the interpreter's absolute path",
-            ));
-        }
+    if let Some(python) = &settings.python
+        && !is_python_request(python)
+    {
+        errors.push(file.problem_at_key(
+            "python",
+            format!("`python = \"{python}\"` is neither a Python 3 version nor an absolute path"),
+            "write a version such as `python = \"3.11\"`, or the interpreter's absolute path",
+        ));
     }
-    if let Some(package) = &settings.package {
-        if !is_python_identifier(package) {
-            errors.push(file.problem_at_key(
-                "package",
-                format!("`package = \"{package}\"` is not a Python import name"),
-                "use letters, digits and `_`, not starting with a digit",
-            ));
-        }
+    if let Some(package) = &settings.package
+        && !is_python_identifier(package)
+    {
+        errors.push(file.problem_at_key(
+            "package",
+            format!("`package = \"{package}\"` is not a Python import name"),
+            "use letters, digits and `_`, not starting with a digit",
+        ));
     }
     Some(settings)
 }

@@ -209,14 +209,14 @@ pub(crate) fn parse_target(
         Ok(()) => {}
     }
     for (key, value) in [("ssh_user", &raw.ssh_user), ("service_user", &raw.service_user)] {
-        if let Some(user) = value {
-            if !is_user_name(user) {
-                errors.push(file.problem_at_key(
-                    key,
-                    format!("`{key} = \"{user}\"` is not a user name"),
-                    "use letters, digits, `_`, `-` and `.`",
-                ));
-            }
+        if let Some(user) = value
+            && !is_user_name(user)
+        {
+            errors.push(file.problem_at_key(
+                key,
+                format!("`{key} = \"{user}\"` is not a user name"),
+                "use letters, digits, `_`, `-` and `.`",
+            ));
         }
     }
     let keep = raw.keep.unwrap_or(DEFAULT_KEEP);

@@ -1,0 +1,148 @@
+//! The DAG integrity check: every file of `dags/` loaded by real Airflow's `DagBag`
+//! (`include_examples=False`) in a tool environment whose Airflow version is pinned in
+//! the repository under `deploy/airflow/<series>/requirements.txt`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pad_process::Cmd;
+use serde::{Deserialize, Serialize};
+
+use crate::env::{Context, EnvSpec};
+use crate::{Progress, VenvError, fsutil};
+
+/// Where the Airflow versions the DAGs are checked against are pinned.
+pub const AIRFLOW_PINS_DIR: &str = "deploy/airflow";
+const DRIVER: &str = include_str!("dag_check.py");
+
+/// One pinned Airflow series, such as `2.10`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AirflowPin {
+    pub series: String,
+    /// `deploy/airflow/<series>`, holding `requirements.txt` and its lock.
+    pub dir: Utf8PathBuf,
+}
+
+/// Every series pinned in the repository at `root`, sorted.
+pub fn airflow_pins(root: &Utf8Path) -> Vec<AirflowPin> {
+    let Ok(entries) = root.join(AIRFLOW_PINS_DIR).read_dir_utf8() else { return Vec::new() };
+    let mut pins: Vec<AirflowPin> = entries
+        .flatten()
+        .filter(|e| e.path().join("requirements.txt").is_file())
+        .map(|e| AirflowPin { series: e.file_name().to_owned(), dir: e.path().to_owned() })
+        .collect();
+    pins.sort_by(|a, b| a.series.cmp(&b.series));
+    pins
+}
+
+/// Variables and connections the DAGs read while they load, given to Airflow the
+/// standard way (`AIRFLOW_VAR_<KEY>`, `AIRFLOW_CONN_<ID>`).
+#[derive(Debug, Clone, Default)]
+pub struct DagCheckOptions {
+    pub variables: BTreeMap<String, String>,
+    pub connections: BTreeMap<String, String>,
+}
+
+/// What Airflow made of the DAG files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DagReport {
+    #[serde(default)]
+    pub series: String,
+    pub airflow_version: String,
+    pub dags: Vec<DagInfo>,
+    pub problems: Vec<DagProblem>,
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DagInfo {
+    pub dag_id: String,
+    pub file: String,
+    pub tasks: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DagProblem {
+    pub file: String,
+    /// `import error`, `duplicate dag_id` or `cycle`.
+    pub kind: String,
+    /// The exception, one line.
+    pub message: String,
+    /// The traceback.
+    pub detail: String,
+}
+
+/// Loads `dags_dir` with the Airflow of `pin`, building its tool environment first.
+pub fn check_dags(
+    ctx: &Context,
+    root: &Utf8Path,
+    pin: &AirflowPin,
+    dags_dir: &Utf8Path,
+    options: &DagCheckOptions,
+    progress: &dyn Progress,
+) -> Result<DagReport, VenvError> {
+    let started = Instant::now();
+    let name = format!("airflow-{}", pin.series);
+    let shown_dir = pin.dir.strip_prefix(root).unwrap_or(&pin.dir);
+    let env = crate::env::build(
+        ctx,
+        &EnvSpec {
+            name: &name,
+            dir: &pin.dir,
+            shown_dir,
+            requirements: "requirements.txt",
+            python: None,
+            install_project: false,
+            package: Some("airflow"),
+            pack: false,
+        },
+        progress,
+    )?;
+
+    progress.step(&name, "load DAGs");
+    let scratch = tempfile::Builder::new()
+        .prefix("pad-dag-check-")
+        .tempdir()
+        .map_err(|source| VenvError::io(Utf8Path::new("/tmp"), source))?;
+    let scratch_dir =
+        Utf8Path::from_path(scratch.path()).ok_or_else(|| VenvError::NotUtf8(scratch.path().display().to_string()))?;
+    let driver = scratch_dir.join("dag_check.py");
+    fsutil::write_atomic(&driver, DRIVER.as_bytes())?;
+    let out = scratch_dir.join("report.json");
+    let home = scratch_dir.join("airflow-home");
+    let mut cmd = Cmd::new(env.venv.join("bin/python").as_str(), scratch_dir)
+        .args([driver.as_str(), dags_dir.as_str(), out.as_str()])
+        .env("AIRFLOW_HOME", home.as_str())
+        .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        .env("AIRFLOW__CORE__DAGS_FOLDER", dags_dir.as_str())
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    for (key, value) in &options.variables {
+        cmd = cmd.env(format!("AIRFLOW_VAR_{}", key.to_uppercase()), value);
+    }
+    for (id, uri) in &options.connections {
+        cmd = cmd.env(format!("AIRFLOW_CONN_{}", id.to_uppercase()), uri);
+    }
+    cmd.run().map_err(|source| VenvError::Build {
+        project: name.clone(),
+        step: "load the DAGs with DagBag",
+        source: Box::new(source),
+    })?;
+    let bytes = std::fs::read(&out).map_err(|source| VenvError::io(&out, source))?;
+    let mut report: DagReport = serde_json::from_slice(&bytes)
+        .map_err(|err| VenvError::io(&out, std::io::Error::new(std::io::ErrorKind::InvalidData, err)))?;
+    report.series = pin.series.clone();
+    report.seconds = started.elapsed().as_secs_f64();
+    for problem in &mut report.problems {
+        if let Ok(rel) = Utf8Path::new(&problem.file).strip_prefix(root) {
+            problem.file = rel.to_string();
+        }
+    }
+    for dag in &mut report.dags {
+        if let Ok(rel) = Utf8Path::new(&dag.file).strip_prefix(root) {
+            dag.file = rel.to_string();
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,117 @@
+//! Small file-system helpers: atomic writes, locks, hashing trees.
+
+use std::io::Write;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest, Sha256};
+
+use crate::VenvError;
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
+/// so readers see the old content or the new, never a part.
+pub(crate) fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<(), VenvError> {
+    let dir = path.parent().unwrap_or(Utf8Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| VenvError::io(dir, source))?;
+    // 0644 like any file a person writes (the umask still applies), not tempfile's 0600:
+    // locks are committed and environments are read by other users.
+    let mut file = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|source| VenvError::io(dir, source))?;
+    file.write_all(bytes).map_err(|source| VenvError::io(path, source))?;
+    file.as_file().sync_all().map_err(|source| VenvError::io(path, source))?;
+    file.persist(path).map_err(|err| VenvError::io(path, err.error))?;
+    Ok(())
+}
+
+/// An exclusive lock on a file, held until dropped. Other builders of the same
+/// environment wait for it.
+pub(crate) struct FileLock {
+    _file: std::fs::File,
+}
+
+impl FileLock {
+    pub(crate) fn acquire(path: &Utf8Path) -> Result<FileLock, VenvError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| VenvError::io(dir, source))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|source| VenvError::io(path, source))?;
+        file.lock().map_err(|source| VenvError::io(path, source))?;
+        Ok(FileLock { _file: file })
+    }
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Names that are build or cache output, never part of a project's source.
+pub(crate) const NOT_SOURCE: &[&str] =
+    &["__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build", "dist", "venv", ".venv", ".git", ".tox"];
+
+/// The files of a project that go into its environment: everything but tests, test
+/// requirements, locks of tests and build or cache output. Sorted, relative to `dir`.
+pub(crate) fn project_source_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>, VenvError> {
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().filter_entry(|entry| {
+        let name = entry.file_name().to_string_lossy();
+        let top_level = entry.depth() == 1;
+        !(NOT_SOURCE.contains(&name.as_ref())
+            || name.ends_with(".egg-info")
+            || name.ends_with(".pyc")
+            || (top_level && (name == "tests" || name.starts_with("requirements-test"))))
+    });
+    for entry in walker {
+        let entry = entry.map_err(|err| VenvError::io(dir, err.into()))?;
+        if entry.file_type().is_file() {
+            let path = Utf8Path::from_path(entry.path())
+                .ok_or_else(|| VenvError::NotUtf8(entry.path().display().to_string()))?;
+            files.push(path.strip_prefix(dir).expect("walked from dir").to_owned());
+        }
+    }
+    Ok(files)
+}
+
+/// Hashes files (path, executable bit, content) into `hasher`, in the given order.
+pub(crate) fn hash_files(hasher: &mut Sha256, dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(), VenvError> {
+    use std::os::unix::fs::PermissionsExt;
+    for rel in files {
+        let path = dir.join(rel);
+        let bytes = std::fs::read(&path).map_err(|source| VenvError::io(&path, source))?;
+        let exec = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+        hasher.update(rel.as_str().as_bytes());
+        hasher.update([0, u8::from(exec)]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(())
+}
+
+/// Copies the listed files from `from` to `to`, creating directories.
+pub(crate) fn copy_files(from: &Utf8Path, to: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(), VenvError> {
+    for rel in files {
+        let target = to.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| VenvError::io(parent, source))?;
+        }
+        std::fs::copy(from.join(rel), &target).map_err(|source| VenvError::io(&target, source))?;
+    }
+    Ok(())
+}
+
+/// Removes a directory tree if it exists.
+pub(crate) fn remove_dir_if_exists(path: &Utf8Path) -> Result<(), VenvError> {
+    match std::fs::remove_dir_all(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(VenvError::io(path, err)),
+        _ => Ok(()),
+    }
+}

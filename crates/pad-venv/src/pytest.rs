@@ -1,0 +1,190 @@
+//! A project's pytest suite, run against its shipped environment: test-only requirements
+//! go into an overlay environment whose `.pth` file adds the shipped environment's
+//! `site-packages`, so what is tested is exactly what ships.
+
+use std::time::Instant;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pad_layout::{Project, TEST_REQUIREMENTS_FILE};
+use pad_process::Cmd;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::env::{BuiltEnv, Context};
+use crate::lock::{self, LockSpec};
+use crate::{Progress, VenvError, fsutil};
+
+/// How tests are run.
+#[derive(Debug, Clone, Default)]
+pub struct TestOptions {
+    /// Where to write `<project>.xml` JUnit reports.
+    pub junit_dir: Option<Utf8PathBuf>,
+    /// Run even when the same tests passed on the same environment before.
+    pub force: bool,
+}
+
+/// The outcome of one project's tests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestReport {
+    pub project: String,
+    pub passed: bool,
+    /// Whether the result came from an earlier run on the same inputs.
+    pub cached: bool,
+    /// pytest's closing line, such as `5 passed in 0.41s`.
+    pub summary: String,
+    /// `FAILED tests/test_x.py::test_y - AssertionError: …` lines.
+    pub failures: Vec<String>,
+    /// The end of pytest's output, when it failed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
+    pub junit: Option<Utf8PathBuf>,
+    pub seconds: f64,
+}
+
+/// Runs the project's tests in its environment `env` (built by [`crate::build_project`]).
+pub fn test_project(
+    ctx: &Context,
+    root: &Utf8Path,
+    project: &Project,
+    env: &BuiltEnv,
+    options: &TestOptions,
+    progress: &dyn Progress,
+) -> Result<TestReport, VenvError> {
+    let started = Instant::now();
+    let name = project.name.as_str();
+    let Some(tests_dir) = &project.tests_dir else {
+        return Err(VenvError::NoTests { project: name.to_owned() });
+    };
+    if project.test_requirements.is_none() {
+        return Err(VenvError::NoTestRequirements { project: name.to_owned() });
+    }
+    let shown_dir = project.dir.strip_prefix(root).unwrap_or(&project.dir);
+    progress.step(name, "lock test requirements");
+    let spec = LockSpec {
+        project: name,
+        dir: &project.dir,
+        shown_dir,
+        input: TEST_REQUIREMENTS_FILE,
+        output: lock::TEST_LOCK_FILE,
+        constraints: Some(lock::LOCK_FILE),
+    };
+    lock::ensure(&ctx.uv, &spec, &env.record.interpreter, ctx.options.locked)?;
+    let test_lock = project.dir.join(lock::TEST_LOCK_FILE);
+    let test_lock_bytes = std::fs::read(&test_lock).map_err(|source| VenvError::io(&test_lock, source))?;
+
+    let mut hasher = Sha256::new();
+    hasher.update(env.record.key.as_bytes());
+    hasher.update(&test_lock_bytes);
+    let overlay_key = fsutil::hex(&hasher.clone().finalize())[..16].to_owned();
+    let overlay = ensure_overlay(ctx, env, &test_lock, &overlay_key, progress)?;
+
+    let test_files = test_files(tests_dir)?;
+    fsutil::hash_files(&mut hasher, tests_dir, &test_files)?;
+    let result_key = fsutil::hex(&hasher.finalize())[..16].to_owned();
+    let results_dir = ctx.options.work_dir.join("test-results").join(name);
+    let cached_result = results_dir.join(format!("{result_key}.json"));
+    let junit = options.junit_dir.as_ref().map(|dir| dir.join(format!("{name}.xml")));
+    if !options.force
+        && junit.is_none()
+        && let Some(mut report) =
+            std::fs::read(&cached_result).ok().and_then(|b| serde_json::from_slice::<TestReport>(&b).ok())
+    {
+        report.cached = true;
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    progress.step(name, "pytest");
+    let mut cmd = Cmd::new(overlay.join("bin/python").as_str(), &project.dir)
+        .args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--color=no"])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONNOUSERSITE", "1");
+    if let Some(junit) = &junit {
+        if let Some(dir) = junit.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| VenvError::io(dir, source))?;
+        }
+        cmd = cmd.arg(format!("--junitxml={junit}"));
+    }
+    cmd = cmd.arg(tests_dir.strip_prefix(&project.dir).unwrap_or(tests_dir).as_str());
+    let finished = cmd.run_unchecked()?;
+    let output = format!("{}{}", finished.stdout, finished.stderr);
+    let summary =
+        output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().trim_matches('=').trim().to_owned();
+    let failures: Vec<String> =
+        output.lines().filter(|l| l.starts_with("FAILED ") || l.starts_with("ERROR ")).map(str::to_owned).collect();
+    let passed = finished.status.success();
+    let report = TestReport {
+        project: name.to_owned(),
+        passed,
+        cached: false,
+        summary: if finished.status.code() == Some(5) { format!("no tests collected ({summary})") } else { summary },
+        failures,
+        output: if passed { String::new() } else { tail(&output, 80) },
+        junit,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if passed {
+        fsutil::write_atomic(&cached_result, &serde_json::to_vec_pretty(&report).expect("serializable"))?;
+    }
+    Ok(report)
+}
+
+/// The overlay environment with the test requirements, built once per (environment,
+/// test lock) under the environment's directory.
+fn ensure_overlay(
+    ctx: &Context,
+    env: &BuiltEnv,
+    test_lock: &Utf8Path,
+    key: &str,
+    progress: &dyn Progress,
+) -> Result<Utf8PathBuf, VenvError> {
+    let overlay = env.dir.join(format!("test-{key}"));
+    if overlay.join("bin/python").exists() {
+        return Ok(overlay);
+    }
+    let name = env.name.as_str();
+    let _lock = fsutil::FileLock::acquire(&ctx.env_root(name).join(".lock"))?;
+    if overlay.join("bin/python").exists() {
+        return Ok(overlay);
+    }
+    progress.step(name, "test environment");
+    let staging = env.dir.join(format!(".tmp-test-{key}"));
+    fsutil::remove_dir_if_exists(&staging)?;
+    let step_err = |step: &'static str| {
+        move |source| VenvError::Build { project: name.to_owned(), step, source: Box::new(source) }
+    };
+    let python = staging.join("bin/python");
+    ctx.uv
+        .cmd(&env.dir)
+        .args(["venv", "--quiet", "--python", env.record.interpreter.path.as_str(), staging.as_str()])
+        .run()
+        .map_err(step_err("uv venv (tests)"))?;
+    ctx.uv
+        .cmd(&env.dir)
+        .args(["pip", "sync", "--quiet", "--python", python.as_str(), test_lock.as_str()])
+        .run()
+        .map_err(step_err("uv pip sync (tests)"))?;
+    let pth = crate::env::site_packages_of(&staging)?.join("_pad_shipped_env.pth");
+    let shipped = crate::env::site_packages_of(&env.venv)?;
+    fsutil::write_atomic(&pth, format!("{shipped}\n").as_bytes())?;
+    std::fs::rename(&staging, &overlay).map_err(|source| VenvError::io(&overlay, source))?;
+    Ok(overlay)
+}
+
+fn test_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>, VenvError> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|err| VenvError::io(dir, err.into()))?;
+        let path =
+            Utf8Path::from_path(entry.path()).ok_or_else(|| VenvError::NotUtf8(entry.path().display().to_string()))?;
+        if entry.file_type().is_file() && !path.components().any(|c| c.as_str() == "__pycache__") {
+            files.push(path.strip_prefix(dir).expect("walked from dir").to_owned());
+        }
+    }
+    Ok(files)
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

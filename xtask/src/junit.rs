@@ -1,0 +1,55 @@
+//! JUnit XML for the DAG check, so CI shows each DAG file as a test case. (pytest writes
+//! the projects' reports itself.)
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+use pad_venv::DagReport;
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes `dags-airflow-<series>.xml` into `dir`: one case per loaded DAG, one failing
+/// case per problem.
+pub(crate) fn write_dag_report(dir: &Utf8Path, report: &DagReport) -> Result<()> {
+    let suite = format!("dags (Airflow {})", report.airflow_version);
+    let mut cases = String::new();
+    for dag in &report.dags {
+        writeln!(cases, r#"  <testcase classname="{}" name="{}"/>"#, escape(&dag.file), escape(&dag.dag_id))?;
+    }
+    for problem in &report.problems {
+        writeln!(
+            cases,
+            "  <testcase classname=\"{}\" name=\"{}\">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
+            escape(&problem.file),
+            escape(&problem.kind),
+            escape(&problem.message),
+            escape(&problem.detail)
+        )?;
+    }
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">\n{cases}</testsuite>\n",
+        escape(&suite),
+        report.dags.len() + report.problems.len(),
+        report.problems.len(),
+        report.seconds
+    );
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{dir}`"))?;
+    let path = dir.join(format!("dags-airflow-{}.xml", report.series));
+    std::fs::write(&path, xml).with_context(|| format!("cannot write `{path}`"))?;
+    Ok(())
+}

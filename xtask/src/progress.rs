@@ -1,0 +1,49 @@
+//! Progress on stderr: a spinner per item on a terminal, one plain line per step
+//! elsewhere (CI logs).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+/// Shows the steps of work on several named items at once.
+pub(crate) struct Steps {
+    multi: Option<MultiProgress>,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Steps {
+    pub(crate) fn new() -> Steps {
+        let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
+        Steps { multi, bars: Mutex::new(HashMap::new()) }
+    }
+
+    /// Ends the spinner of `name` with a final message.
+    pub(crate) fn done(&self, name: &str, message: &str) {
+        if let Some(bar) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).remove(name) {
+            bar.finish_with_message(message.to_owned());
+        }
+    }
+}
+
+impl pad_venv::Progress for Steps {
+    fn step(&self, name: &str, step: &str) {
+        let Some(multi) = &self.multi else {
+            eprintln!("{name}: {step}");
+            return;
+        };
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        let bar = bars.entry(name.to_owned()).or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:<16} {msg} ({elapsed})").expect("valid template"),
+            );
+            bar.set_prefix(name.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        bar.set_message(step.to_owned());
+    }
+}

@@ -1,0 +1,134 @@
+//! `cargo xtask venv [PROJECT…]`: build or reuse each project's environment and its
+//! `venv.tar.gz`.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use camino::Utf8Path;
+use pad_layout::{Project, Repo};
+use pad_venv::{BuiltEnv, Context, VenvOptions};
+use serde::Serialize;
+
+use crate::flags::VenvArgs;
+use crate::progress::Steps;
+
+#[derive(Serialize)]
+struct Row<'a> {
+    project: &'a str,
+    key: &'a str,
+    reused: bool,
+    seconds: f64,
+    size: Option<u64>,
+    path: Option<&'a Utf8Path>,
+    interpreter: &'a Utf8Path,
+    python: &'a str,
+    lock_updated: bool,
+}
+
+pub(crate) fn run(root: &Utf8Path, args: &VenvArgs) -> Result<ExitCode> {
+    let repo = pad_layout::discover(root)?;
+    let projects = select(&repo, &args.projects)?;
+    let ctx = context(&repo, args.locked, args.force)?;
+    let steps = Steps::new();
+    let results = pad_venv::build_projects(&ctx, &repo.root, &projects, &steps);
+
+    let mut failures = Vec::new();
+    let mut built = Vec::new();
+    for (project, result) in projects.iter().zip(results) {
+        match result {
+            Ok(env) => {
+                steps.done(&project.name, if env.reused { "reused" } else { "built" });
+                built.push(env);
+            }
+            Err(err) => {
+                steps.done(&project.name, "failed");
+                failures.push(anyhow::Error::new(err));
+            }
+        }
+    }
+    for env in &built {
+        for warning in &env.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    if args.json {
+        crate::print_json(&built.iter().map(row).collect::<Vec<_>>())?;
+    } else {
+        for env in &built {
+            print_text(root, env);
+        }
+    }
+    report_failures(failures)
+}
+
+/// Prints every failure and turns them into one error.
+pub(crate) fn report_failures(failures: Vec<anyhow::Error>) -> Result<ExitCode> {
+    let count = failures.len();
+    match count {
+        0 => Ok(ExitCode::SUCCESS),
+        1 => Err(failures.into_iter().next().expect("one")),
+        _ => {
+            for failure in &failures {
+                eprintln!("error: {failure:#}");
+            }
+            bail!("{count} projects failed")
+        }
+    }
+}
+
+fn row(env: &BuiltEnv) -> Row<'_> {
+    Row {
+        project: &env.name,
+        key: &env.record.key,
+        reused: env.reused,
+        seconds: env.seconds,
+        size: env.record.tarball.as_ref().map(|t| t.size),
+        path: env.tarball.as_deref(),
+        interpreter: &env.record.interpreter.path,
+        python: &env.record.interpreter.version,
+        lock_updated: env.lock_updated,
+    }
+}
+
+fn print_text(root: &Utf8Path, env: &BuiltEnv) {
+    let what = if env.reused { "reused" } else { "built " };
+    let size = env.record.tarball.as_ref().map_or("-".to_owned(), |t| human_size(t.size));
+    let path = env.tarball.as_deref().map_or(env.venv.as_path(), |p| p);
+    let path = path.strip_prefix(root).unwrap_or(path);
+    let lock = if env.lock_updated { " (lock updated)" } else { "" };
+    println!("{:<16} {what} {:>6.2}s {:>10}  {path}{lock}", env.name, env.seconds, size);
+}
+
+pub(crate) fn human_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
+}
+
+/// The projects named on the command line, or all of them.
+pub(crate) fn select(repo: &Repo, names: &[String]) -> Result<Vec<Project>> {
+    if names.is_empty() {
+        return Ok(repo.projects.clone());
+    }
+    let known: Vec<&str> = repo.projects.iter().map(|p| p.name.as_str()).collect();
+    names
+        .iter()
+        .map(|name| match repo.project(name) {
+            Some(project) => Ok(project.clone()),
+            None => bail!("no project `{name}` in {}/projects (projects: {})", repo.root, known.join(", ")),
+        })
+        .collect()
+}
+
+pub(crate) fn context(repo: &Repo, locked: bool, force: bool) -> Result<Context> {
+    let work_dir = std::env::var(pad_layout::EnvVars::PAD_TARGET_DIR)
+        .ok()
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| repo.root.join("target"), camino::Utf8PathBuf::from);
+    Ok(Context::new(VenvOptions { work_dir, locked, force })?)
+}
