@@ -5,6 +5,7 @@
 //! [`Cmd`], so no call depends on the current directory by accident and every failure
 //! reads the same.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
@@ -24,7 +25,8 @@ pub struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     dir: Utf8PathBuf,
-    env: Vec<(OsString, Option<OsString>)>,
+    /// Variables to set (`Some`) or remove (`None`); the last call for a name wins.
+    env: BTreeMap<OsString, Option<OsString>>,
     stdin: Option<Vec<u8>>,
 }
 
@@ -88,7 +90,7 @@ fn render_tail(output: &str) -> String {
 impl Cmd {
     /// A command that runs `program` in `dir`.
     pub fn new(program: impl Into<OsString>, dir: &Utf8Path) -> Cmd {
-        Cmd { program: program.into(), args: Vec::new(), dir: dir.to_owned(), env: Vec::new(), stdin: None }
+        Cmd { program: program.into(), args: Vec::new(), dir: dir.to_owned(), env: BTreeMap::new(), stdin: None }
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
@@ -106,12 +108,12 @@ impl Cmd {
     }
 
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Cmd {
-        self.env.push((key.into(), Some(value.into())));
+        self.env.insert(key.into(), Some(value.into()));
         self
     }
 
     pub fn env_remove(mut self, key: impl Into<OsString>) -> Cmd {
-        self.env.push((key.into(), None));
+        self.env.insert(key.into(), None);
         self
     }
 
