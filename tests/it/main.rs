@@ -10,3 +10,5 @@ mod cli;
 mod examples;
 mod layout;
 mod new_project;
+mod test_flow;
+mod venv;

@@ -44,13 +44,55 @@ impl XtaskRun {
 
 /// Runs `cargo xtask ARGS` in `cwd`.
 pub(crate) fn xtask(cwd: &Utf8Path, args: &[&str]) -> XtaskRun {
-    let Finished { status, stdout, stderr } = Cmd::new(env!("CARGO_BIN_EXE_pad-xtask"), cwd)
+    xtask_with_env(cwd, args, &[])
+}
+
+/// The front end as a command, with a clean environment of our own variables.
+pub(crate) fn xtask_cmd(cwd: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> Cmd {
+    let mut cmd = Cmd::new(env!("CARGO_BIN_EXE_pad-xtask"), cwd)
         .args(args)
         .env_remove(pad_layout::EnvVars::PAD_REPO)
         .env_remove(pad_layout::EnvVars::PAD_VERSION)
-        .run_unchecked()
-        .unwrap();
+        .env_remove(pad_layout::EnvVars::PAD_TARGET_DIR);
+    for (key, value) in env {
+        cmd = cmd.env(key, value);
+    }
+    cmd
+}
+
+/// Runs `cargo xtask ARGS` in `cwd` with extra environment variables.
+pub(crate) fn xtask_with_env(cwd: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> XtaskRun {
+    let Finished { status, stdout, stderr } = xtask_cmd(cwd, args, env).run_unchecked().unwrap();
     XtaskRun { code: status.code(), stdout, stderr }
+}
+
+/// The target directory the end-to-end tests share: environments are keyed by content,
+/// so copies of the example repository reuse each other's builds and tool environments.
+pub(crate) fn shared_target() -> Utf8PathBuf {
+    workspace_root().join("target/e2e")
+}
+
+/// The one entry of `dir` whose name starts with `prefix`.
+#[track_caller]
+pub(crate) fn only_entry(dir: &Utf8Path, prefix: &str) -> Utf8PathBuf {
+    let found: Vec<Utf8PathBuf> = dir
+        .read_dir_utf8()
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.file_name().is_some_and(|n| n.starts_with(prefix)))
+        .collect();
+    assert_eq!(found.len(), 1, "expected one `{prefix}*` in {dir}: {found:?}");
+    found.into_iter().next().unwrap()
+}
+
+/// The names in `dir`, sorted (empty when it does not exist).
+pub(crate) fn names_in(dir: &Utf8Path) -> Vec<String> {
+    let mut names: Vec<String> = dir
+        .read_dir_utf8()
+        .map(|entries| entries.map(|e| e.unwrap().file_name().to_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// A repository in a temporary directory.
@@ -84,9 +126,15 @@ impl TestRepo {
     }
 
     pub(crate) fn xtask(&self, args: &[&str]) -> XtaskRun {
+        self.xtask_in(&shared_target(), args)
+    }
+
+    /// Runs the front end on this repository with environments, tools and test results
+    /// in `target`.
+    pub(crate) fn xtask_in(&self, target: &Utf8Path, args: &[&str]) -> XtaskRun {
         let mut full = vec!["--repo", self.root.as_str()];
         full.extend_from_slice(args);
-        xtask(&self.root, &full)
+        xtask_with_env(&self.root, &full, &[(pad_layout::EnvVars::PAD_TARGET_DIR, target.as_str())])
     }
 }
 

@@ -66,3 +66,11 @@ fn env_and_stdin_reach_the_child() {
         .unwrap();
     assert_eq!(out.stdout, "v1 from-stdin");
 }
+
+#[test]
+fn the_last_env_call_for_a_name_wins() {
+    let cmd = |c: Cmd| c.args(["-c", "printf %s \"${PAD_TEST_LAST-unset}\""]).read().unwrap();
+    assert_eq!(cmd(Cmd::new("sh", &tmp()).env_remove("PAD_TEST_LAST").env("PAD_TEST_LAST", "set")), "set");
+    assert_eq!(cmd(Cmd::new("sh", &tmp()).env("PAD_TEST_LAST", "set").env_remove("PAD_TEST_LAST")), "unset");
+    assert_eq!(cmd(Cmd::new("sh", &tmp()).env("PAD_TEST_LAST", "a").env("PAD_TEST_LAST", "b")), "b");
+}

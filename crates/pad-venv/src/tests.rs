@@ -1,1 +1,153 @@
-//! Tests of environment building.
+//! Tests of the parts of environment building that need no uv: interpreters, probes,
+//! project sources. Building with uv is covered end to end in `tests/it/venv.rs`.
+
+use std::os::unix::fs::PermissionsExt;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::{Interpreter, VenvError, fsutil, probe, python};
+
+fn tempdir() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    (dir, path)
+}
+
+fn write(path: &Utf8Path, text: &str, mode: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn the_default_interpreter_is_the_system_python3() {
+    let (_dir, root) = tempdir();
+    let found = python::resolve(None, "demo", &root.join("probes.json")).unwrap();
+    assert_eq!(found.path, "/usr/bin/python3");
+    assert!(found.version.starts_with("3."), "{found:?}");
+    let minor = python::resolve(Some(found.minor_version()), "demo", &root.join("probes.json")).unwrap();
+    assert_eq!(minor.path, format!("/usr/bin/python{}", found.minor_version()));
+    assert_eq!(minor.version, found.version);
+    let exact = python::resolve(Some(&found.version), "demo", &root.join("probes.json")).unwrap();
+    assert_eq!(exact.version, found.version);
+}
+
+#[test]
+fn a_missing_interpreter_names_the_project_and_where_it_looked() {
+    let (_dir, root) = tempdir();
+    let err = python::resolve(Some("3.99"), "demo", &root.join("probes.json")).unwrap_err();
+    assert!(matches!(err, VenvError::InterpreterMissing { .. }));
+    let message = err.to_string();
+    assert!(message.starts_with("demo: no interpreter for python = \"3.99\""), "{message}");
+    assert!(message.contains("/usr/bin/python3.99"), "{message}");
+    let absent = python::resolve(Some("/nowhere/python3"), "demo", &root.join("probes.json")).unwrap_err();
+    assert!(absent.to_string().contains("/nowhere/python3"), "{absent}");
+}
+
+#[test]
+fn minor_versions() {
+    let minor = |v: &str| Interpreter { path: "/x".into(), version: v.to_owned() }.minor_version().to_owned();
+    assert_eq!(minor("3.11.2"), "3.11");
+    assert_eq!(minor("3.12"), "3.12");
+    assert_eq!(minor("3"), "3");
+}
+
+#[test]
+fn an_interpreter_under_a_private_home_is_flagged() {
+    let (_dir, root) = tempdir();
+    let python = root.join("home/.pyenv/bin/python3");
+    write(&python, "#!/bin/sh\n", 0o755);
+    std::fs::set_permissions(root.join("home"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let why = python::unreadable_by_others(&python).expect("flagged");
+    assert!(why.contains("/home` is mode 0700"), "{why}");
+
+    std::fs::set_permissions(root.join("home"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let why = python::unreadable_by_others(&python).expect("flagged");
+    assert!(why.contains("is mode 0700: other users cannot run it"), "{why}");
+
+    assert_eq!(python::unreadable_by_others(Utf8Path::new("/usr/bin/python3")), None);
+}
+
+#[test]
+fn probes_are_asked_once_while_the_program_is_unchanged() {
+    let (_dir, root) = tempdir();
+    let counter = root.join("count");
+    let program = root.join("tool");
+    write(&program, &format!("#!/bin/sh\necho x >> {counter}\necho \"v$1\"\n"), 0o755);
+    let cache = root.join("probes.json");
+    let runs = || std::fs::read_to_string(&counter).map(|t| t.lines().count()).unwrap_or(0);
+
+    assert_eq!(probe::probe(&cache, &program, &["1"]).unwrap(), "v1");
+    assert_eq!(probe::probe(&cache, &program, &["1"]).unwrap(), "v1");
+    assert_eq!(runs(), 1, "the second probe should come from the cache");
+    assert_eq!(probe::probe(&cache, &program, &["2"]).unwrap(), "v2");
+    assert_eq!(runs(), 2, "other arguments are another probe");
+
+    // A changed program is asked again.
+    write(&program, &format!("#!/bin/sh\necho x >> {counter}\necho \"new$1\"\n"), 0o755);
+    assert_eq!(probe::probe(&cache, &program, &["1"]).unwrap(), "new1");
+    assert_eq!(runs(), 3);
+}
+
+#[test]
+fn project_sources_leave_out_tests_and_build_output() {
+    let (_dir, root) = tempdir();
+    for file in [
+        "pyproject.toml",
+        "project.toml",
+        "requirements.txt",
+        "requirements.lock",
+        "requirements-test.txt",
+        "requirements-test.lock",
+        "README.md",
+        "src/pkg/__init__.py",
+        "src/pkg/__pycache__/__init__.cpython-311.pyc",
+        "src/pkg/data/table.tsv",
+        "src/pkg/tests/test_inner.py",
+        "tests/test_pkg.py",
+        "build/lib/pkg/__init__.py",
+        "src/pkg.egg-info/PKG-INFO",
+        ".pytest_cache/README.md",
+        "bin/run.sh",
+    ] {
+        write(&root.join(file), "x", 0o644);
+    }
+    let files = fsutil::project_source_files(&root).unwrap();
+    let files: Vec<&str> = files.iter().map(|f| f.as_str()).collect();
+    assert_eq!(
+        files,
+        [
+            "README.md",
+            "bin/run.sh",
+            "project.toml",
+            "pyproject.toml",
+            "requirements.lock",
+            "requirements.txt",
+            "src/pkg/__init__.py",
+            "src/pkg/data/table.tsv",
+            "src/pkg/tests/test_inner.py",
+        ]
+    );
+}
+
+#[test]
+fn the_source_hash_sees_content_names_and_the_executable_bit() {
+    use sha2::{Digest, Sha256};
+    let (_dir, root) = tempdir();
+    write(&root.join("bin/run.sh"), "echo hi", 0o644);
+    let hash = || {
+        let files = fsutil::project_source_files(&root).unwrap();
+        let mut hasher = Sha256::new();
+        fsutil::hash_files(&mut hasher, &root, &files).unwrap();
+        fsutil::hex(&hasher.finalize())
+    };
+    let plain = hash();
+    assert_eq!(hash(), plain);
+    std::fs::set_permissions(root.join("bin/run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let executable = hash();
+    assert_ne!(executable, plain);
+    std::fs::write(root.join("bin/run.sh"), "echo ho").unwrap();
+    assert_ne!(hash(), executable);
+}

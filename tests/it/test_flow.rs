@@ -1,0 +1,88 @@
+//! `cargo xtask test`: pytest per project in its environment and the DAG check in real
+//! Airflow, passing on the example repository and failing with named causes.
+
+use crate::support::{TestRepo, e2e_enabled};
+
+#[test]
+fn passes_on_the_example_repository() {
+    if !e2e_enabled("passes_on_the_example_repository") {
+        return;
+    }
+    let repo = TestRepo::example();
+    let junit = repo.root.join("junit");
+    let json = repo.xtask(&["test", "--json", "--junit", junit.as_str()]).success().json();
+    assert_eq!(json["ok"], true, "{json:#}");
+    let projects = json["projects"].as_array().unwrap();
+    assert_eq!(projects.len(), 2);
+    for project in projects {
+        assert_eq!(project["passed"], true, "{project:#}");
+        assert!(project["summary"].as_str().unwrap().contains(" passed"), "{project:#}");
+    }
+    let versions: Vec<&str> = json["dags"].as_array().unwrap().iter().map(|d| d["airflow_version"].as_str().unwrap()).collect();
+    assert!(versions.iter().any(|v| v.starts_with("2.10.")) && versions.iter().any(|v| v.starts_with("3.")), "{versions:?}");
+    for report in json["dags"].as_array().unwrap() {
+        let ids: Vec<&str> = report["dags"].as_array().unwrap().iter().map(|d| d["dag_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["archive_sync", "image_matching"], "{report:#}");
+        assert_eq!(report["problems"].as_array().unwrap().len(), 0, "{report:#}");
+    }
+    for file in ["image-matching.xml", "archive-sync.xml", "dags-airflow-2.10.xml", "dags-airflow-3.3.xml"] {
+        let xml = std::fs::read_to_string(junit.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(xml.contains("<testsuite") && xml.contains("failures=\"0\""), "{file}:\n{xml}");
+    }
+
+    // Unchanged inputs: the project results come from the cache.
+    let again = repo.xtask(&["test", "--json", "--no-dags"]).success().json();
+    assert!(again["projects"].as_array().unwrap().iter().all(|p| p["cached"] == true), "{again:#}");
+}
+
+const BROKEN_DAG: &str = "\"\"\"A DAG whose import fails.\"\"\"\nfrom airflow import DAG\nimport nonexistent_module_for_pad_tests\n";
+
+const CYCLIC_DAG: &str = r#""""A DAG whose tasks form a cycle."""
+import pendulum
+try:
+    from airflow.sdk import DAG
+except ImportError:
+    from airflow import DAG
+try:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+except ImportError:
+    from airflow.operators.empty import EmptyOperator
+
+with DAG(dag_id="cyclic", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+    a = EmptyOperator(task_id="a")
+    b = EmptyOperator(task_id="b")
+    a >> b >> a
+"#;
+
+const FAILING_TEST: &str = "\n\ndef test_deliberately_failing():\n    assert 1 + 1 == 3, \"arithmetic is broken\"\n";
+
+#[test]
+fn fails_with_named_causes() {
+    if !e2e_enabled("fails_with_named_causes") {
+        return;
+    }
+    let repo = TestRepo::example();
+    repo.write("dags/broken.py", BROKEN_DAG).write("dags/cyclic.py", CYCLIC_DAG);
+    let test_file = repo.root.join("projects/archive-sync/tests/test_archive_sync_core.py");
+    let mut text = std::fs::read_to_string(&test_file).unwrap();
+    text.push_str(FAILING_TEST);
+    std::fs::write(&test_file, text).unwrap();
+
+    let run = repo.xtask(&["test", "--airflow", "2.10"]).failure();
+    let stderr = &run.stderr;
+    for expected in [
+        "project archive-sync: FAILED tests/test_archive_sync_core.py::test_deliberately_failing",
+        "dags/broken.py: ModuleNotFoundError: No module named 'nonexistent_module_for_pad_tests' (import error)",
+        "dags/cyclic.py: AirflowDagCycleException",
+        "AssertionError: arithmetic is broken",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` missing from:\n{stderr}");
+    }
+    assert!(run.stdout.contains("image-matching") && run.stdout.contains("passed"), "{}", run.stdout);
+
+    // The same failures as JSON for CI.
+    let json = repo.xtask(&["test", "--airflow", "2.10", "--json"]).failure().json();
+    assert_eq!(json["ok"], false);
+    let kinds: Vec<&str> = json["dags"][0]["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["import error", "cycle"], "{json:#}");
+}
