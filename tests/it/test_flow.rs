@@ -18,8 +18,12 @@ fn passes_on_the_example_repository() {
         assert_eq!(project["passed"], true, "{project:#}");
         assert!(project["summary"].as_str().unwrap().contains(" passed"), "{project:#}");
     }
-    let versions: Vec<&str> = json["dags"].as_array().unwrap().iter().map(|d| d["airflow_version"].as_str().unwrap()).collect();
-    assert!(versions.iter().any(|v| v.starts_with("2.10.")) && versions.iter().any(|v| v.starts_with("3.")), "{versions:?}");
+    let versions: Vec<&str> =
+        json["dags"].as_array().unwrap().iter().map(|d| d["airflow_version"].as_str().unwrap()).collect();
+    assert!(
+        versions.iter().any(|v| v.starts_with("2.10.")) && versions.iter().any(|v| v.starts_with("3.")),
+        "{versions:?}"
+    );
     for report in json["dags"].as_array().unwrap() {
         let ids: Vec<&str> = report["dags"].as_array().unwrap().iter().map(|d| d["dag_id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["archive_sync", "image_matching"], "{report:#}");
@@ -35,7 +39,8 @@ fn passes_on_the_example_repository() {
     assert!(again["projects"].as_array().unwrap().iter().all(|p| p["cached"] == true), "{again:#}");
 }
 
-const BROKEN_DAG: &str = "\"\"\"A DAG whose import fails.\"\"\"\nfrom airflow import DAG\nimport nonexistent_module_for_pad_tests\n";
+const BROKEN_DAG: &str =
+    "\"\"\"A DAG whose import fails.\"\"\"\nfrom airflow import DAG\nimport nonexistent_module_for_pad_tests\n";
 
 const CYCLIC_DAG: &str = r#""""A DAG whose tasks form a cycle."""
 import pendulum
@@ -83,6 +88,53 @@ fn fails_with_named_causes() {
     // The same failures as JSON for CI.
     let json = repo.xtask(&["test", "--airflow", "2.10", "--json"]).failure().json();
     assert_eq!(json["ok"], false);
-    let kinds: Vec<&str> = json["dags"][0]["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        json["dags"][0]["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["import error", "cycle"], "{json:#}");
+}
+
+/// Loaded with Airflow 2.10 only (`--airflow 2.10`), whose import paths it uses.
+const VARIABLE_DAG: &str = r#""""A DAG that reads an Airflow Variable and a Connection while it loads."""
+import pendulum
+from airflow import DAG
+from airflow.hooks.base import BaseHook
+from airflow.models import Variable
+
+TARGET = Variable.get("pad_target_table")
+HOST = BaseHook.get_connection("warehouse").host
+
+with DAG(dag_id="reads_a_variable", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), tags=[TARGET, HOST]):
+    pass
+"#;
+
+#[test]
+fn variables_and_connections_are_mocked_the_standard_way() {
+    if !e2e_enabled("variables_and_connections_are_mocked_the_standard_way") {
+        return;
+    }
+    let repo = TestRepo::example();
+    repo.write("dags/reads_a_variable.py", VARIABLE_DAG);
+    let run = repo.xtask(&["test", "--no-dags", "archive-sync"]).success();
+    assert!(run.stdout.contains("archive-sync"), "{}", run.stdout);
+
+    let missing = repo.xtask(&["test", "--airflow", "2.10", "archive-sync"]).failure();
+    assert!(missing.stderr.contains("dags/reads_a_variable.py:"), "{}", missing.stderr);
+
+    let json = repo
+        .xtask(&[
+            "test",
+            "--airflow",
+            "2.10",
+            "--var",
+            "pad_target_table=events",
+            "--conn",
+            "warehouse=postgres://u:p@db/x",
+            "--json",
+            "archive-sync",
+        ])
+        .success()
+        .json();
+    let ids: Vec<&str> =
+        json["dags"][0]["dags"].as_array().unwrap().iter().map(|d| d["dag_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["archive_sync", "image_matching", "reads_a_variable"], "{json:#}");
 }
