@@ -7,12 +7,14 @@
 //! [`discover`] turns problems into a [`LayoutError`].
 //!
 //! This crate reads files and asks git for the version; it does no network I/O and
-//! writes nothing, except [`new_project`], which scaffolds a project.
+//! writes nothing, except [`new_project`], which scaffolds a project. [`project_files`]
+//! and [`dag_files`] say which files ship.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
 mod env_vars;
+mod files;
 mod problem;
 mod project;
 mod scaffold;
@@ -25,13 +27,16 @@ mod version;
 mod tests;
 
 pub use env_vars::EnvVars;
+pub use files::{NOT_SHIPPED, dag_files, project_files};
 pub use problem::{LayoutError, Problem};
 pub use project::{
     ARTIFACTS_FILE, PROJECT_SETTINGS_FILE, PYPROJECT_FILE, Project, ProjectSettings, REQUIREMENTS_FILE, RESERVED_NAMES,
     TEST_REQUIREMENTS_FILE, check_project_name, default_package,
 };
 pub use scaffold::{NewProject, ScaffoldError, new_project};
-pub use target::{DEFAULT_AIRFLOW_HOME, DEFAULT_KEEP, DEFAULT_LOCAL_TARGET, DEFAULT_SSH_PORT, Hosts, Target};
+pub use target::{
+    DEFAULT_AIRFLOW_HOME, DEFAULT_KEEP, DEFAULT_LOCAL_TARGET, DEFAULT_SSH_PORT, Hosts, REGISTRIES_FILE, Target,
+};
 pub use version::{UNVERSIONED, Version, VersionSource, sanitize, version};
 
 /// Directory names never searched for `artifacts.yaml` files.

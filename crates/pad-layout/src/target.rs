@@ -26,6 +26,8 @@ keep = 5
 /// `AIRFLOW_HOME` of a target that does not set `airflow_home`.
 pub const DEFAULT_AIRFLOW_HOME: &str = "${AIRFLOW_HOME:-target/airflow}";
 pub const DEFAULT_KEEP: usize = 5;
+/// The file in `deploy/` that configures registries rather than a target.
+pub const REGISTRIES_FILE: &str = "registries.toml";
 pub const DEFAULT_SSH_PORT: u16 = 22;
 
 /// Where a target's releases go.
@@ -273,7 +275,7 @@ pub(crate) fn scan_targets(root: &Utf8Path, errors: &mut Vec<Problem>) -> Vec<Ta
         .filter_map(|p| Utf8PathBuf::from_path_buf(p).ok())
         .collect();
     files.sort();
-    for path in files {
+    for path in files.into_iter().filter(|p| p.file_name() != Some(REGISTRIES_FILE)) {
         let rel = path.strip_prefix(root).unwrap_or(&path).to_owned();
         let name = path.file_stem().unwrap_or_default().to_owned();
         if let Err(message) = check_name(&name, "target") {

@@ -446,3 +446,45 @@ fn new_project_passes_validation_and_refuses_bad_names() {
         .collect();
     assert_eq!(leftovers, ["demo-job"]);
 }
+
+#[test]
+fn shipped_files_leave_out_tests_build_output_and_ignored_files() {
+    let fixture = fixture(
+        "//- .gitignore\n*.secret\n/projects/p/scratch/\n\
+         //- projects/p/pyproject.toml\n//- projects/p/project.toml\n//- projects/p/requirements.txt\n\
+         //- projects/p/requirements.lock\n//- projects/p/requirements-test.txt\n//- projects/p/requirements-test.lock\n\
+         //- projects/p/README.md\n//- projects/p/src/p/__init__.py\n//- projects/p/src/p/__pycache__/x.cpython-311.pyc\n\
+         //- projects/p/src/p/data/table.tsv\n//- projects/p/src/p/tests/test_inner.py\n//- projects/p/tests/test_p.py\n\
+         //- projects/p/build/lib/p/__init__.py\n//- projects/p/src/p.egg-info/PKG-INFO\n//- projects/p/.pytest_cache/README.md\n\
+         //- projects/p/bin/run.sh\n//- projects/p/api.secret\n//- projects/p/scratch/notes.txt\n\
+         //- dags/.airflowignore\n//- dags/p.py\n//- dags/__pycache__/p.cpython-311.pyc\n//- dags/local.secret\n",
+    );
+    let project: Vec<String> =
+        crate::project_files(&fixture.root.join("projects/p")).unwrap().iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        project,
+        [
+            "README.md",
+            "bin/run.sh",
+            "project.toml",
+            "pyproject.toml",
+            "requirements.lock",
+            "requirements.txt",
+            "src/p/__init__.py",
+            "src/p/data/table.tsv",
+            "src/p/tests/test_inner.py",
+        ]
+    );
+    let dags: Vec<String> =
+        crate::dag_files(&fixture.root.join("dags")).unwrap().iter().map(|p| p.to_string()).collect();
+    assert_eq!(dags, [".airflowignore", "p.py"]);
+}
+
+#[test]
+fn registries_toml_is_not_a_target() {
+    let fixture =
+        fixture("//- projects/\n//- dags/\n//- deploy/registries.toml\n[local]\nkind = \"fs\"\npath = \"/srv\"\n");
+    let repo = crate::discover(&fixture.root).unwrap();
+    let names: Vec<&str> = repo.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["local"]);
+}

@@ -54,31 +54,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Names that are build or cache output, never part of a project's source.
-pub(crate) const NOT_SOURCE: &[&str] =
-    &["__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build", "dist", "venv", ".venv", ".git", ".tox"];
-
-/// The files of a project that go into its environment: everything but tests, test
-/// requirements, locks of tests and build or cache output. Sorted, relative to `dir`.
+/// The files of a project that go into its environment: the ones that ship
+/// ([`pad_layout::project_files`]).
 pub(crate) fn project_source_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>, VenvError> {
-    let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().filter_entry(|entry| {
-        let name = entry.file_name().to_string_lossy();
-        let top_level = entry.depth() == 1;
-        !(NOT_SOURCE.contains(&name.as_ref())
-            || name.ends_with(".egg-info")
-            || name.ends_with(".pyc")
-            || (top_level && (name == "tests" || name.starts_with("requirements-test"))))
-    });
-    for entry in walker {
-        let entry = entry.map_err(|err| VenvError::io(dir, err.into()))?;
-        if entry.file_type().is_file() {
-            let path = Utf8Path::from_path(entry.path())
-                .ok_or_else(|| VenvError::NotUtf8(entry.path().display().to_string()))?;
-            files.push(path.strip_prefix(dir).expect("walked from dir").to_owned());
-        }
-    }
-    Ok(files)
+    pad_layout::project_files(dir).map_err(|source| VenvError::io(dir, source))
 }
 
 /// Hashes files (path, executable bit, content) into `hasher`, in the given order.

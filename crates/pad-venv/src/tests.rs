@@ -92,47 +92,6 @@ fn probes_are_asked_once_while_the_program_is_unchanged() {
 }
 
 #[test]
-fn project_sources_leave_out_tests_and_build_output() {
-    let (_dir, root) = tempdir();
-    for file in [
-        "pyproject.toml",
-        "project.toml",
-        "requirements.txt",
-        "requirements.lock",
-        "requirements-test.txt",
-        "requirements-test.lock",
-        "README.md",
-        "src/pkg/__init__.py",
-        "src/pkg/__pycache__/__init__.cpython-311.pyc",
-        "src/pkg/data/table.tsv",
-        "src/pkg/tests/test_inner.py",
-        "tests/test_pkg.py",
-        "build/lib/pkg/__init__.py",
-        "src/pkg.egg-info/PKG-INFO",
-        ".pytest_cache/README.md",
-        "bin/run.sh",
-    ] {
-        write(&root.join(file), "x", 0o644);
-    }
-    let files = fsutil::project_source_files(&root).unwrap();
-    let files: Vec<&str> = files.iter().map(|f| f.as_str()).collect();
-    assert_eq!(
-        files,
-        [
-            "README.md",
-            "bin/run.sh",
-            "project.toml",
-            "pyproject.toml",
-            "requirements.lock",
-            "requirements.txt",
-            "src/pkg/__init__.py",
-            "src/pkg/data/table.tsv",
-            "src/pkg/tests/test_inner.py",
-        ]
-    );
-}
-
-#[test]
 fn the_source_hash_sees_content_names_and_the_executable_bit() {
     use sha2::{Digest, Sha256};
     let (_dir, root) = tempdir();
