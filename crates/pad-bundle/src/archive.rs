@@ -11,6 +11,7 @@ use walkdir::WalkDir;
 use crate::BundleError;
 use crate::gz::{GzOptions, ParallelGzWriter};
 use crate::hash::Sha256Writer;
+use crate::manifest::{MANIFEST_PATH, Manifest};
 
 /// What to do with symbolic links found in a tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +144,8 @@ pub struct ArchiveBuilder<W: Write> {
     exclude_names: Vec<String>,
     exclude_pyc: bool,
     last: Option<(Utf8PathBuf, Kind)>,
+    /// Whether [`add_manifest`](Self::add_manifest) wrote the first entry.
+    has_manifest: bool,
     entries: u64,
     input_bytes: u64,
 }
@@ -160,6 +163,7 @@ impl<W: Write> ArchiveBuilder<W> {
             exclude_names: options.exclude_names.clone(),
             exclude_pyc: options.exclude_pyc,
             last: None,
+            has_manifest: false,
             entries: 0,
             input_bytes: 0,
         })
@@ -170,6 +174,28 @@ impl<W: Write> ArchiveBuilder<W> {
     /// level back; the archive stays deterministic for the same sequence of calls.
     pub fn set_level(&mut self, level: u32) -> Result<(), BundleError> {
         self.tar.get_mut().set_level(level).map_err(|err| BundleError::InvalidOptions { message: err.to_string() })
+    }
+
+    /// Adds `manifest` as the archive's first entry, [`MANIFEST_PATH`], so readers get
+    /// it without reading the rest (see [`read_manifest`](crate::read_manifest)).
+    ///
+    /// It must be the first call. The manifest stands outside the sorted order: the
+    /// entries after it start a sorted sequence of their own, so a tree holding names
+    /// that sort before `MANIFEST.json` (`.env`, `AUTHORS`) can still follow it, but
+    /// none of them may be `MANIFEST.json` again.
+    pub fn add_manifest(&mut self, manifest: &Manifest) -> Result<(), BundleError> {
+        if self.entries != 0 {
+            return Err(BundleError::ManifestNotFirst);
+        }
+        let bytes = manifest.to_json_bytes();
+        let mut header = header(EntryType::Regular, 0o644, bytes.len() as u64);
+        self.tar
+            .append_data(&mut header, MANIFEST_PATH, &bytes[..])
+            .map_err(|source| BundleError::Write { entry: MANIFEST_PATH.into(), source })?;
+        self.has_manifest = true;
+        self.input_bytes += bytes.len() as u64;
+        self.entries += 1;
+        Ok(())
     }
 
     /// Adds a directory entry.
@@ -215,46 +241,19 @@ impl<W: Write> ArchiveBuilder<W> {
     /// FIFOs are an error naming the path.
     pub fn add_dir_tree(&mut self, prefix: &Utf8Path, src: &Utf8Path) -> Result<(), BundleError> {
         let prefix = if prefix.as_str().is_empty() { None } else { Some(normalise(prefix)?) };
-        let meta = fs::metadata(src).map_err(|source| BundleError::Read { path: src.to_owned(), source })?;
-        if !meta.is_dir() {
-            return Err(BundleError::NotADirectory { path: src.to_owned() });
-        }
+        let walk = walk_tree(prefix.as_deref(), src, self.exclude_names.clone(), self.exclude_pyc)?;
         if let Some(prefix) = &prefix {
             self.add_dir(prefix)?;
         }
-        let exclude_names = self.exclude_names.clone();
-        let walk = WalkDir::new(src)
-            .follow_links(false)
-            .sort_by_file_name()
-            .min_depth(1)
-            .into_iter()
-            .filter_entry(move |e| e.depth() == 0 || !exclude_names.iter().any(|n| e.file_name() == n.as_str()));
-        for entry in walk {
-            let entry = entry.map_err(|source| {
-                let path = source.path().and_then(Utf8Path::from_path).unwrap_or(src).to_owned();
-                BundleError::Walk { path, source }
-            })?;
-            let disk = utf8(entry.path())?;
-            let rel = disk.strip_prefix(src).expect("walked paths are under the root");
-            let archive = match &prefix {
-                Some(prefix) => prefix.join(rel),
-                None => rel.to_owned(),
-            };
-            let file_type = entry.file_type();
-            if file_type.is_dir() {
-                self.add_dir(&archive)?;
-            } else if self.exclude_pyc && disk.as_str().ends_with(".pyc") {
-                continue;
-            } else if file_type.is_file() {
-                self.copy_file(&archive, disk, FileMode::FromSource)?;
-            } else if file_type.is_symlink() {
-                let target =
-                    fs::read_link(disk).map_err(|source| BundleError::Read { path: disk.to_owned(), source })?;
-                let target = utf8(&target)?;
-                self.check_link(&archive, target, disk)?;
-                self.write_link(&archive, target)?;
-            } else {
-                return Err(BundleError::Unsupported { path: disk.to_owned(), kind: kind_name(&file_type) });
+        for item in walk {
+            let Walked { archive, disk, kind } = item?;
+            match kind {
+                WalkedKind::Dir => self.add_dir(&archive)?,
+                WalkedKind::File => self.copy_file(&archive, &disk, FileMode::FromSource)?,
+                WalkedKind::Symlink(target) => {
+                    self.check_link(&archive, &target, &disk)?;
+                    self.write_link(&archive, &target)?;
+                }
             }
         }
         Ok(())
@@ -272,6 +271,10 @@ impl<W: Write> ArchiveBuilder<W> {
     /// Checks that `path` may come next and adds its missing parent directories.
     /// Returns false when `path` is the directory added last, which needs no new entry.
     fn begin(&mut self, path: &Utf8Path, kind: Kind) -> Result<bool, BundleError> {
+        // Also refuses paths under it, which would need a directory of that name.
+        if self.has_manifest && path.starts_with(MANIFEST_PATH) {
+            return Err(BundleError::ManifestTwice);
+        }
         if let Some((last, last_kind)) = &self.last {
             if kind == Kind::Dir && *last_kind == Kind::Dir && path == last {
                 return Ok(false);
@@ -371,6 +374,76 @@ impl<W: Write> ArchiveBuilder<W> {
     }
 }
 
+/// What [`walk_tree`] found at one path.
+pub(crate) enum WalkedKind {
+    Dir,
+    File,
+    Symlink(Utf8PathBuf),
+}
+
+/// One entry of a tree as an archive stores it.
+pub(crate) struct Walked {
+    /// The path inside the archive.
+    pub(crate) archive: Utf8PathBuf,
+    /// The path on disk.
+    pub(crate) disk: Utf8PathBuf,
+    pub(crate) kind: WalkedKind,
+}
+
+/// The entries of the directory `src` under `prefix`, in archive order, without
+/// following symlinks and without the excluded names and `*.pyc` files: what
+/// [`ArchiveBuilder::add_dir_tree`] stores, so a manifest can list exactly that.
+///
+/// Devices, sockets and FIFOs are an error naming the path.
+pub(crate) fn walk_tree<'a>(
+    prefix: Option<&'a Utf8Path>,
+    src: &'a Utf8Path,
+    exclude_names: Vec<String>,
+    exclude_pyc: bool,
+) -> Result<impl Iterator<Item = Result<Walked, BundleError>> + 'a, BundleError> {
+    let meta = fs::metadata(src).map_err(|source| BundleError::Read { path: src.to_owned(), source })?;
+    if !meta.is_dir() {
+        return Err(BundleError::NotADirectory { path: src.to_owned() });
+    }
+    let walk = WalkDir::new(src)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(move |e| e.depth() == 0 || !exclude_names.iter().any(|n| e.file_name() == n.as_str()));
+    let items = walk.filter_map(move |entry| {
+        let walked = (|| {
+            let entry = entry.map_err(|source| {
+                let path = source.path().and_then(Utf8Path::from_path).unwrap_or(src).to_owned();
+                BundleError::Walk { path, source }
+            })?;
+            let disk = utf8(entry.path())?;
+            let rel = disk.strip_prefix(src).expect("walked paths are under the root");
+            let archive = match prefix {
+                Some(prefix) => prefix.join(rel),
+                None => rel.to_owned(),
+            };
+            let file_type = entry.file_type();
+            let kind = if file_type.is_dir() {
+                WalkedKind::Dir
+            } else if exclude_pyc && disk.as_str().ends_with(".pyc") {
+                return Ok(None);
+            } else if file_type.is_file() {
+                WalkedKind::File
+            } else if file_type.is_symlink() {
+                let target =
+                    fs::read_link(disk).map_err(|source| BundleError::Read { path: disk.to_owned(), source })?;
+                WalkedKind::Symlink(utf8(&target)?.to_owned())
+            } else {
+                return Err(BundleError::Unsupported { path: disk.to_owned(), kind: kind_name(&file_type) });
+            };
+            Ok(Some(Walked { archive, disk: disk.to_owned(), kind }))
+        })();
+        walked.transpose()
+    });
+    Ok(items)
+}
+
 /// A header with everything but the path fixed: no time, owner or device.
 fn header(entry_type: EntryType, mode: u32, size: u64) -> Header {
     let mut header = Header::new_gnu();
@@ -384,7 +457,7 @@ fn header(entry_type: EntryType, mode: u32, size: u64) -> Header {
 }
 
 /// The archive path as plain `a/b/c`: relative, no `.` or `..`, not empty.
-fn normalise(path: &Utf8Path) -> Result<Utf8PathBuf, BundleError> {
+pub(crate) fn normalise(path: &Utf8Path) -> Result<Utf8PathBuf, BundleError> {
     let invalid = |reason| BundleError::InvalidPath { path: path.to_string(), reason };
     let mut out = Utf8PathBuf::new();
     for component in path.components() {
@@ -426,18 +499,18 @@ fn utf8(path: &std::path::Path) -> Result<&Utf8Path, BundleError> {
 }
 
 #[cfg(unix)]
-fn is_executable(meta: &fs::Metadata) -> bool {
+pub(crate) fn is_executable(meta: &fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
     meta.permissions().mode() & 0o111 != 0
 }
 
 #[cfg(not(unix))]
-fn is_executable(_meta: &fs::Metadata) -> bool {
+pub(crate) fn is_executable(_meta: &fs::Metadata) -> bool {
     false
 }
 
 #[cfg(unix)]
-fn kind_name(file_type: &fs::FileType) -> &'static str {
+pub(crate) fn kind_name(file_type: &fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if file_type.is_fifo() {
         "FIFO"
@@ -457,7 +530,7 @@ fn kind_name(file_type: &fs::FileType) -> &'static str {
 }
 
 #[cfg(not(unix))]
-fn kind_name(file_type: &fs::FileType) -> &'static str {
+pub(crate) fn kind_name(file_type: &fs::FileType) -> &'static str {
     if file_type.is_dir() { "directory" } else { "special file" }
 }
 

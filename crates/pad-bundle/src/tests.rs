@@ -7,25 +7,19 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use expect_test::{Expect, expect};
-use pad_process::Cmd;
 use sha2::{Digest, Sha256};
 
 use crate::archive::stays_inside;
 use crate::hash::hex;
+use crate::testing::{Tree, run, tempdir, tree};
 use crate::{
     ArchiveBuilder, BundleError, FileMode, GzOptions, PackOptions, PackStats, ParallelGzWriter, SymlinkPolicy, pack_dir,
 };
 
 // ---------------------------------------------------------------------------------------
 // Helpers
-
-fn tempdir() -> (tempfile::TempDir, Utf8PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
-    (dir, path)
-}
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
@@ -63,10 +57,6 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 fn lcg(state: u64) -> u64 {
     state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407)
-}
-
-fn run(program: &str, dir: &Utf8Path, args: &[&str]) -> String {
-    Cmd::new(program, dir).args(args).run().unwrap().stdout
 }
 
 // ---------------------------------------------------------------------------------------
@@ -203,49 +193,6 @@ fn gzip_level_changes_between_writes() {
 
 // ---------------------------------------------------------------------------------------
 // Trees and archives
-
-/// A tree in a temporary directory from a fixture, one entry a line:
-/// `dir PATH`, `file PATH TEXT`, `exec PATH TEXT`, `link PATH TARGET`, `hardlink PATH EXISTING`,
-/// `fifo PATH`, `socket PATH`.
-struct Tree {
-    _dir: tempfile::TempDir,
-    /// Holds the tree; archives go to the temporary directory beside it.
-    root: Utf8PathBuf,
-    out: Utf8PathBuf,
-    /// Keeps bound sockets' listeners alive while the test runs.
-    _sockets: Vec<std::os::unix::net::UnixListener>,
-}
-
-fn tree(fixture: &str) -> Tree {
-    let (dir, path) = tempdir();
-    let root = path.join("tree");
-    let out = path.join("out");
-    fs::create_dir_all(&root).unwrap();
-    fs::create_dir_all(&out).unwrap();
-    let mut sockets = Vec::new();
-    for line in fixture.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let mut words = line.splitn(3, ' ');
-        let (kind, rel, rest) = (words.next().unwrap(), words.next().unwrap(), words.next().unwrap_or(""));
-        let path = root.join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        match kind {
-            "dir" => fs::create_dir_all(&path).unwrap(),
-            "file" | "exec" => {
-                fs::write(&path, rest).unwrap();
-                let mode = if kind == "exec" { 0o755 } else { 0o644 };
-                fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-            }
-            "link" => std::os::unix::fs::symlink(rest, &path).unwrap(),
-            "hardlink" => fs::hard_link(root.join(rest), &path).unwrap(),
-            "fifo" => {
-                run("mkfifo", &root, &[path.as_str()]);
-            }
-            "socket" => sockets.push(std::os::unix::net::UnixListener::bind(&path).unwrap()),
-            _ => panic!("unknown fixture line {line:?}"),
-        }
-    }
-    Tree { _dir: dir, root, out, _sockets: sockets }
-}
 
 /// One line per entry, `TYPE MODE PATH [SIZE | -> TARGET]`, checking that every
 /// header carries no time, owner or group.
