@@ -10,5 +10,7 @@ mod cli;
 mod examples;
 mod layout;
 mod new_project;
+mod registry;
+mod services;
 mod test_flow;
 mod venv;

@@ -94,7 +94,14 @@ fn a_packed_environment_works_wherever_it_is_unpacked() {
     let overlay = only_entry(&env_dir, "test-");
     let overlay_site = only_entry(&overlay.join("lib"), "python3").join("site-packages");
     let summary = Cmd::new(python.as_str(), &place.root)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", repo.root.join("projects/image-matching/tests").as_str()])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            repo.root.join("projects/image-matching/tests").as_str(),
+        ])
         .env("PYTHONPATH", overlay_site.as_str())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .read()
@@ -134,9 +141,24 @@ fn bad_input_fails_cleanly_and_leaves_nothing_half_built() {
         return;
     }
     let cases = [
-        ("requirements.txt", "pad-no-such-package-for-tests==1.0\n", "archive-sync: uv could not resolve `projects/archive-sync/requirements.txt`", "pad-no-such-package-for-tests"),
-        ("requirements.txt", "requests=>2\n", "archive-sync: uv could not resolve `projects/archive-sync/requirements.txt`", "requests=>2"),
-        ("project.toml", "python = \"3.99\"\n", "archive-sync: no interpreter for python = \"3.99\"", "/usr/bin/python3.99"),
+        (
+            "requirements.txt",
+            "pad-no-such-package-for-tests==1.0\n",
+            "archive-sync: uv could not resolve `projects/archive-sync/requirements.txt`",
+            "pad-no-such-package-for-tests",
+        ),
+        (
+            "requirements.txt",
+            "requests=>2\n",
+            "archive-sync: uv could not resolve `projects/archive-sync/requirements.txt`",
+            "requests=>2",
+        ),
+        (
+            "project.toml",
+            "python = \"3.99\"\n",
+            "archive-sync: no interpreter for python = \"3.99\"",
+            "/usr/bin/python3.99",
+        ),
     ];
     for (file, text, message, detail) in cases {
         let repo = TestRepo::example();
@@ -145,7 +167,8 @@ fn bad_input_fails_cleanly_and_leaves_nothing_half_built() {
         let run = repo.xtask_in(&target, &["venv", "archive-sync"]).failure();
         assert!(run.stderr.contains(message), "{file}: {text}\n{}", run.stderr);
         assert!(run.stderr.contains(detail), "{file}: {text}\n{}", run.stderr);
-        let left: Vec<String> = names_in(&target.join("venvs/archive-sync")).into_iter().filter(|n| n != ".lock").collect();
+        let left: Vec<String> =
+            names_in(&target.join("venvs/archive-sync")).into_iter().filter(|n| n != ".lock").collect();
         assert!(left.is_empty(), "{file}: left behind {left:?}");
     }
 }

@@ -20,6 +20,8 @@ const NEEDS: &[Need] = &[
         probe: &["/usr/bin/python3", "-c", "import ensurepip, venv, pip"],
         apt: &["python3", "python3-venv", "python3-pip"],
     },
+    // The registry tests' WebDAV server (started by the tests, on 127.0.0.1).
+    Need { what: "nginx with its WebDAV module", probe: &["/usr/sbin/nginx", "-v"], apt: &["nginx"] },
 ];
 
 /// Makes sure every need is met, installing what is missing when `install` is set and
