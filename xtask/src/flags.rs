@@ -29,6 +29,8 @@ pub(crate) enum Command {
     Test(TestArgs),
     /// Run every check CI runs: format, clippy, the unit and end-to-end tests.
     Ci(CiArgs),
+    /// Measure the toolchain against the alternatives and print the numbers side by side.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +46,41 @@ pub(crate) struct VenvArgs {
     /// Print JSON on stdout: per project its key, reused or built, seconds, size and path.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    pub(crate) target: BenchTarget,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchTarget {
+    /// Environments: ours (cold, warm, unchanged) against the pip flow, and packing against tar.
+    ///
+    /// On the image-matching project and a larger set (numpy, pandas, scikit-learn, pytest):
+    /// `cargo xtask venv` with an empty uv cache, with a warm one, and unchanged; against
+    /// `python -m venv`, `pip install -r` and `venv-pack`; and our packing against
+    /// `tar -czf` and `tar -I pigz -cf` on the same environment. Works in target/bench/venv/
+    /// (wiped first), downloads from PyPI and takes minutes.
+    Venv(BenchVenvArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchVenvArgs {
+    /// Only this requirement set: `image-matching` (the project) or `bench-large`
+    /// (numpy, pandas, scikit-learn, pytest). Repeatable; default: both.
+    #[arg(long = "set", value_name = "SET")]
+    pub(crate) sets: Vec<String>,
+    /// Times each packing this many times and reports the median.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) pack_runs: u32,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Internal: build PROJECT of --repo in PAD_TARGET_DIR and time its packing step.
+    #[arg(long, hide = true, value_name = "PROJECT")]
+    pub(crate) pack_probe: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Parser;
 
+mod bench;
 mod ci;
 mod flags;
 mod junit;
@@ -38,6 +39,7 @@ pub fn main() -> ExitCode {
         Command::Venv(args) => venv::run(&root, &args),
         Command::Test(args) => test::run(&root, &args),
         Command::Ci(args) => ci::run(&root, &args),
+        Command::Bench(args) => bench::run(&root, &args),
     };
     match result {
         Ok(code) => code,

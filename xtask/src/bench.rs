@@ -1,0 +1,43 @@
+//! `cargo xtask bench …`: measurements of the toolchain against what it replaces, printed
+//! side by side. Numbers for people, measured on this machine, never asserted in tests.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use camino::Utf8Path;
+
+use crate::flags::{BenchArgs, BenchTarget};
+
+mod probe;
+mod report;
+mod venv;
+
+pub(crate) fn run(root: &Utf8Path, args: &BenchArgs) -> Result<ExitCode> {
+    match &args.target {
+        BenchTarget::Venv(args) => match &args.pack_probe {
+            Some(project) => probe::run(root, project),
+            None => venv::run(root, args),
+        },
+    }
+}
+
+/// Runs `f` and returns what it returned with the seconds it took.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let started = Instant::now();
+    let value = f();
+    (value, started.elapsed().as_secs_f64())
+}
+
+/// The median of a non-empty list (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 }
+}
+
+/// One line of progress on stderr: what is running now.
+fn note(message: &str) {
+    eprintln!("bench: {message}");
+}

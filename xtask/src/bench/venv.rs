@@ -1,0 +1,668 @@
+//! `cargo xtask bench venv`: our environments (cold, warm, unchanged) against the PoC
+//! flow (`python -m venv`, `pip install -r`, `venv-pack`), and our packing against
+//! `tar -czf` and `tar -I pigz`, on the same requirement sets.
+//!
+//! Everything happens under `target/bench/venv/` (wiped first): a scratch repository
+//! with copies of the sets, one uv cache per set, one target directory per run. Our runs
+//! are `cargo xtask venv` processes (this binary), so each gets its own `UV_CACHE_DIR`
+//! and `PAD_TARGET_DIR` through its environment.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use pad_layout::EnvVars;
+use pad_process::Cmd;
+use pad_venv::Uv;
+use serde::Deserialize;
+
+use super::probe::ProbeResult;
+use super::report::{Machine, Report, Row, SetReport, TargetCheck};
+use super::{median, note, timed};
+use crate::flags::BenchVenvArgs;
+use crate::venv::human_size;
+
+const IMAGE_MATCHING: &str = "image-matching";
+const LARGE: &str = "bench-large";
+const SETS: &[&str] = &[IMAGE_MATCHING, LARGE];
+
+/// The larger set: pinned direct requirements with manylinux wheels for CPython 3.11;
+/// uv and pip resolve the rest.
+const LARGE_REQUIREMENTS: &str = "\
+# bench-large: a larger requirement set for `cargo xtask bench venv`.
+numpy==2.1.3
+pandas==2.2.3
+scikit-learn==1.5.2
+pytest==8.3.4
+";
+const LARGE_SETTINGS: &str = "python = \"3.11\"\n";
+
+/// The packer of the PoC flow, installed from PyPI into `target/bench/tools/`.
+const VENV_PACK: &str = "venv-pack==0.2.0";
+/// The interpreter the venv-pack tool environment is made with.
+const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+/// Set on this machine to a local wheel directory; removed so pip downloads from PyPI
+/// like uv does.
+const PIP_FIND_LINKS: &str = "PIP_FIND_LINKS";
+const UV_CACHE_DIR: &str = "UV_CACHE_DIR";
+
+/// Files copied from a project but not into the scratch one: locks (so the cold run
+/// resolves, as pip does) and what builds and test runs leave behind.
+const SKIPPED_AT_TOP: &[&str] = &[pad_venv::LOCK_FILE, pad_venv::TEST_LOCK_FILE];
+const SKIPPED_ANYWHERE: &[&str] = &["__pycache__", "build", ".pytest_cache"];
+
+/// The fields of `cargo xtask venv --json` the benchmark reads.
+#[derive(Debug, Deserialize)]
+struct VenvRow {
+    reused: bool,
+    seconds: f64,
+    size: Option<u64>,
+    path: Option<Utf8PathBuf>,
+    interpreter: Utf8PathBuf,
+    python: String,
+    lock_updated: bool,
+}
+
+/// One `cargo xtask venv` run: its wall time and what it reported.
+struct Ours {
+    wall: f64,
+    row: VenvRow,
+}
+
+/// One PoC flow: seconds of each step and the size of its tarball.
+struct PipFlow {
+    venv: f64,
+    requirements: f64,
+    project: Option<f64>,
+    pack: f64,
+    size: u64,
+}
+
+impl PipFlow {
+    fn total(&self) -> f64 {
+        self.venv + self.requirements + self.project.unwrap_or(0.0) + self.pack
+    }
+}
+
+/// A repeated packing: every run's seconds and the archive size.
+struct Packing {
+    runs: Vec<f64>,
+    size: u64,
+}
+
+impl Packing {
+    fn median(&self) -> f64 {
+        median(&self.runs)
+    }
+}
+
+/// What a set's measurement gives besides its rows.
+struct SetOutcome {
+    report: SetReport,
+    targets: Vec<TargetCheck>,
+    python: String,
+    pip: Option<String>,
+}
+
+/// Paths and tools shared by every measurement.
+struct Bench {
+    /// This binary: `cargo xtask` as a process.
+    exe: Utf8PathBuf,
+    /// `target/bench/venv`.
+    scratch: Utf8PathBuf,
+    /// The scratch repository holding the sets as projects.
+    repo: Utf8PathBuf,
+    uv: Uv,
+    venv_pack: Utf8PathBuf,
+    pigz: Option<String>,
+    pack_runs: u32,
+}
+
+pub(super) fn run(root: &Utf8Path, args: &BenchVenvArgs) -> Result<ExitCode> {
+    let sets = select(&args.sets)?;
+    let real = pad_layout::discover(root)?;
+    let uv = crate::venv::context(&real, false, false).context("finding uv for the benchmark")?.uv;
+    let bench_dir = real.root.join("target/bench");
+    let scratch = bench_dir.join("venv");
+    note(&format!("wiping {scratch}"));
+    remove_dir_if_exists(&scratch)?;
+    let repo = scratch.join("repo");
+    write_repo(&real, &repo, &sets)?;
+    let venv_pack = ensure_venv_pack(&bench_dir.join("tools"))?;
+    let pigz = tool_version(&Cmd::new("pigz", &scratch).arg("--version"));
+    if pigz.is_none() {
+        note("pigz is not on PATH: the `tar -I pigz` measurement is skipped (install it: `apt-get install pigz`)");
+    }
+    let exe = std::env::current_exe().context("finding the running cargo xtask binary")?;
+    let exe = Utf8PathBuf::from_path_buf(exe).map_err(|p| anyhow::anyhow!("`{}` is not UTF-8", p.display()))?;
+    let bench = Bench { exe, scratch, repo, uv, venv_pack, pigz, pack_runs: args.pack_runs };
+
+    let mut outcomes = Vec::new();
+    for set in &sets {
+        outcomes.push(bench.measure(set)?);
+    }
+    let report = bench.report(outcomes);
+    if args.json {
+        crate::print_json(&report)?;
+    } else {
+        report.print_text();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn select(names: &[String]) -> Result<Vec<&'static str>> {
+    if names.is_empty() {
+        return Ok(SETS.to_vec());
+    }
+    let mut chosen = Vec::new();
+    for name in names {
+        let Some(set) = SETS.iter().find(|s| **s == name.as_str()) else {
+            bail!("no requirement set `{name}`: the sets are {}", SETS.join(", "))
+        };
+        if !chosen.contains(set) {
+            chosen.push(*set);
+        }
+    }
+    Ok(chosen)
+}
+
+/// Writes the scratch repository: `dags/`, and under `projects/` a copy of the real
+/// image-matching project and the synthetic bench-large one.
+fn write_repo(real: &pad_layout::Repo, repo: &Utf8Path, sets: &[&str]) -> Result<()> {
+    create_dir(&repo.join("dags"))?;
+    let projects = repo.join("projects");
+    for set in sets {
+        let dest = projects.join(set);
+        if *set == LARGE {
+            create_dir(&dest)?;
+            write(&dest.join(pad_layout::REQUIREMENTS_FILE), LARGE_REQUIREMENTS)?;
+            write(&dest.join(pad_layout::PROJECT_SETTINGS_FILE), LARGE_SETTINGS)?;
+        } else {
+            let Some(project) = real.project(set) else {
+                bail!("{}/projects has no `{set}` project to benchmark: run with `--set {LARGE}`", real.root)
+            };
+            copy_project(&project.dir, &dest)?;
+        }
+    }
+    pad_layout::discover(repo).with_context(|| format!("the scratch repository {repo} does not pass `layout`"))?;
+    Ok(())
+}
+
+/// The venv-pack command, installed from PyPI into its own environment on first use.
+fn ensure_venv_pack(tools: &Utf8Path) -> Result<Utf8PathBuf> {
+    let dir = tools.join("venv-pack");
+    let exe = dir.join("bin/venv-pack");
+    // Written last: a directory without it is an interrupted install.
+    let done = dir.join(format!(".installed-{VENV_PACK}"));
+    if done.is_file() && exe.is_file() {
+        return Ok(exe);
+    }
+    note(&format!("installing {VENV_PACK} from PyPI into {dir}"));
+    remove_dir_if_exists(&dir)?;
+    create_dir(tools)?;
+    Cmd::new(SYSTEM_PYTHON, tools)
+        .args(["-m", "venv", dir.as_str()])
+        .run()
+        .with_context(|| format!("creating the venv-pack tool environment {dir}"))?;
+    Cmd::new(dir.join("bin/pip").as_str(), tools)
+        .args(["install", "--quiet", VENV_PACK])
+        .env_remove(PIP_FIND_LINKS)
+        .run()
+        .with_context(|| format!("installing {VENV_PACK} into {dir}"))?;
+    write(&done, "")?;
+    Ok(exe)
+}
+
+impl Bench {
+    fn measure(&self, set: &str) -> Result<SetOutcome> {
+        let project = self.repo.join("projects").join(set);
+        let uv_cache = self.scratch.join("uv-cache").join(set);
+        let target_dirs = self.scratch.join("target");
+
+        let cold = self.ours(set, "cold", &uv_cache, &target_dirs.join(format!("{set}-cold")))?;
+        let warm_target = target_dirs.join(format!("{set}-warm"));
+        let warm = self.ours(set, "warm", &uv_cache, &warm_target)?;
+        let unchanged = self.ours(set, "unchanged", &uv_cache, &warm_target)?;
+        if cold.row.reused || warm.row.reused {
+            bail!("{set}: the cold and warm runs reused an environment; they must build one");
+        }
+        if !unchanged.row.reused {
+            bail!("{set}: the unchanged run built its environment again instead of reusing it");
+        }
+        let Some(tarball) = &warm.row.path else { bail!("{set}: `cargo xtask venv --json` reported no venv.tar.gz") };
+        let env_dir = tarball.with_file_name("venv");
+
+        let probes: Vec<ProbeResult> =
+            (0..self.pack_runs).map(|run| self.probe(set, &uv_cache, &target_dirs, run)).collect::<Result<_>>()?;
+        let ours_pack = Packing {
+            runs: probes.iter().map(|p| p.pack_seconds).collect(),
+            size: probes.first().map_or(0, |p| p.size),
+        };
+        if probes.iter().any(|p| p.sha256 != probes[0].sha256) {
+            bail!("{set}: pad-bundle packed the same environment into different bytes across runs");
+        }
+        let pack_out = self.scratch.join("pack").join(set);
+        create_dir(&pack_out)?;
+        let tar = self.tar(set, "tar -czf", &["-czf"], &env_dir, &pack_out.join("tar-czf.tar.gz"))?;
+        let pigz = match &self.pigz {
+            Some(_) => Some(self.tar(
+                set,
+                "tar -I pigz -cf",
+                &["-I", "pigz", "-cf"],
+                &env_dir,
+                &pack_out.join("pigz.tar.gz"),
+            )?),
+            None => None,
+        };
+
+        let pip_dir = self.scratch.join("pip").join(set);
+        let pip_source = pip_dir.join("src");
+        copy_project(&project, &pip_source)?;
+        let install_project = project.join(pad_layout::PYPROJECT_FILE).is_file();
+        let pip_cache = pip_dir.join("cache");
+        let python = &cold.row.interpreter;
+        let pip_cold = self.pip_flow(set, "cold", python, &pip_cache, &pip_source, install_project)?;
+        let pip_cached = if pip_cache.exists() { dir_stats(&pip_cache)?.1 } else { 0 };
+        let pip_warm = self.pip_flow(set, "warm", python, &pip_cache, &pip_source, install_project)?;
+        let pip = tool_version(&Cmd::new(pip_dir.join("cold-venv/bin/pip").as_str(), &pip_dir).arg("--version"));
+
+        let mut rows = Vec::new();
+        let lock = if cold.row.lock_updated { "; lock resolved and written" } else { "" };
+        rows.push(
+            Row::new("ours cold", cold.wall)
+                .size(cold.row.size)
+                .vs("pip flow cold", pip_cold.total())
+                .note(format!("empty uv cache{lock}; in-process {:.2} s", cold.row.seconds)),
+        );
+        rows.push(Row::new("ours warm", warm.wall).size(warm.row.size).vs("pip flow warm", pip_warm.total()).note(
+            format!(
+                "new PAD_TARGET_DIR: no env for the key, uv cache warm, lock kept; in-process {:.2} s",
+                warm.row.seconds
+            ),
+        ));
+        rows.extend(step_rows(&probes));
+        rows.push(
+            Row::new("ours unchanged", unchanged.wall)
+                .size(unchanged.row.size)
+                .note(format!("reused; in-process {:.3} s", unchanged.row.seconds)),
+        );
+        let warm_cache = if pip_cached == 0 {
+            "pip cache from the cold run, which stored nothing (pip keeps only responses the index lets it cache), so this is not warm"
+                .to_owned()
+        } else {
+            format!("pip cache from the cold run, {}", human_size(pip_cached))
+        };
+        for (label, flow) in [("cold", &pip_cold), ("warm", &pip_warm)] {
+            let cache = if label == "cold" { "empty pip cache" } else { warm_cache.as_str() };
+            rows.push(
+                Row::new(format!("pip flow {label}"), flow.total())
+                    .size(Some(flow.size))
+                    .note(format!("python -m venv + pip install ({cache}) + venv-pack")),
+            );
+            rows.push(Row::new("  python -m venv", flow.venv));
+            rows.push(Row::new("  pip install -r", flow.requirements));
+            if let Some(seconds) = flow.project {
+                rows.push(Row::new("  pip install <project>", seconds));
+            }
+            rows.push(Row::new("  venv-pack", flow.pack));
+        }
+        let mut ours_row = Row::new("pack ours", ours_pack.median())
+            .size(Some(ours_pack.size))
+            .runs(ours_pack.runs.clone())
+            .vs("tar -czf", tar.median());
+        if let Some(pigz) = &pigz {
+            ours_row = ours_row.vs("pigz", pigz.median());
+        }
+        rows.push(ours_row.note(format!("pad_bundle::pack_dir via pad-venv, median of {}", self.pack_runs)));
+        rows.push(Row::new("pack tar -czf", tar.median()).size(Some(tar.size)).runs(tar.runs.clone()));
+        if let Some(pigz) = &pigz {
+            rows.push(Row::new("pack tar -I pigz -cf", pigz.median()).size(Some(pigz.size)).runs(pigz.runs.clone()));
+        }
+
+        let (env_files, env_bytes, env_pyc_files) = dir_stats(&env_dir)?;
+        let requirements = std::fs::read_to_string(project.join(pad_layout::REQUIREMENTS_FILE))
+            .context("reading the set's requirements.txt")?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        let checks = targets(set, &cold, &unchanged, &pip_cold, &ours_pack, &tar, pigz.as_ref());
+        Ok(SetOutcome {
+            report: SetReport {
+                name: set.to_owned(),
+                requirements,
+                env_dir,
+                env_files,
+                env_bytes,
+                env_pyc_files,
+                rows,
+            },
+            targets: checks,
+            python: format!("{} ({})", cold.row.python, cold.row.interpreter),
+            pip,
+        })
+    }
+
+    /// Runs `cargo xtask venv SET --json` in its own uv cache and target directory.
+    fn ours(&self, set: &str, label: &str, uv_cache: &Utf8Path, target: &Utf8Path) -> Result<Ours> {
+        note(&format!("{set}: ours {label}"));
+        self.seed_uv(target)?;
+        let cmd = Cmd::new(self.exe.as_str(), &self.scratch)
+            .args(["--repo", self.repo.as_str(), "venv", set, "--json"])
+            .env(UV_CACHE_DIR, uv_cache.as_str())
+            .env(EnvVars::PAD_TARGET_DIR, target.as_str());
+        let (output, wall) = timed(|| cmd.run());
+        let output = output.with_context(|| format!("{set}: ours {label} (`cargo xtask venv {set}`)"))?;
+        let rows: Vec<VenvRow> = serde_json::from_str(&output.stdout)
+            .with_context(|| format!("{set}: ours {label}: reading the JSON of `cargo xtask venv`"))?;
+        let Some(row) = rows.into_iter().next() else {
+            bail!("{set}: ours {label}: `cargo xtask venv` reported nothing")
+        };
+        note(&format!("{set}: ours {label}: {wall:.2} s, {}", if row.reused { "reused" } else { "built" }));
+        Ok(Ours { wall, row })
+    }
+
+    /// Builds the set once more in a fresh target directory with the warm uv cache and
+    /// returns how long pad-venv's packing step took.
+    fn probe(&self, set: &str, uv_cache: &Utf8Path, targets: &Utf8Path, run: u32) -> Result<ProbeResult> {
+        note(&format!("{set}: pack ours, run {} of {}", run + 1, self.pack_runs));
+        let target = targets.join(format!("{set}-probe-{run}"));
+        self.seed_uv(&target)?;
+        let output = Cmd::new(self.exe.as_str(), &self.scratch)
+            .args(["--repo", self.repo.as_str(), "bench", "venv", "--pack-probe", set])
+            .env(UV_CACHE_DIR, uv_cache.as_str())
+            .env(EnvVars::PAD_TARGET_DIR, target.as_str())
+            .run()
+            .with_context(|| format!("{set}: pack ours (building in {target} to time pad-venv's packing)"))?;
+        let probe: ProbeResult = serde_json::from_str(&output.stdout)
+            .with_context(|| format!("{set}: pack ours: reading the probe's JSON"))?;
+        // Only the timing is needed; the next runs and pip need the disk more.
+        remove_dir_if_exists(&target)?;
+        Ok(probe)
+    }
+
+    /// Times `tar FLAGS OUT -C ENV .` `pack_runs` times.
+    fn tar(&self, set: &str, label: &str, flags: &[&str], env_dir: &Utf8Path, out: &Utf8Path) -> Result<Packing> {
+        let mut runs = Vec::new();
+        let mut size = 0;
+        for run in 0..self.pack_runs {
+            note(&format!("{set}: pack {label}, run {} of {}", run + 1, self.pack_runs));
+            remove_file_if_exists(out)?;
+            let cmd = Cmd::new("tar", &self.scratch).args(flags).arg(out.as_str()).args(["-C", env_dir.as_str(), "."]);
+            let (result, seconds) = timed(|| cmd.run());
+            result.with_context(|| format!("{set}: pack {label}"))?;
+            size = std::fs::metadata(out).with_context(|| format!("{set}: pack {label}: reading {out}"))?.len();
+            runs.push(seconds);
+        }
+        Ok(Packing { runs, size })
+    }
+
+    /// The PoC flow: `python -m venv`, `pip install -r requirements.txt` (and the project,
+    /// non-editable, when it has a pyproject.toml), `venv-pack`.
+    fn pip_flow(
+        &self,
+        set: &str,
+        label: &str,
+        python: &Utf8Path,
+        cache: &Utf8Path,
+        source: &Utf8Path,
+        install_project: bool,
+    ) -> Result<PipFlow> {
+        let dir = self.scratch.join("pip").join(set);
+        let venv = dir.join(format!("{label}-venv"));
+        let out = dir.join(format!("{label}.tar.gz"));
+        let step = |what: &str| format!("{set}: pip flow {label}: {what}");
+        let pip = venv.join("bin/pip");
+        let pip_install = |cwd: &Utf8Path| {
+            Cmd::new(pip.as_str(), cwd).args(["install", "--cache-dir", cache.as_str()]).env_remove(PIP_FIND_LINKS)
+        };
+
+        note(&step("python -m venv"));
+        let (result, venv_seconds) =
+            timed(|| Cmd::new(python.as_str(), &dir).args(["-m", "venv", venv.as_str()]).run());
+        result.with_context(|| step("python -m venv"))?;
+
+        note(&step("pip install -r requirements.txt"));
+        let (result, requirements) = timed(|| pip_install(source).args(["-r", pad_layout::REQUIREMENTS_FILE]).run());
+        result.with_context(|| step("pip install -r requirements.txt"))?;
+
+        let project = if install_project {
+            note(&step("pip install <project>"));
+            let (result, seconds) = timed(|| pip_install(&dir).arg(source.as_str()).run());
+            result.with_context(|| step("pip install <project>"))?;
+            Some(seconds)
+        } else {
+            None
+        };
+
+        note(&step("venv-pack"));
+        let (result, pack) =
+            timed(|| Cmd::new(self.venv_pack.as_str(), &dir).args(["-p", venv.as_str(), "-o", out.as_str()]).run());
+        result.with_context(|| step("venv-pack"))?;
+        let size = std::fs::metadata(&out).with_context(|| step("reading the tarball venv-pack wrote"))?.len();
+        let flow = PipFlow { venv: venv_seconds, requirements, project, pack, size };
+        note(&format!("{}: {:.2} s", step("total"), flow.total()));
+        Ok(flow)
+    }
+
+    /// Lets a fresh target directory use the uv this checkout already has, instead of
+    /// installing it again inside the timing, when uv is the pinned one under `tools/`.
+    fn seed_uv(&self, target: &Utf8Path) -> Result<()> {
+        let pinned = format!("uv-{}", pad_venv::PINNED_UV_VERSION);
+        let Some(home) = self.uv.path.parent().and_then(Utf8Path::parent) else { return Ok(()) };
+        if home.file_name() != Some(pinned.as_str()) {
+            return Ok(()); // uv is on PATH, which the children inherit.
+        }
+        let tools = target.join("tools");
+        let link = tools.join(&pinned);
+        if link.exists() {
+            return Ok(());
+        }
+        create_dir(&tools)?;
+        std::os::unix::fs::symlink(home, &link).with_context(|| format!("linking {link} to {home}"))
+    }
+
+    fn report(&self, outcomes: Vec<SetOutcome>) -> Report {
+        let python = outcomes.first().map_or_else(|| "unknown".to_owned(), |o| o.python.clone());
+        let pip = outcomes.iter().find_map(|o| o.pip.clone());
+        let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
+            text.lines().find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                (key.trim() == "model name").then(|| value.trim().to_owned())
+            })
+        });
+        let machine = Machine {
+            nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu,
+            xtask_profile: if cfg!(debug_assertions) {
+                "debug (workspace crates unoptimised, dependencies at opt-level 2)"
+            } else {
+                "release"
+            },
+            uv: format!("{} ({})", self.uv.version, self.uv.path),
+            python,
+            pip,
+            venv_pack: tool_version(&Cmd::new(self.venv_pack.as_str(), &self.scratch).arg("--version")),
+            tar: tool_version(&Cmd::new("tar", &self.scratch).arg("--version")),
+            pigz: self.pigz.clone(),
+        };
+        let mut sets = Vec::new();
+        let mut targets = Vec::new();
+        for outcome in outcomes {
+            sets.push(outcome.report);
+            targets.extend(outcome.targets);
+        }
+        let notes = vec![
+            "vs: the other's seconds divided by ours; above 1 means ours is faster.".to_owned(),
+            "ours rows are whole `cargo xtask venv` processes (wall time); in-process is the `seconds` it reports."
+                .to_owned(),
+            "ours cold starts with an empty uv cache and no requirements.lock, so it resolves the lock as pip resolves requirements.txt."
+                .to_owned(),
+            format!(
+                "pack ours is pad_bundle::pack_dir as pad-venv calls it (symlinks kept, __pycache__ and *.pyc skipped), timed between pad-venv's progress steps in a fresh build with the warm uv cache; the tar runs read `ours warm`'s venv/ directory. Each packing ran {} times; the median is shown.",
+                self.pack_runs
+            ),
+            format!(
+                "the pip flow uses the interpreter ours resolved, {PIP_FIND_LINKS} removed so pip downloads from PyPI, and {VENV_PACK}; the project is installed non-editable from a copy."
+            ),
+        ];
+        Report { machine, sets, targets, notes }
+    }
+}
+
+/// The steps of the probes' warm builds, each the median over the runs.
+fn step_rows(probes: &[ProbeResult]) -> Vec<Row> {
+    let Some(first) = probes.first() else { return Vec::new() };
+    let mut rows: Vec<Row> = first
+        .steps
+        .iter()
+        .map(|step| {
+            let runs: Vec<f64> =
+                probes.iter().filter_map(|p| p.steps.iter().find(|s| s.step == step.step).map(|s| s.seconds)).collect();
+            Row::new(format!("  {}", step.step), median(&runs))
+        })
+        .collect();
+    if let Some(row) = rows.first_mut() {
+        row.note = Some(format!("steps of a warm build (pad-venv progress), median of {} probe builds", probes.len()));
+    }
+    rows
+}
+
+/// The issue's targets, judged on one set.
+fn targets(
+    set: &str,
+    cold: &Ours,
+    unchanged: &Ours,
+    pip_cold: &PipFlow,
+    ours_pack: &Packing,
+    tar: &Packing,
+    pigz: Option<&Packing>,
+) -> Vec<TargetCheck> {
+    let check = |target: &'static str, measured: String, met: Option<bool>| TargetCheck {
+        set: set.to_owned(),
+        target,
+        measured,
+        met,
+    };
+    let cold_ratio = pip_cold.total() / cold.wall;
+    let pack = ours_pack.median();
+    let tar_ratio = tar.median() / pack;
+    let mut checks = vec![
+        check(
+            "cold >= 10x faster than the pip flow (cold)",
+            format!("{cold_ratio:.1}x ({:.2} s vs {:.2} s)", cold.wall, pip_cold.total()),
+            Some(cold_ratio >= 10.0),
+        ),
+        check(
+            "unchanged <= 0.2 s (whole process)",
+            format!("{:.3} s (in-process {:.3} s)", unchanged.wall, unchanged.row.seconds),
+            Some(unchanged.wall <= 0.2),
+        ),
+        check(
+            "packing >= 2x faster than tar -czf",
+            format!("{tar_ratio:.1}x ({pack:.2} s vs {:.2} s)", tar.median()),
+            Some(tar_ratio >= 2.0),
+        ),
+    ];
+    let pigz_check = match pigz {
+        Some(pigz) => {
+            let ratio = pigz.median() / pack;
+            let met = pack <= pigz.median() && ours_pack.size <= pigz.size;
+            let larger = (ours_pack.size as f64 / pigz.size as f64 - 1.0) * 100.0;
+            let measured = format!(
+                "{ratio:.2}x ({pack:.2} s vs {:.2} s); size {larger:+.1}% ({} vs {} bytes)",
+                pigz.median(),
+                ours_pack.size,
+                pigz.size
+            );
+            check("packing no slower than pigz, equal or smaller size", measured, Some(met))
+        }
+        None => check(
+            "packing no slower than pigz, equal or smaller size",
+            "pigz not installed: `apt-get install pigz`".to_owned(),
+            None,
+        ),
+    };
+    checks.push(pigz_check);
+    checks
+}
+
+/// The first line a tool prints about its version, or `None` when it is not installed.
+fn tool_version(cmd: &Cmd) -> Option<String> {
+    let finished = cmd.run_unchecked().ok()?;
+    if !finished.status.success() {
+        return None;
+    }
+    let text = if finished.stdout.trim().is_empty() { &finished.stderr } else { &finished.stdout };
+    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned)
+}
+
+/// Copies a project's files, without its locks and build or test leftovers.
+fn copy_project(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+    let mut stack = vec![(from.to_owned(), to.to_owned(), true)];
+    while let Some((src, dest, top)) = stack.pop() {
+        create_dir(&dest)?;
+        let entries = src.read_dir_utf8().with_context(|| format!("reading {src}"))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading {src}"))?;
+            let name = entry.file_name();
+            let skipped = SKIPPED_ANYWHERE.contains(&name)
+                || name.ends_with(".egg-info")
+                || (top && SKIPPED_AT_TOP.contains(&name));
+            if skipped {
+                continue;
+            }
+            let target = dest.join(name);
+            if entry.path().is_dir() {
+                stack.push((entry.path().to_owned(), target, false));
+            } else {
+                std::fs::copy(entry.path(), &target)
+                    .with_context(|| format!("copying {} to {target}", entry.path()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Regular files, their bytes, and how many are `*.pyc`, under `dir`.
+fn dir_stats(dir: &Utf8Path) -> Result<(u64, u64, u64)> {
+    let (mut files, mut bytes, mut pyc) = (0, 0, 0);
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        for entry in current.read_dir_utf8().with_context(|| format!("reading {current}"))? {
+            let entry = entry.with_context(|| format!("reading {current}"))?;
+            let meta = entry.path().symlink_metadata().with_context(|| format!("reading {}", entry.path()))?;
+            if meta.is_dir() {
+                stack.push(entry.path().to_owned());
+            } else if meta.is_file() {
+                files += 1;
+                bytes += meta.len();
+                pyc += u64::from(entry.file_name().ends_with(".pyc"));
+            }
+        }
+    }
+    Ok((files, bytes, pyc))
+}
+
+fn create_dir(dir: &Utf8Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))
+}
+
+fn write(path: &Utf8Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {path}"))
+}
+
+fn remove_dir_if_exists(dir: &Utf8Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err).with_context(|| format!("removing {dir}")),
+        _ => Ok(()),
+    }
+}
+
+fn remove_file_if_exists(path: &Utf8Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err).with_context(|| format!("removing {path}")),
+        _ => Ok(()),
+    }
+}
