@@ -317,18 +317,8 @@ impl<W: Write> ArchiveBuilder<W> {
 
     fn copy_file(&mut self, path: &Utf8Path, src: &Utf8Path, mode: FileMode) -> Result<(), BundleError> {
         let read_err = |source| BundleError::Read { path: src.to_owned(), source };
-        let mut file = File::open(src).map_err(read_err)?;
-        let meta = file.metadata().map_err(read_err)?;
-        if !meta.is_file() {
-            return Err(BundleError::Unsupported { path: src.to_owned(), kind: kind_name(&meta.file_type()) });
-        }
-        let executable = match mode {
-            FileMode::FromSource => is_executable(&meta),
-            FileMode::Regular => false,
-            FileMode::Executable => true,
-        };
+        let (mut file, size, executable) = open_regular(src, mode)?;
         self.begin(path, Kind::File)?;
-        let size = meta.len();
         let mut header = header(EntryType::Regular, if executable { 0o755 } else { 0o644 }, size);
         let mut reader = SourceReader { file: &mut file, remaining: size, error: None };
         let written = self.tar.append_data(&mut header, path.as_str(), &mut reader);
@@ -570,4 +560,21 @@ impl Read for SourceReader<'_> {
             }
         }
     }
+}
+
+/// Opens `src`, refusing anything but a regular file, and says its size and whether it
+/// is stored executable under `mode`. Shared by the archive writer and the manifest.
+pub(crate) fn open_regular(src: &Utf8Path, mode: FileMode) -> Result<(File, u64, bool), BundleError> {
+    let read_err = |source| BundleError::Read { path: src.to_owned(), source };
+    let file = File::open(src).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(BundleError::Unsupported { path: src.to_owned(), kind: kind_name(&meta.file_type()) });
+    }
+    let executable = match mode {
+        FileMode::FromSource => is_executable(&meta),
+        FileMode::Regular => false,
+        FileMode::Executable => true,
+    };
+    Ok((file, meta.len(), executable))
 }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::archive::{Walked, WalkedKind, is_executable, kind_name, normalise, walk_tree};
+use crate::archive::{Walked, WalkedKind, normalise, open_regular, walk_tree};
 use crate::hash::hex;
 use crate::{BundleError, FileMode, PackOptions, SymlinkPolicy};
 
@@ -167,16 +167,7 @@ impl Contents {
 /// Size, normalised mode and SHA-256 of the regular file `src`, read in one pass.
 fn describe_file(path: Utf8PathBuf, src: &Utf8Path, mode: FileMode) -> Result<FileEntry, BundleError> {
     let read_err = |source| BundleError::Read { path: src.to_owned(), source };
-    let mut file = File::open(src).map_err(read_err)?;
-    let meta = file.metadata().map_err(read_err)?;
-    if !meta.is_file() {
-        return Err(BundleError::Unsupported { path: src.to_owned(), kind: kind_name(&meta.file_type()) });
-    }
-    let executable = match mode {
-        FileMode::FromSource => is_executable(&meta),
-        FileMode::Regular => false,
-        FileMode::Executable => true,
-    };
+    let (mut file, _, executable) = open_regular(src, mode)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut size = 0u64;
