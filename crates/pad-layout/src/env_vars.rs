@@ -16,10 +16,36 @@ impl EnvVars {
     /// Set to `1` by `cargo xtask ci`: runs the slow tests that build environments and
     /// start real services.
     pub const PAD_E2E: &'static str = "PAD_E2E";
+    /// How `cargo xtask worker` and the tests run worker hosts: `docker` (a container
+    /// each) or `sshd` (one sshd each on a loopback address); default: Docker when an
+    /// engine answers.
+    pub const PAD_WORKER_BACKEND: &'static str = "PAD_WORKER_BACKEND";
     /// Where Airflow lives; the local deploy target defaults to it.
     pub const AIRFLOW_HOME: &'static str = "AIRFLOW_HOME";
     /// GitLab CI's branch or tag name, used for the version when HEAD is detached.
     pub const CI_COMMIT_REF_NAME: &'static str = "CI_COMMIT_REF_NAME";
     /// GitHub Actions' branch or tag name, used for the version when HEAD is detached.
     pub const GITHUB_REF_NAME: &'static str = "GITHUB_REF_NAME";
+
+    // Registries (pad-registry), besides the variables a `registries.toml` names itself
+    // (`${VAR}` in a value, `username_env`, …).
+    /// A GitLab personal, project or group access token (scope `api`), sent as
+    /// `PRIVATE-TOKEN`. Tried first.
+    pub const GITLAB_TOKEN: &'static str = "GITLAB_TOKEN";
+    /// GitLab CI's job token, sent as `JOB-TOKEN` when `GITLAB_TOKEN` is not set.
+    pub const CI_JOB_TOKEN: &'static str = "CI_JOB_TOKEN";
+    /// A GitLab deploy token (scopes `read_package_registry`, `write_package_registry`),
+    /// sent as `DEPLOY-TOKEN` when neither of the above is set.
+    pub const GITLAB_DEPLOY_TOKEN: &'static str = "GITLAB_DEPLOY_TOKEN";
+    /// GitLab CI's API root (`https://gitlab.example.org/api/v4`): a GitLab registry's
+    /// `api_url` when the file gives none.
+    pub const CI_API_V4_URL: &'static str = "CI_API_V4_URL";
+    /// GitLab CI's project id: a GitLab registry's `project` when the file gives none.
+    pub const CI_PROJECT_ID: &'static str = "CI_PROJECT_ID";
+    /// The S3 access key id (an S3 registry's default `access_key_id_env`).
+    pub const AWS_ACCESS_KEY_ID: &'static str = "AWS_ACCESS_KEY_ID";
+    /// The S3 secret access key (an S3 registry's default `secret_access_key_env`).
+    pub const AWS_SECRET_ACCESS_KEY: &'static str = "AWS_SECRET_ACCESS_KEY";
+    /// An optional S3 session token, for temporary credentials.
+    pub const AWS_SESSION_TOKEN: &'static str = "AWS_SESSION_TOKEN";
 }

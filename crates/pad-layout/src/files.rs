@@ -67,3 +67,32 @@ fn shipped_files(dir: &Utf8Path, project: bool) -> io::Result<Vec<Utf8PathBuf>> 
     files.sort();
     Ok(files)
 }
+
+/// A file a release carries: its path in the package and where it is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippedFile {
+    /// `dags/<file>` or `projects/<name>/<file>`.
+    pub archive_path: Utf8PathBuf,
+    pub src: Utf8PathBuf,
+}
+
+/// Every file a release of `repo` carries: the DAG files under `dags/` and each
+/// project's shipped files under `projects/<name>/`, sorted by package path. The
+/// environments are not among them: they are built, not found in the tree.
+pub fn release_files(repo: &crate::Repo) -> io::Result<Vec<ShippedFile>> {
+    let mut shipped = Vec::new();
+    let dags = repo.root.join("dags");
+    if dags.is_dir() {
+        for file in dag_files(&dags)? {
+            shipped.push(ShippedFile { archive_path: Utf8Path::new("dags").join(&file), src: dags.join(&file) });
+        }
+    }
+    for project in &repo.projects {
+        let prefix = Utf8Path::new("projects").join(&project.name);
+        for file in project_files(&project.dir)? {
+            shipped.push(ShippedFile { archive_path: prefix.join(&file), src: project.dir.join(&file) });
+        }
+    }
+    shipped.sort_by(|a, b| a.archive_path.cmp(&b.archive_path));
+    Ok(shipped)
+}

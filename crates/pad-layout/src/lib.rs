@@ -27,8 +27,8 @@ mod version;
 mod tests;
 
 pub use env_vars::EnvVars;
-pub use files::{NOT_SHIPPED, dag_files, project_files};
-pub use problem::{LayoutError, Problem};
+pub use files::{NOT_SHIPPED, ShippedFile, dag_files, project_files, release_files};
+pub use problem::{LayoutError, Problem, line_column};
 pub use project::{
     ARTIFACTS_FILE, PROJECT_SETTINGS_FILE, PYPROJECT_FILE, Project, ProjectSettings, REQUIREMENTS_FILE, RESERVED_NAMES,
     TEST_REQUIREMENTS_FILE, check_project_name, default_package,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_layout::vars;
+use pad_layout::{line_column, vars};
 use serde::Deserialize;
 
 use crate::RegistryError;
@@ -263,6 +263,21 @@ impl Registries {
         })
     }
 
+    /// The registry to use when none is named: the only one, or the one called
+    /// `default`; otherwise an error listing the names to choose from.
+    pub fn default_name(&self) -> Result<&str, RegistryError> {
+        if self.registries.len() == 1 {
+            return Ok(self.registries.keys().next().expect("one registry"));
+        }
+        if let Some((name, _)) = self.registries.get_key_value("default") {
+            return Ok(name);
+        }
+        Err(RegistryError::NoDefaultRegistry {
+            path: self.path.clone(),
+            known: self.registries.keys().cloned().collect(),
+        })
+    }
+
     /// Opens one registry by name, resolving `${VAR}`s and credentials with `env`.
     pub fn open(&self, name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<crate::Registry, RegistryError> {
         let config = self.get(name)?;
@@ -322,16 +337,4 @@ fn locate_key(text: &str, name: &str, key: &str) -> Option<usize> {
         offset += line.len();
     }
     Some(start)
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }

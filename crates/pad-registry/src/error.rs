@@ -30,6 +30,9 @@ pub enum RegistryError {
     )]
     UnknownRegistry { name: String, path: Utf8PathBuf, known: Vec<String> },
 
+    #[error("`{path}` defines {} and none is called `default`: pass --registry NAME", list(known))]
+    NoDefaultRegistry { path: Utf8PathBuf, known: Vec<String> },
+
     #[error("registry `{registry}` in `{path}`: cannot expand `{field}`")]
     Expand {
         registry: String,

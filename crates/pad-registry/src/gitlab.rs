@@ -13,12 +13,9 @@ use serde::Deserialize;
 use ureq::Body;
 use ureq::http::Response;
 
-use crate::http::{self, Secret, error_message, join_url, transport, with_retries};
+use crate::http::{self, Secret, error_message, join_segments, origin, resolve_location, transport, with_retries};
 use crate::local::{Download, HashingReader};
 use crate::{Fetched, RegistryError, TransferProgress};
-
-/// How many redirects a download follows.
-const MAX_REDIRECTS: u32 = 5;
 
 /// The header that carries a deploy token.
 pub(crate) const DEPLOY_TOKEN: &str = "DEPLOY-TOKEN";
@@ -98,13 +95,13 @@ impl GitLab {
     }
 
     pub(crate) fn file_url(&self, package: &str, version: &str, file: &str) -> String {
-        join_url(&self.api, &["projects", &self.project, "packages", "generic", package, version, file])
+        join_segments(&self.api, &["projects", &self.project, "packages", "generic", package, version, file])
     }
 
     fn project_url(&self, rest: &[&str]) -> String {
         let mut segments = vec!["projects", self.project.as_str()];
         segments.extend_from_slice(rest);
-        join_url(&self.api, &segments)
+        join_segments(&self.api, &segments)
     }
 
     /// Whether the token is a deploy token, which the packages API does not accept (it
@@ -352,13 +349,13 @@ impl GitLab {
     /// API's own origin. Returns the final response, the checksum header of any hop, and
     /// the attempts made.
     fn get_following(&self, url: &str) -> Result<(Response<Body>, Option<String>, u32), RegistryError> {
-        let origin = origin_of(url);
+        let api_origin = origin(url);
         let mut target = url.to_owned();
         let mut checksum = None;
-        for _ in 0..=MAX_REDIRECTS {
+        for _ in 0..=http::MAX_REDIRECTS {
             let (response, attempts) = with_retries(&self.registry, url, |_| {
                 let mut request = self.agent.get(&target);
-                if origin_of(&target) == origin {
+                if origin(&target) == api_origin {
                     request = request.header(self.auth.header, self.auth.token.expose());
                 }
                 request.call().map_err(|err| transport(&self.registry, url, err))
@@ -374,14 +371,14 @@ impl GitLab {
             }
             let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
             match (response.status().is_redirection(), location) {
-                (true, Some(location)) => target = resolve(&target, &location),
+                (true, Some(location)) => target = resolve_location(&target, &location),
                 _ => return Ok((response, checksum, attempts)),
             }
         }
         Err(RegistryError::Protocol {
             registry: self.registry.clone(),
             url: url.to_owned(),
-            detail: format!("more than {MAX_REDIRECTS} redirects"),
+            detail: format!("more than {} redirects", http::MAX_REDIRECTS),
         })
     }
 
@@ -489,23 +486,4 @@ impl GitLab {
 enum Listing<T> {
     Items(Vec<T>),
     Forbidden,
-}
-
-/// `scheme://authority` of a URL.
-fn origin_of(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
-    &url[..end]
-}
-
-/// A `Location` header resolved against the URL it came from.
-fn resolve(base: &str, location: &str) -> String {
-    if location.contains("://") {
-        location.to_owned()
-    } else if location.starts_with('/') {
-        format!("{}{location}", origin_of(base))
-    } else {
-        let dir = base.rfind('/').map_or(base, |i| &base[..=i]);
-        format!("{dir}{location}")
-    }
 }

@@ -50,15 +50,14 @@
 //! along a redirect to another host.
 //!
 //! This crate prints nothing and reads no environment variable itself: the caller passes
-//! a lookup function (see [`RegistryEnvVars`] for the names it asks for).
+//! a lookup function (see [`pad_layout::EnvVars`] for the names it asks for).
 
 use std::fmt;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_layout::vars;
+use pad_layout::{EnvVars, vars};
 
 mod config;
-mod env_vars;
 mod error;
 mod gitlab;
 mod http;
@@ -69,7 +68,6 @@ mod store;
 mod tests;
 
 pub use config::{FsConfig, GitlabConfig, Registries, RegistryConfig, S3Config, WebdavConfig};
-pub use env_vars::RegistryEnvVars;
 pub use error::RegistryError;
 pub use local::sha256_file;
 
@@ -337,7 +335,7 @@ impl Opener<'_> {
             }
             Some(rest) if rest.contains('@') => Err(self.invalid(
                 field,
-                &redact_userinfo(&url),
+                &http::redact_userinfo(&url),
                 "holds credentials: never put them in the file; name the variables that hold them instead",
             )),
             _ => Err(self.invalid(field, &url, "is not an http:// or https:// URL")),
@@ -351,8 +349,8 @@ impl Opener<'_> {
 
     fn gitlab(&self, c: &GitlabConfig) -> Result<GitLab, RegistryError> {
         // In GitLab CI, the job's own API and project are the defaults.
-        let default_api = format!("${{{}}}", RegistryEnvVars::CI_API_V4_URL);
-        let default_project = format!("${{{}}}", RegistryEnvVars::CI_PROJECT_ID);
+        let default_api = format!("${{{}}}", EnvVars::CI_API_V4_URL);
+        let default_project = format!("${{{}}}", EnvVars::CI_PROJECT_ID);
         let api = self.http_url("api_url", c.api_url.as_deref().unwrap_or(&default_api))?;
         let project = self.expand("project", c.project.as_deref().unwrap_or(&default_project))?;
         if project.trim().is_empty() {
@@ -363,9 +361,9 @@ impl Opener<'_> {
             ));
         }
         let candidates = [
-            ("PRIVATE-TOKEN", c.token_env.as_deref().unwrap_or(RegistryEnvVars::GITLAB_TOKEN)),
-            ("JOB-TOKEN", c.job_token_env.as_deref().unwrap_or(RegistryEnvVars::CI_JOB_TOKEN)),
-            (gitlab::DEPLOY_TOKEN, c.deploy_token_env.as_deref().unwrap_or(RegistryEnvVars::GITLAB_DEPLOY_TOKEN)),
+            ("PRIVATE-TOKEN", c.token_env.as_deref().unwrap_or(EnvVars::GITLAB_TOKEN)),
+            ("JOB-TOKEN", c.job_token_env.as_deref().unwrap_or(EnvVars::CI_JOB_TOKEN)),
+            (gitlab::DEPLOY_TOKEN, c.deploy_token_env.as_deref().unwrap_or(EnvVars::GITLAB_DEPLOY_TOKEN)),
         ];
         let auth = candidates.iter().find_map(|(header, variable)| {
             self.var(variable).map(|token| Auth { header, variable: (*variable).to_owned(), token: Secret::new(token) })
@@ -450,9 +448,9 @@ impl Opener<'_> {
             None => String::new(),
         };
         let prefix = if prefix.is_empty() { prefix } else { format!("{prefix}/") };
-        let key_var = c.access_key_id_env.as_deref().unwrap_or(RegistryEnvVars::AWS_ACCESS_KEY_ID);
-        let secret_var = c.secret_access_key_env.as_deref().unwrap_or(RegistryEnvVars::AWS_SECRET_ACCESS_KEY);
-        let session_var = c.session_token_env.as_deref().unwrap_or(RegistryEnvVars::AWS_SESSION_TOKEN);
+        let key_var = c.access_key_id_env.as_deref().unwrap_or(EnvVars::AWS_ACCESS_KEY_ID);
+        let secret_var = c.secret_access_key_env.as_deref().unwrap_or(EnvVars::AWS_SECRET_ACCESS_KEY);
+        let session_var = c.session_token_env.as_deref().unwrap_or(EnvVars::AWS_SESSION_TOKEN);
         let (key_id, secret) = (self.var(key_var), self.var(secret_var));
         let (Some(key_id), Some(secret)) = (key_id.clone(), secret.clone()) else {
             let missing: Vec<String> = [(key_var, key_id.is_none()), (secret_var, secret.is_none())]
@@ -514,16 +512,6 @@ impl Opener<'_> {
         opendal::install_default();
         opendal::Operator::new(builder)
             .map_err(|source| RegistryError::Setup { registry: self.name.to_owned(), source: Box::new(source) })
-    }
-}
-
-/// The URL with what comes before `@` in its authority replaced by `***`.
-fn redact_userinfo(url: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let authority_end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
-    match url[after_scheme..authority_end].rfind('@') {
-        Some(at) => format!("{}***{}", &url[..after_scheme], &url[after_scheme + at..]),
-        None => url.to_owned(),
     }
 }
 

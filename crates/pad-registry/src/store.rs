@@ -367,5 +367,5 @@ fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
 /// The URL of `key` under a WebDAV collection, each segment percent-encoded.
 fn webdav_url(base: &str, key: &str) -> String {
     let segments: Vec<&str> = key.split('/').collect();
-    http::join_url(base, &segments)
+    http::join_segments(base, &segments)
 }

@@ -324,25 +324,6 @@ fn checksum_text_round_trips() {
 }
 
 #[test]
-fn base64_of_basic_auth() {
-    // RFC 7617's example.
-    assert_eq!(crate::http::basic_auth("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-    assert_eq!(crate::http::basic_auth("a", "b"), "Basic YTpi");
-    assert_eq!(crate::http::basic_auth("ab", "c"), "Basic YWI6Yw==");
-}
-
-#[test]
-fn server_messages() {
-    assert_eq!(
-        crate::http::message_of(r#"{"message":"400 Bad request - Duplicate package is not allowed"}"#),
-        "400 Bad request - Duplicate package is not allowed"
-    );
-    assert_eq!(crate::http::message_of(r#"{"error":"file is invalid"}"#), "file is invalid");
-    assert_eq!(crate::http::message_of("<html>oops</html>"), "<html>oops</html>");
-    assert_eq!(crate::http::message_of(""), "no explanation in the response");
-}
-
-#[test]
 fn secrets_never_show_in_debug() {
     let registries = Registries::parse(EXAMPLE, Utf8Path::new(FILE)).unwrap();
     let token = "glpat-DoNotShowThis0123";
