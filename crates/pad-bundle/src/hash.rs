@@ -41,8 +41,8 @@ impl<W: Write> Write for Sha256Writer<W> {
     }
 }
 
-/// Lowercase hexadecimal digits of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lowercase hexadecimal digits of `bytes` (how every SHA-256 here is written).
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -57,6 +57,7 @@ mod extract;
 mod gz;
 mod hash;
 mod manifest;
+mod package;
 mod rules;
 mod verify;
 
@@ -68,10 +69,11 @@ mod tests;
 pub use archive::{ArchiveBuilder, FileMode, PackOptions, PackStats, SymlinkPolicy, pack_dir};
 pub use extract::{ExtractOptions, ExtractReport, extract};
 pub use gz::{GzOptions, ParallelGzWriter};
-pub use hash::Sha256Writer;
+pub use hash::{Sha256Writer, hex};
 pub use manifest::{
     Contents, FileEntry, LinkEntry, MANIFEST_FORMAT, MANIFEST_PATH, Manifest, ProjectEntry, read_manifest,
 };
+pub use package::{Package, PackageFile, PackageSpec, manifest_of, package_file_name, sha256_of, write_package};
 pub use verify::{VerifyReport, verify};
 
 #[derive(Debug, thiserror::Error)]

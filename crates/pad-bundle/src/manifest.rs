@@ -3,7 +3,7 @@
 //! project's environment) and where it came from (version, commit).
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::archive::{Walked, WalkedKind, normalise, open_regular, walk_tree};
-use crate::hash::hex;
+use crate::hash::{Sha256Writer, hex};
 use crate::{BundleError, FileMode, PackOptions, SymlinkPolicy};
 
 /// Where the manifest lives in an archive. It sorts before every lowercase name, and
@@ -165,24 +165,13 @@ impl Contents {
 }
 
 /// Size, normalised mode and SHA-256 of the regular file `src`, read in one pass.
-fn describe_file(path: Utf8PathBuf, src: &Utf8Path, mode: FileMode) -> Result<FileEntry, BundleError> {
-    let read_err = |source| BundleError::Read { path: src.to_owned(), source };
+pub(crate) fn describe_file(path: Utf8PathBuf, src: &Utf8Path, mode: FileMode) -> Result<FileEntry, BundleError> {
     let (mut file, _, executable) = open_regular(src, mode)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(read_err(err)),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
+    let mut hashing = Sha256Writer::new(io::sink());
+    io::copy(&mut file, &mut hashing).map_err(|source| BundleError::Read { path: src.to_owned(), source })?;
+    let (_, sha256, size) = hashing.finish();
     let mode = if executable { 0o755 } else { 0o644 };
-    Ok(FileEntry { path, size, mode, sha256: hex(&hasher.finalize()) })
+    Ok(FileEntry { path, size, mode, sha256 })
 }
 
 /// What [`Manifest::compute_inputs_sha256`] hashes, borrowed from a manifest.

@@ -1,0 +1,188 @@
+//! Release packages: [`write_package`] turns a list of files and the projects'
+//! environments into `<name>-<version>.tar.gz` with its manifest first and a
+//! `sha256sum`-style `.sha256` beside it, or reuses the package already there when its
+//! manifest is the one it would write.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use rayon::prelude::*;
+
+use crate::archive::{ArchiveBuilder, FileMode, PackOptions, SymlinkPolicy, normalise};
+use crate::manifest::{Contents, FileEntry, Manifest, ProjectEntry, describe_file};
+use crate::{BundleError, GzOptions, Sha256Writer};
+
+/// One file of a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageFile {
+    /// Its path in the package, e.g. `dags/etl.py` or `projects/etl/venv.tar.gz`.
+    pub archive_path: Utf8PathBuf,
+    /// Where it is read from.
+    pub src: Utf8PathBuf,
+    /// Stored without a second deflate pass (level 0), for members that are already
+    /// compressed, such as a `venv.tar.gz`: deflating them again costs a full pass
+    /// and saves nothing.
+    pub precompressed: bool,
+}
+
+/// What goes into a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSpec {
+    /// The package name, e.g. `platform-airflow-dags`; the file is `<name>-<version>.tar.gz`.
+    pub name: String,
+    pub version: String,
+    pub commit: Option<String>,
+    pub dirty: bool,
+    pub files: Vec<PackageFile>,
+    pub projects: Vec<ProjectEntry>,
+}
+
+/// A package on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub path: Utf8PathBuf,
+    /// The `.sha256` file beside it.
+    pub sha256_path: Utf8PathBuf,
+    /// Lowercase hex SHA-256 of the package file.
+    pub sha256: String,
+    pub size: u64,
+    pub manifest: Manifest,
+    /// Whether the package already there was kept as it was.
+    pub reused: bool,
+}
+
+/// The file name of a package: `<name>-<version>.tar.gz`.
+pub fn package_file_name(name: &str, version: &str) -> String {
+    format!("{name}-{version}.tar.gz")
+}
+
+/// Writes the package of `spec` into `dir` (created if missing), or reuses it.
+///
+/// Every file is hashed first (in parallel) to make the manifest. When `dir` already
+/// holds the package with that exact manifest and a `.sha256` that matches its bytes,
+/// it is kept. Otherwise the archive is written to a temporary file in `dir`, checked
+/// against its manifest with [`verify`](crate::verify), synced and renamed into place;
+/// then the `.sha256` is written the same way. On any error (a missing input, a full
+/// disk, an unwritable directory) nothing new is left under the final names and no
+/// temporary file stays behind. The same spec gives the same bytes.
+pub fn write_package(spec: &PackageSpec, dir: &Utf8Path) -> Result<Package, BundleError> {
+    let manifest = manifest_of(spec)?;
+    let file_name = package_file_name(&spec.name, &spec.version);
+    let path = dir.join(&file_name);
+    let sha256_path = dir.join(format!("{file_name}.sha256"));
+
+    if let Some(existing) = reusable(&path, &sha256_path, &manifest) {
+        tracing::debug!(%path, "package unchanged, reused");
+        return Ok(Package { path, sha256_path, sha256: existing.0, size: existing.1, manifest, reused: true });
+    }
+
+    fs::create_dir_all(dir).map_err(|source| BundleError::WriteFile { path: dir.to_owned(), source })?;
+    let tmp = temp_file(dir, &file_name)?;
+    let mut files: Vec<&PackageFile> = spec.files.iter().collect();
+    files.sort_by(|a, b| a.archive_path.cmp(&b.archive_path));
+    let mut builder = ArchiveBuilder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()), &options())?;
+    builder.add_manifest(&manifest)?;
+    for file in files {
+        if file.precompressed {
+            builder.set_level(0)?;
+        }
+        builder.add_file(&file.archive_path, &file.src, FileMode::FromSource)?;
+        if file.precompressed {
+            builder.set_level(GzOptions::DEFAULT_LEVEL)?;
+        }
+    }
+    let (buffered, stats) = builder.finish()?;
+    let sha256 = stats.sha256.clone();
+    let write_err = |source| BundleError::WriteFile { path: path.clone(), source };
+    buffered.into_inner().map_err(|err| write_err(err.into_error()))?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+
+    // What was written is what the manifest says, before anyone can see it.
+    let tmp_path = Utf8Path::from_path(tmp.path()).expect("a temporary file in a UTF-8 directory").to_owned();
+    let report = crate::verify(&tmp_path)?;
+    if !report.problems.is_empty() {
+        return Err(BundleError::Verify { archive: path.clone(), problems: report.problems });
+    }
+
+    // A stale `.sha256` must never describe the new package, even for a moment.
+    remove_if_present(&sha256_path)?;
+    tmp.persist(&path).map_err(|err| BundleError::Persist { path: path.clone(), source: err.error })?;
+    write_atomically(&sha256_path, format!("{sha256}  {file_name}\n").as_bytes())?;
+    tracing::debug!(%path, bytes = stats.output_bytes, "package written");
+    Ok(Package { path, sha256_path, sha256, size: stats.output_bytes, manifest, reused: false })
+}
+
+/// The manifest `spec` makes: every file described, in parallel.
+pub fn manifest_of(spec: &PackageSpec) -> Result<Manifest, BundleError> {
+    let files: Vec<FileEntry> = spec
+        .files
+        .par_iter()
+        .map(|file| describe_file(normalise(&file.archive_path)?, &file.src, FileMode::FromSource))
+        .collect::<Result<_, _>>()?;
+    let contents = Contents { projects: spec.projects.clone(), files, links: Vec::new() };
+    Manifest::new(&spec.name, &spec.version, spec.commit.as_deref(), spec.dirty, contents)
+}
+
+fn options() -> PackOptions {
+    // Inputs are chosen file by file: nothing to exclude, and no links.
+    PackOptions {
+        symlinks: SymlinkPolicy::InsideOnly,
+        exclude_names: Vec::new(),
+        exclude_pyc: false,
+        ..PackOptions::default()
+    }
+}
+
+/// The package already at `path`, as (sha256, size), when its manifest is `manifest`
+/// and its `.sha256` matches its bytes.
+fn reusable(path: &Utf8Path, sha256_path: &Utf8Path, manifest: &Manifest) -> Option<(String, u64)> {
+    let existing = crate::read_manifest(path).ok()?;
+    if &existing != manifest {
+        return None;
+    }
+    let recorded = fs::read_to_string(sha256_path).ok()?;
+    let recorded = recorded.split_whitespace().next()?.to_owned();
+    let (actual, size) = sha256_of(path).ok()?;
+    (actual == recorded).then_some((actual, size))
+}
+
+/// Lowercase hex SHA-256 and size of a file, read in one streaming pass.
+pub fn sha256_of(path: &Utf8Path) -> Result<(String, u64), BundleError> {
+    let read_err = |source| BundleError::Read { path: path.to_owned(), source };
+    let mut file = File::open(path).map_err(read_err)?;
+    let mut hashing = Sha256Writer::new(io::sink());
+    io::copy(&mut file, &mut hashing).map_err(read_err)?;
+    let (_, sha256, size) = hashing.finish();
+    Ok((sha256, size))
+}
+
+fn temp_file(dir: &Utf8Path, name: &str) -> Result<tempfile::NamedTempFile, BundleError> {
+    let prefix = format!(".{name}.");
+    let mut tmp = tempfile::Builder::new();
+    tmp.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    tmp.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    tmp.tempfile_in(dir).map_err(|source| BundleError::CreateTemp { dir: dir.to_owned(), source })
+}
+
+fn write_atomically(path: &Utf8Path, bytes: &[u8]) -> Result<(), BundleError> {
+    let dir = path.parent().unwrap_or(Utf8Path::new("."));
+    let tmp = temp_file(dir, path.file_name().unwrap_or("file"))?;
+    let write_err = |source| BundleError::WriteFile { path: path.to_owned(), source };
+    tmp.as_file().write_all(bytes).map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(path).map_err(|err| BundleError::Persist { path: path.to_owned(), source: err.error })?;
+    Ok(())
+}
+
+fn remove_if_present(path: &Utf8Path) -> Result<(), BundleError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(BundleError::WriteFile { path: path.to_owned(), source }),
+    }
+}
+
+#[cfg(test)]
+mod tests;
