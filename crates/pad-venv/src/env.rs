@@ -228,7 +228,7 @@ fn compute_key(
     hasher.update(lock_bytes);
     hasher.update([0]);
     fsutil::hash_files(&mut hasher, spec.dir, sources)?;
-    let full = fsutil::hex(&hasher.finalize());
+    let full = pad_bundle::hex(&hasher.finalize());
     Ok((full[..16].to_owned(), full))
 }
 

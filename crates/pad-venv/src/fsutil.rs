@@ -47,11 +47,7 @@ impl FileLock {
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    pad_bundle::hex(&Sha256::digest(bytes))
 }
 
 /// The files of a project that go into its environment: the ones that ship
