@@ -1,0 +1,175 @@
+//! The transport to one host: run a shell script there as the service user, with input
+//! streamed in and output (stdout and stderr merged) read back, or start one that keeps
+//! running (the lock holder). Two implementations: [`crate::local`] and [`crate::ssh`].
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+use pad_process::shell_quote;
+
+use crate::{ConnectOptions, DeployError};
+
+/// Writes a command's standard input; called once, then the input is closed.
+pub(crate) type Feed<'a> = dyn FnMut(&mut dyn Write) -> io::Result<()> + Send + 'a;
+
+/// A finished command.
+#[derive(Debug)]
+pub(crate) struct Exec {
+    /// The exit status; -1 when it was killed by a signal.
+    pub(crate) status: i32,
+    /// Standard output and standard error, merged.
+    pub(crate) output: String,
+    /// Writing the input failed (the command ended early, or the connection broke).
+    pub(crate) feed_error: Option<io::Error>,
+}
+
+/// One host, reached by one transport.
+pub(crate) trait Host: Send {
+    /// The host's name as the target lists it (`local` for this machine).
+    fn name(&self) -> &str;
+    /// The account commands run as before `sudo`.
+    fn login_user(&self) -> &str;
+    /// Runs the command line `command` with the login user's shell.
+    fn exec(&mut self, command: &str, feed: Option<&mut Feed<'_>>) -> io::Result<Exec>;
+    /// Starts `command` with its standard input open until [`Running::close`].
+    fn spawn(&mut self, command: &str) -> io::Result<Box<dyn Running>>;
+}
+
+/// A command started by [`Host::spawn`].
+pub(crate) trait Running: Send {
+    /// The next line of output, without its newline; `None` at the end.
+    fn read_line(&mut self) -> io::Result<Option<String>>;
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Closes the command's input and waits for it to end; returns the rest of its output.
+    fn close(self: Box<Self>) -> io::Result<String>;
+}
+
+/// A target with its variables expanded: what a deploy needs to reach its hosts.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) name: String,
+    pub(crate) airflow_home: String,
+    pub(crate) service_user: Option<String>,
+    pub(crate) keep: usize,
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) hosts: Vec<HostSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum HostSpec {
+    Local,
+    Ssh(SshSpec),
+}
+
+impl HostSpec {
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            HostSpec::Local => "local",
+            HostSpec::Ssh(spec) => &spec.host,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SshSpec {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) user: String,
+    pub(crate) identity: Option<Utf8PathBuf>,
+    pub(crate) known_hosts: Utf8PathBuf,
+    pub(crate) accept_new_host_key: bool,
+    pub(crate) io_timeout: Duration,
+}
+
+/// Expands a target's variables.
+pub(crate) fn resolve(target: &pad_layout::Target, options: &ConnectOptions) -> Result<Resolved, DeployError> {
+    let lookup = |name: &str| match &options.vars {
+        Some(vars) => vars.get(name).cloned(),
+        None => std::env::var(name).ok(),
+    };
+    let vars_err = |what| move |source| DeployError::Vars { target: target.name.clone(), what, source };
+    let config_err = |message: String| DeployError::Config { target: target.name.clone(), message };
+    let airflow_home = target.resolve_airflow_home(&options.root, &lookup).map_err(vars_err("`airflow_home`"))?;
+    let env = target.resolve_env(&lookup).map_err(vars_err("`[env]`"))?;
+    for (key, value) in &env {
+        if value.contains('\n') || value.contains('\0') {
+            return Err(config_err(format!("`[env]` value of `{key}` holds a line break, which a .env file cannot")));
+        }
+    }
+    let expand = |text: &str, what| {
+        pad_layout::vars::expand(text, &lookup).map(|value| expand_home(&value)).map_err(vars_err(what))
+    };
+    let hosts = match &target.hosts {
+        pad_layout::Hosts::Local => vec![HostSpec::Local],
+        pad_layout::Hosts::Remote(hosts) => {
+            let user =
+                target.ssh_user.clone().ok_or_else(|| config_err("a remote target needs `ssh_user`".to_owned()))?;
+            let identity = target.identity.as_deref().map(|i| expand(i, "`identity`")).transpose()?;
+            let known_hosts = match &target.known_hosts {
+                Some(path) => expand(path, "`known_hosts`")?,
+                None => home_dir().map(|home| home.join(".ssh/known_hosts")).ok_or_else(|| {
+                    config_err("no home directory for the default known_hosts: set `known_hosts`".into())
+                })?,
+            };
+            hosts
+                .iter()
+                .map(|host| {
+                    HostSpec::Ssh(SshSpec {
+                        host: host.clone(),
+                        port: target.port,
+                        user: user.clone(),
+                        identity: identity.clone(),
+                        known_hosts: known_hosts.clone(),
+                        accept_new_host_key: options.accept_new_host_key,
+                        io_timeout: options.io_timeout,
+                    })
+                })
+                .collect()
+        }
+    };
+    if !airflow_home.is_absolute() {
+        return Err(config_err(format!("`airflow_home` = `{airflow_home}` is not an absolute path")));
+    }
+    Ok(Resolved {
+        name: target.name.clone(),
+        airflow_home: airflow_home.to_string(),
+        service_user: target.service_user.clone(),
+        keep: target.keep.max(2),
+        env,
+        hosts,
+    })
+}
+
+fn home_dir() -> Option<Utf8PathBuf> {
+    std::env::home_dir().and_then(|home| Utf8PathBuf::from_path_buf(home).ok())
+}
+
+/// `~/x` with the home directory.
+fn expand_home(path: &str) -> Utf8PathBuf {
+    match (path.strip_prefix("~/"), home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => Utf8PathBuf::from(path),
+    }
+}
+
+/// Opens a transport to `spec`.
+pub(crate) fn connect(spec: &HostSpec) -> Result<Box<dyn Host>, DeployError> {
+    match spec {
+        HostSpec::Local => Ok(Box::new(crate::local::LocalHost::new()?)),
+        HostSpec::Ssh(spec) => Ok(Box::new(crate::ssh::SshHost::connect(spec)?)),
+    }
+}
+
+/// The command line that runs `script` with `sh` as `service_user` (through
+/// `sudo -n`, which never prompts), or as the login user when it is `None` or the login
+/// user itself.
+pub(crate) fn as_service(service_user: Option<&str>, login_user: &str, script: &str) -> String {
+    match service_user {
+        Some(user) if user != login_user => {
+            format!("sudo -n -u {} -- sh -c {}", shell_quote(user), shell_quote(script))
+        }
+        _ => format!("sh -c {}", shell_quote(script)),
+    }
+}

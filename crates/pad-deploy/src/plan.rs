@@ -1,0 +1,188 @@
+//! What a package asks of every host, worked out once before any host is touched: the
+//! release id, the store objects (`<sha256>-<mode>`), the file and link lists the hosts
+//! assemble releases from, the `.env`, and the checksums the hosts verify.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pad_bundle::{Manifest, ProjectEntry};
+use pad_process::shell_quote;
+use sha2::{Digest, Sha256};
+
+use crate::DeployError;
+
+/// Where a release keeps what the deploy knows about it.
+pub(crate) const RELEASE_META: &str = ".pad-release";
+
+/// One file of the release.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanFile {
+    pub(crate) path: Utf8PathBuf,
+    /// `<sha256>-<mode>`, its name in the host's store.
+    pub(crate) key: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    pub(crate) size: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) package: Utf8PathBuf,
+    pub(crate) manifest: Manifest,
+    pub(crate) release_id: String,
+    pub(crate) files: Vec<PlanFile>,
+    /// Every object the release needs, by key.
+    pub(crate) objects: BTreeMap<String, Object>,
+    /// Projects with a `venv.tar.gz` to unpack.
+    pub(crate) envs: Vec<ProjectEntry>,
+    pub(crate) sums_sha256: String,
+    /// The release's metadata files, uploaded with the objects: name and contents.
+    pub(crate) meta: Vec<(&'static str, Vec<u8>)>,
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The id of a release: the version (safe characters only) and 12 hex digits of the
+/// package's inputs hash, or, when the target writes a `.env`, of the inputs hash and
+/// the `.env` together, so changed values make a new release.
+pub(crate) fn release_id(manifest: &Manifest, env_text: &str) -> String {
+    let mut version: String = manifest
+        .version
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+') { c } else { '_' })
+        .collect();
+    if version.is_empty() || version.starts_with('.') || version.starts_with('-') {
+        version.insert(0, 'v');
+    }
+    let hash = if env_text.is_empty() {
+        manifest.inputs_sha256.clone()
+    } else {
+        hex_sha256(format!("{}\n{env_text}", manifest.inputs_sha256).as_bytes())
+    };
+    format!("{version}-{}", &hash[..12.min(hash.len())])
+}
+
+/// The `.env` of a release: `KEY=value` lines, values quoted for `sh`, `systemd` and
+/// python-dotenv alike.
+pub(crate) fn env_text(env: &BTreeMap<String, String>) -> String {
+    env.iter().map(|(key, value)| format!("{key}={}\n", shell_quote(value))).collect()
+}
+
+fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn is_import_name(name: &str) -> bool {
+    name.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+impl Plan {
+    pub(crate) fn new(
+        package: &Utf8Path,
+        manifest: Manifest,
+        env: &BTreeMap<String, String>,
+        info: &str,
+    ) -> Result<Plan, DeployError> {
+        let bad = |reason: String| DeployError::BadPackage { path: package.to_owned(), reason };
+        let env_text = env_text(env);
+        let release_id = release_id(&manifest, &env_text);
+
+        let mut files = Vec::with_capacity(manifest.files.len());
+        let mut objects = BTreeMap::new();
+        let mut sums = String::new();
+        let mut list = String::new();
+        for file in &manifest.files {
+            check_path(&file.path).map_err(|reason| bad(format!("file `{}`: {reason}", file.path)))?;
+            if file.sha256.len() != 64 || !file.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad(format!("file `{}` has no valid sha256 in the manifest", file.path)));
+            }
+            let mode = if file.mode & 0o111 != 0 { 755 } else { 644 };
+            let key = format!("{}-{mode}", file.sha256.to_ascii_lowercase());
+            objects.entry(key.clone()).or_insert_with(|| Object { size: file.size });
+            let _ = writeln!(sums, "{}  ./{}", &key[..64], file.path);
+            let _ = writeln!(list, "{key} {}", file.path);
+            files.push(PlanFile { path: file.path.clone(), key });
+        }
+        let _ = writeln!(sums, "{}  ./.env", hex_sha256(env_text.as_bytes()));
+
+        let mut links = String::new();
+        for link in &manifest.links {
+            check_path(&link.path).map_err(|reason| bad(format!("link `{}`: {reason}", link.path)))?;
+            if link.target.as_str().contains(['\n', '\0']) || link.target.as_str().is_empty() {
+                return Err(bad(format!("link `{}` has a target a host cannot hold", link.path)));
+            }
+            let _ = write!(links, "{}\n{}\n", link.path, link.target);
+        }
+
+        let paths: BTreeSet<&Utf8Path> = files.iter().map(|f| f.path.as_path()).collect();
+        let mut envs = Vec::new();
+        for project in &manifest.projects {
+            if !is_safe_name(&project.name) {
+                return Err(bad(format!("project name `{}` is not a plain name", project.name)));
+            }
+            if let Some(package) = &project.package
+                && !is_import_name(package)
+            {
+                return Err(bad(format!("project `{}`: `{package}` is not a Python import name", project.name)));
+            }
+            let dir = Utf8PathBuf::from(format!("projects/{}", project.name));
+            if paths.iter().any(|p| p.starts_with(dir.join("venv"))) {
+                return Err(bad(format!(
+                    "`{dir}/venv/` is where the environment is unpacked, and the package has files there"
+                )));
+            }
+            if paths.contains(dir.join("venv.tar.gz").as_path()) {
+                envs.push(project.clone());
+            }
+        }
+        if paths.iter().any(|p| p.starts_with(RELEASE_META) || p.as_str() == ".env") {
+            return Err(bad(format!(
+                "`{RELEASE_META}/` and `.env` are written by the deploy; the package may not hold them"
+            )));
+        }
+
+        let keys: String = objects.keys().map(|k| format!("{k}\n")).collect();
+        let sums_sha256 = hex_sha256(sums.as_bytes());
+        let meta = vec![
+            ("files", list.into_bytes()),
+            ("links", links.into_bytes()),
+            ("keys", keys.into_bytes()),
+            ("env", env_text.into_bytes()),
+            ("sha256sums", sums.into_bytes()),
+            ("info", info.as_bytes().to_vec()),
+            ("MANIFEST.json", manifest.to_json_bytes()),
+        ];
+        Ok(Plan { package: package.to_owned(), manifest, release_id, files, objects, envs, sums_sha256, meta })
+    }
+}
+
+/// Paths a host's `sh` loops and `sha256sum` read line by line must hold no line break
+/// or backslash, and no part may be empty, `.` or `..`.
+fn check_path(path: &Utf8Path) -> Result<(), String> {
+    let text = path.as_str();
+    if text.contains(['\n', '\r', '\\', '\0']) {
+        return Err("the path holds a line break or backslash".into());
+    }
+    if text.is_empty()
+        || text.starts_with('/')
+        || text.split('/').any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err("the path is not a plain relative path".into());
+    }
+    Ok(())
+}
