@@ -6,11 +6,16 @@
 
 mod support;
 
+mod airflow_proof;
+mod cache;
 mod cli;
+mod deploy;
 mod examples;
 mod layout;
 mod new_project;
+mod package;
 mod registry;
 mod services;
 mod test_flow;
 mod venv;
+mod worker;

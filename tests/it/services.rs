@@ -109,8 +109,10 @@ impl Drop for Server {
 
 /// nginx serving WebDAV on 127.0.0.1 (`dav_methods PUT DELETE MKCOL`). Locations:
 /// `/packages/` (with `create_full_put_path on`), `/strict/` (without it: a `PUT` into a
-/// missing collection is a 409, as on a strict WebDAV server) and `/private/` (like
-/// `/packages/`, behind basic auth `dav-user`/`dav-password`). Its worker runs as
+/// missing collection is a 409, as on a strict WebDAV server), `/private/` (like
+/// `/packages/`, behind basic auth `dav-user`/`dav-password`), `/maven/` (static files:
+/// a Maven repository laid out by the test) and `/cache/` (WebDAV with `COPY` and `MOVE`,
+/// the artifact cache tests' cache). Its worker runs as
 /// `nobody` when we are root, so the document root is writable by everyone.
 pub(crate) struct Nginx {
     server: Server,
@@ -130,7 +132,7 @@ impl Nginx {
         // The worker (nobody) must reach the root through the temporary directory.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let root = path.join("www");
-        for location in ["packages", "strict", "private"] {
+        for location in ["packages", "strict", "private", "maven", "cache"] {
             std::fs::create_dir_all(root.join(location)).unwrap();
             std::fs::set_permissions(root.join(location), std::fs::Permissions::from_mode(0o777)).unwrap();
         }
@@ -165,6 +167,11 @@ http {{
             {dav} create_full_put_path on;
             auth_basic "registry";
             auth_basic_user_file {path}/htpasswd;
+        }}
+        location /maven/ {{ autoindex on; }}
+        location /cache/ {{
+            dav_methods PUT DELETE MKCOL COPY MOVE; dav_access user:rw group:rw all:r;
+            client_max_body_size 0; create_full_put_path on;
         }}
     }}
 }}
@@ -401,6 +408,95 @@ impl GitlabContract {
     }
 
     /// One line per request: `METHOD /path STATUS token|no-token`.
+    pub(crate) fn log(&self) -> String {
+        self.server.log_text()
+    }
+}
+
+/// The WebHDFS contract server (`webhdfs_contract_server.py`): a namenode and a datanode
+/// on 127.0.0.1 implementing the documented REST calls, files under `data`.
+pub(crate) struct WebhdfsContract {
+    server: Server,
+    pub(crate) port: u16,
+    /// The file system's root on disk: `/a/b` is `<data>/a/b`.
+    pub(crate) data: Utf8PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl WebhdfsContract {
+    pub(crate) fn start() -> WebhdfsContract {
+        let dir = tempfile::tempdir().unwrap();
+        let path = utf8(dir.path());
+        let data = path.join("data");
+        // Two ports held at once, so they differ.
+        let (port, datanode) = {
+            let a = TcpListener::bind("127.0.0.1:0").unwrap();
+            let b = TcpListener::bind("127.0.0.1:0").unwrap();
+            (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
+        };
+        let script = workspace_root().join("tests/it/webhdfs_contract_server.py");
+        let mut server = Server::spawn(
+            "webhdfs-contract",
+            &path,
+            Command::new(PYTHON).args([
+                script.as_str(),
+                "--port",
+                &port.to_string(),
+                "--datanode-port",
+                &datanode.to_string(),
+                "--data",
+                data.as_str(),
+            ]),
+            false,
+        );
+        server.wait_for(port);
+        WebhdfsContract { server, port, data, _dir: dir }
+    }
+
+    /// One line per request: `namenode|datanode METHOD /path op=OP STATUS`.
+    pub(crate) fn log(&self) -> String {
+        self.server.log_text()
+    }
+}
+
+/// A static HTTP server with injected faults (`tests/fixtures/cache/fault_server.py`),
+/// serving `root` with the JSON `rules` by path.
+pub(crate) struct FaultServer {
+    server: Server,
+    pub(crate) port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl FaultServer {
+    pub(crate) fn start(root: &Utf8Path, rules: &serde_json::Value) -> FaultServer {
+        let dir = tempfile::tempdir().unwrap();
+        let path = utf8(dir.path());
+        std::fs::write(path.join("rules.json"), rules.to_string()).unwrap();
+        let port = free_port();
+        let script = workspace_root().join("tests/fixtures/cache/fault_server.py");
+        let mut server = Server::spawn(
+            "fault-server",
+            &path,
+            Command::new(PYTHON).args([
+                script.as_str(),
+                "--port",
+                &port.to_string(),
+                "--root",
+                root.as_str(),
+                "--rules",
+                path.join("rules.json").as_str(),
+            ]),
+            false,
+        );
+        server.wait_for(port);
+        FaultServer { server, port, _dir: dir }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
+    }
+
+    /// One line per request: `METHOD /path STATUS`.
     pub(crate) fn log(&self) -> String {
         self.server.log_text()
     }

@@ -9,12 +9,18 @@ use camino::Utf8Path;
 
 use crate::flags::{BenchArgs, BenchTarget};
 
+mod cache;
+mod deploy;
+mod package;
 mod probe;
 mod report;
 mod venv;
 
 pub(crate) fn run(root: &Utf8Path, args: &BenchArgs) -> Result<ExitCode> {
     match &args.target {
+        BenchTarget::Cache(args) => cache::run(root, args),
+        BenchTarget::Deploy(args) => deploy::run(root, args),
+        BenchTarget::Package(args) => package::run(root, args),
         BenchTarget::Venv(args) => match &args.pack_probe {
             Some(project) => probe::run(root, project),
             None => venv::run(root, args),
@@ -35,6 +41,33 @@ fn median(values: &[f64]) -> f64 {
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;
     if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 }
+}
+
+/// One target of an issue, judged on what a benchmark measured.
+#[derive(Debug, serde::Serialize)]
+struct Target {
+    target: &'static str,
+    measured: String,
+    /// `None` when it could not be measured (a tool is missing).
+    met: Option<bool>,
+}
+
+/// How a target fared, as the tables print it.
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "missed",
+        None => "skipped",
+    }
+}
+
+/// The targets section of a benchmark's text output.
+fn print_targets(targets: &[Target]) {
+    let width = targets.iter().map(|t| t.target.len()).max().unwrap_or(0);
+    println!("targets (measured here, not asserted in tests)");
+    for target in targets {
+        println!("  {:<width$} {:<7} {}", target.target, verdict(target.met), target.measured);
+    }
 }
 
 /// One line of progress on stderr: what is running now.

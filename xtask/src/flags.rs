@@ -27,10 +27,42 @@ pub(crate) enum Command {
     Venv(VenvArgs),
     /// Run each project's pytest suite in its environment, and load every DAG in real Airflow.
     Test(TestArgs),
+    /// Build or reuse the environments, then write target/dist/platform-airflow-dags-<version>.tar.gz.
+    Package(PackageArgs),
+    /// Upload the package to a registry from deploy/registries.toml.
+    Publish(PublishArgs),
+    /// Download a published package and check its SHA-256.
+    Fetch(FetchArgs),
+    /// Check a package file against the manifest inside it.
+    Verify(VerifyArgs),
+    /// The main job: test, build the environments, package, deploy to the local target.
+    ///
+    /// Runs `test`, then `package`, then `deploy --target local`: deploy/local.toml, or
+    /// the built-in local target (AIRFLOW_HOME, default target/airflow). Stops at the
+    /// first failing step; a failed deploy leaves the previous release serving.
+    DeployLocalBuild(DeployLocalBuildArgs),
+    /// Deploy the package to every host of a target, in parallel, as its service user.
+    ///
+    /// Each host: connect (SSH host key checked), lock, read what it has, upload only the
+    /// missing files, unpack into a temporary release, verify every file, smoke-test each
+    /// environment, switch `current`, prune, unlock. A failure leaves the previous release
+    /// serving. Without --version, --package or --from-registry it deploys the package of
+    /// the current version from target/dist.
+    #[command(disable_version_flag = true)]
+    Deploy(DeployArgs),
+    /// List the releases on each host of a target (current and previous marked).
+    Releases(ReleasesArgs),
+    /// Switch each host of a target back to the previous release, or to --to ID.
+    Rollback(RollbackArgs),
     /// Run every check CI runs: format, clippy, the unit and end-to-end tests.
     Ci(CiArgs),
     /// Measure the toolchain against the alternatives and print the numbers side by side.
     Bench(BenchArgs),
+    /// Warm or check the artifact caches of every artifacts.yaml (or of the files given).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Start or stop worker hosts to deploy to: containers built here (or sshd on loopback).
+    Worker(WorkerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +76,64 @@ pub(crate) struct VenvArgs {
     #[arg(long)]
     pub(crate) force: bool,
     /// Print JSON on stdout: per project its key, reused or built, seconds, size and path.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PackageArgs {
+    /// Fail when a lock file is stale instead of updating it (for CI).
+    #[arg(long)]
+    pub(crate) locked: bool,
+    /// Where to write the package (default: target/dist).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: Option<Utf8PathBuf>,
+    /// Print JSON on stdout: path, version, commit, size, sha256, inputs hash, reused.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// The registry, by its name in deploy/registries.toml (default: the only one, or the
+    /// one named `default`).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) registry: Option<String>,
+    /// Replace the same version when it is there with a different SHA-256.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Upload this package file instead of building (or reusing) the current one.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Option<Utf8PathBuf>,
+    /// Fail when a lock file is stale instead of updating it (for CI).
+    #[arg(long)]
+    pub(crate) locked: bool,
+    /// Print JSON on stdout: registry, location, version, sha256 and what happened.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// The version to download, e.g. `main-1a2b3c4` or a tag.
+    #[arg(value_name = "VERSION")]
+    pub(crate) package_version: String,
+    /// The registry, by its name in deploy/registries.toml.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) registry: Option<String>,
+    /// Where to put the package (default: target/dist).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: Option<Utf8PathBuf>,
+    /// Print JSON on stdout: path, size, sha256.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The package file.
+    pub(crate) file: Utf8PathBuf,
+    /// Print JSON on stdout: files, bytes, problems.
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -64,6 +154,42 @@ pub(crate) enum BenchTarget {
     /// `tar -czf` and `tar -I pigz -cf` on the same environment. Works in target/bench/venv/
     /// (wiped first), downloads from PyPI and takes minutes.
     Venv(BenchVenvArgs),
+    /// Packages: `cargo xtask package` against `tar -czf` and `tar -I pigz -cf` on the same
+    /// files (the repository's shipped files and each project's venv.tar.gz), with sizes,
+    /// ratios and a byte-for-byte reproducibility check. Builds the environments first if
+    /// needed; works in target/bench/package/ (wiped first).
+    Package(BenchPackageArgs),
+    /// Artifact caches: `cache status` over 1,000 warm artifacts and `cache warm` of 200
+    /// missing ones (1–20 MB) from a local Maven repository (nginx) into a directory,
+    /// against a sequential `curl` + `cp` loop doing the same copies; with peak memory.
+    /// Works in target/bench/cache/ (wiped first) and takes a minute or two.
+    Cache(BenchCacheArgs),
+    /// Deploys: ours (first, no-op redeploy, a DAG-only change) against the PoC's way
+    /// (`scp` the whole archive, then `ssh … sudo -u … tar -xzf` over the old directories)
+    /// on one worker host started for it, with times, bytes moved and ratios; and
+    /// `deploy-local-build` on an unchanged tree. Works in target/bench/deploy/ (wiped
+    /// first); stops the worker at the end.
+    Deploy(BenchDeployArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchDeployArgs {
+    /// Times the no-op redeploy and the PoC's repeated run this many times (the median).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) runs: u32,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchPackageArgs {
+    /// Times each packer this many times and reports the median.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) runs: u32,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,8 +256,171 @@ pub(crate) struct TestArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct DeployLocalBuildArgs {
+    /// Fail when a lock file is stale instead of updating it (for CI).
+    #[arg(long)]
+    pub(crate) locked: bool,
+    /// An Airflow Variable the DAGs read while loading in the test step (KEY=VALUE).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) var: Vec<String>,
+    /// An Airflow Connection the DAGs read while loading in the test step (ID=URI).
+    #[arg(long, value_name = "ID=URI")]
+    pub(crate) conn: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct CiArgs {
     /// Do not install missing system packages; fail with the command that would.
     #[arg(long)]
     pub(crate) no_provision: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    #[command(subcommand)]
+    pub(crate) action: WorkerAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WorkerAction {
+    /// Start worker hosts and write a deploy target for them (its path on stdout).
+    ///
+    /// Each worker is a container of an image built here with debootstrap (once per
+    /// recipe), on a private Docker network, with the login user `deployer` (key only),
+    /// the service user `airflow-svc`, the rule `deployer ALL=(airflow-svc) NOPASSWD: ALL`
+    /// and AIRFLOW_HOME=/srv/airflow. Without a Docker engine, or with
+    /// PAD_WORKER_BACKEND=sshd, each is an sshd on 127.0.0.2, 127.0.0.3, … The target
+    /// file is target/worker/deploy/workers.toml: copy it to deploy/ to deploy there.
+    Up(WorkerUpArgs),
+    /// Stop the workers `worker up` started (by the container IDs in target/worker/state.json).
+    Down,
+    /// Build the worker image if its recipe changed, and print its tag.
+    Image,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerUpArgs {
+    /// How many workers.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub(crate) count: u16,
+    /// Leave out the sudo rule, so `sudo -n -u airflow-svc` is refused.
+    #[arg(long)]
+    pub(crate) no_sudo_rule: bool,
+    /// Make AIRFLOW_HOME a tmpfs of this size (such as 8m), to see a full disk.
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) airflow_home_tmpfs: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Show per artifact and cache: present, missing or wrong (existence and the stored
+    /// sha256 only, no download). Exits 1 unless everything is warm.
+    Status(CacheStatusArgs),
+    /// Copy every artifact that is missing or wrong into its caches, each source read
+    /// once. Exits 1 if any artifact failed.
+    Warm(CacheWarmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CacheStatusArgs {
+    /// artifacts.yaml files to read together (default: every one in the repository).
+    pub(crate) files: Vec<Utf8PathBuf>,
+    /// How many artifacts are checked at once.
+    #[arg(long, short, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) jobs: u16,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CacheWarmArgs {
+    /// artifacts.yaml files to read together (default: every one in the repository).
+    pub(crate) files: Vec<Utf8PathBuf>,
+    /// How many artifacts are copied at once.
+    #[arg(long, short, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) jobs: u16,
+    /// Copy even what is present and right.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchCacheArgs {
+    /// How many missing artifacts `warm` copies.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub(crate) artifacts: usize,
+    /// How many warm artifacts `status` checks.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) status_artifacts: usize,
+    /// `cache warm --jobs`.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub(crate) jobs: u16,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// The target: deploy/<NAME>.toml, or `local`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) target: String,
+    /// Deploy target/dist/platform-airflow-dags-<V>.tar.gz.
+    #[arg(long, value_name = "V", conflicts_with_all = ["package", "from_registry"])]
+    pub(crate) version: Option<String>,
+    /// Deploy this package file.
+    #[arg(long, value_name = "FILE", conflicts_with = "from_registry")]
+    pub(crate) package: Option<Utf8PathBuf>,
+    /// Fetch version V from the target's registry first.
+    #[arg(long, value_name = "V")]
+    pub(crate) from_registry: Option<String>,
+    /// The registry for --from-registry, instead of the target's `registry`.
+    #[arg(long, value_name = "NAME", requires = "from_registry")]
+    pub(crate) registry: Option<String>,
+    /// Trust and record the host key of a host known_hosts does not list yet.
+    #[arg(long)]
+    pub(crate) accept_new_host_key: bool,
+    /// How many hosts may fail before no host keeps the new release (hosts that switched
+    /// are switched back).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) failure_limit: usize,
+    /// Wait up to this many seconds for a lock another deploy holds.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub(crate) lock_wait: u64,
+    /// Take a host that answers nothing for this many seconds as lost.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) io_timeout: u64,
+    /// Print JSON on stdout: per host its state, release, bytes uploaded and step times.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReleasesArgs {
+    /// The target: deploy/<NAME>.toml, or `local`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) target: String,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// The target: deploy/<NAME>.toml, or `local`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) target: String,
+    /// The release to switch to (default: the one before the current one).
+    #[arg(long, value_name = "ID")]
+    pub(crate) to: Option<String>,
+    /// Wait up to this many seconds for a lock another deploy holds.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub(crate) lock_wait: u64,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

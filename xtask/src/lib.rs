@@ -11,14 +11,20 @@ use camino::{Utf8Path, Utf8PathBuf};
 use clap::Parser;
 
 mod bench;
+mod cache;
 mod ci;
+mod deploy;
+mod deploy_local;
 mod flags;
 mod junit;
 mod layout;
 mod new_project;
+mod package;
 mod progress;
+mod publish;
 mod test;
 mod venv;
+pub mod worker;
 
 #[cfg(test)]
 mod tidy;
@@ -38,8 +44,18 @@ pub fn main() -> ExitCode {
         Command::NewProject(args) => new_project::run(&root, &args),
         Command::Venv(args) => venv::run(&root, &args),
         Command::Test(args) => test::run(&root, &args),
+        Command::Package(args) => package::run(&root, &args),
+        Command::Publish(args) => publish::publish(&root, &args),
+        Command::Fetch(args) => publish::fetch(&root, &args),
+        Command::Verify(args) => publish::verify(&args),
+        Command::DeployLocalBuild(args) => deploy_local::run(&root, &args),
+        Command::Deploy(args) => deploy::deploy(&root, &args),
+        Command::Releases(args) => deploy::releases(&root, &args),
+        Command::Rollback(args) => deploy::rollback(&root, &args),
         Command::Ci(args) => ci::run(&root, &args),
         Command::Bench(args) => bench::run(&root, &args),
+        Command::Cache(command) => cache::run(&root, &command),
+        Command::Worker(args) => worker::run(&root, &args),
     };
     match result {
         Ok(code) => code,
@@ -84,6 +100,14 @@ fn repo_root(explicit: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
     }
     let root = std::fs::canonicalize(&root)?;
     Utf8PathBuf::from_path_buf(root).map_err(|p| anyhow::anyhow!("`{}` is not UTF-8", p.display()))
+}
+
+/// Where build output goes: `PAD_TARGET_DIR`, or `target/` in the repository.
+fn target_dir(root: &Utf8Path) -> Utf8PathBuf {
+    std::env::var(pad_layout::EnvVars::PAD_TARGET_DIR)
+        .ok()
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| root.join("target"), Utf8PathBuf::from)
 }
 
 /// Prints a value as pretty JSON on stdout.

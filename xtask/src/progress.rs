@@ -47,3 +47,53 @@ impl pad_venv::Progress for Steps {
         bar.set_message(step.to_owned());
     }
 }
+
+/// A byte progress bar for one upload or download on a terminal; elsewhere one line
+/// when it starts (CI logs need no more).
+pub(crate) struct Transfer {
+    label: String,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Transfer {
+    pub(crate) fn new(label: &str) -> Transfer {
+        Transfer { label: label.to_owned(), bar: Mutex::new(None) }
+    }
+
+    /// Removes the bar, if any.
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl pad_registry::TransferProgress for Transfer {
+    fn start(&self, total: Option<u64>) {
+        let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        if !std::io::stderr().is_terminal() {
+            let size = total.map_or_else(String::new, |t| format!(" ({})", crate::venv::human_size(t)));
+            eprintln!("{}{size}", self.label);
+            return;
+        }
+        let bar = match total {
+            Some(total) => ProgressBar::new(total),
+            None => ProgressBar::new_spinner(),
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(self.label.clone());
+        if let Some(old) = slot.replace(bar) {
+            old.finish_and_clear();
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            bar.inc(bytes);
+        }
+    }
+}

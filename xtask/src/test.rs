@@ -71,8 +71,11 @@ pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
                 pad_venv::AIRFLOW_PINS_DIR
             );
         }
-        let options =
-            DagCheckOptions { variables: pairs(&args.var, "--var")?, connections: pairs(&args.conn, "--conn")? };
+        let options = DagCheckOptions {
+            variables: pairs(&args.var, "--var")?,
+            connections: pairs(&args.conn, "--conn")?,
+            force: args.force,
+        };
         for pin in pins.iter().filter(|p| args.airflow.is_empty() || args.airflow.contains(&p.series)) {
             match pad_venv::check_dags(&ctx, &repo.root, pin, &repo.root.join("dags"), &options, &steps) {
                 Ok(report) => {
@@ -135,7 +138,8 @@ fn print_text(reports: &[TestReport], dag_reports: &[DagReport]) {
     for report in dag_reports {
         let status = if report.problems.is_empty() { "passed" } else { "FAILED" };
         let label = format!("dags (Airflow {})", report.airflow_version);
-        println!("{label:<24} {status}  {} DAGs loaded, {} problems", report.dags.len(), report.problems.len());
+        let cached = if report.cached { " (cached)" } else { "" };
+        println!("{label:<24} {status}  {} DAGs loaded, {} problems{cached}", report.dags.len(), report.problems.len());
         for problem in &report.problems {
             println!("    {}: {}: {}", problem.file, problem.kind, problem.message);
         }

@@ -126,9 +126,6 @@ pub(crate) fn select(repo: &Repo, names: &[String]) -> Result<Vec<Project>> {
 }
 
 pub(crate) fn context(repo: &Repo, locked: bool, force: bool) -> Result<Context> {
-    let work_dir = std::env::var(pad_layout::EnvVars::PAD_TARGET_DIR)
-        .ok()
-        .filter(|dir| !dir.is_empty())
-        .map_or_else(|| repo.root.join("target"), camino::Utf8PathBuf::from);
+    let work_dir = crate::target_dir(&repo.root);
     Ok(Context::new(VenvOptions { work_dir, locked, force })?)
 }

@@ -183,7 +183,8 @@ pub struct ConnectOptions {
     pub accept_new_host_key: bool,
     /// How long to wait for a lock another deploy holds before failing.
     pub lock_wait: Duration,
-    /// How long a host may stay silent before its connection is taken as lost.
+    /// How long a host may stay silent before its connection is taken as lost (at least
+    /// 5 s; the scripts of long steps print a tick every 2 s).
     pub io_timeout: Duration,
 }
 

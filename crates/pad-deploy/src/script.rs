@@ -21,9 +21,10 @@ fn prelude(airflow_home: &str) -> String {
     format!("set -eu\nexport LC_ALL=C\numask 022\nAH={}\n", q(airflow_home))
 }
 
-/// Prints [`TICK`] every 10 s until the script ends. `sleep` gets no copy of stdout, so
-/// the command's output ends when the script does.
-const TICKER: &str = "( while sleep 10 </dev/null >/dev/null 2>&1; do echo pad-tick; done ) &
+/// Prints [`TICK`] every 2 s until the script ends, well within the shortest I/O timeout
+/// a deploy accepts (5 s), so silence means a lost host, not a slow step. `sleep` gets
+/// no copy of stdout, so the command's output ends when the script does.
+const TICKER: &str = "( while sleep 2 </dev/null >/dev/null 2>&1; do echo pad-tick; done ) &
 PAD_TICKER=$!
 trap 'kill $PAD_TICKER 2>/dev/null' EXIT
 ";
@@ -36,7 +37,7 @@ const GUARD: &str = "exec 3<&0
 ( cat <&3 >/dev/null 2>&1; kill -TERM 0 2>/dev/null ) >/dev/null 2>&1 &
 PAD_WATCH=$!
 exec 3<&-
-( while sleep 10 </dev/null >/dev/null 2>&1; do echo pad-tick; done ) &
+( while sleep 2 </dev/null >/dev/null 2>&1; do echo pad-tick; done ) &
 PAD_TICKER=$!
 trap 'kill $PAD_TICKER $PAD_WATCH 2>/dev/null' EXIT
 ";
@@ -101,6 +102,7 @@ while IFS= read -r line; do touch "$L/info" 2>/dev/null || true; done
 /// (`R id`), `current` (`C target`) and the history (`H time id`).
 pub(crate) fn inspect(airflow_home: &str) -> String {
     let mut s = prelude(airflow_home);
+    s.push_str(TICKER);
     s.push_str(
         r#"cd "$AH"
 mkdir -p .pad/store releases
@@ -375,6 +377,7 @@ echo "pad-pruned-objects $n"
 /// and moves a damaged release out of the way.
 pub(crate) fn discard(airflow_home: &str, keys: &[&str], release: Option<(&str, &str)>) -> String {
     let mut s = prelude(airflow_home);
+    s.push_str(TICKER);
     s.push_str("cd \"$AH\"\n");
     for key in keys {
         let _ = writeln!(s, "rm -f .pad/store/{}", q(key));

@@ -20,7 +20,11 @@ pub(crate) struct SshHost {
     name: String,
     user: String,
     session: Session,
+    io_timeout: Duration,
 }
+
+/// The shortest session timeout: long scripts tick every 2 s.
+const MIN_IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Host key algorithms libssh2 offers when known_hosts says nothing of the host.
 const HOST_KEY_METHODS: &[&str] = &[
@@ -47,7 +51,7 @@ impl SshHost {
             .map_err(connect_err)?
             .next()
             .ok_or_else(|| connect_err(io::Error::new(io::ErrorKind::NotFound, "the name has no address")))?;
-        let timeout = spec.io_timeout.max(Duration::from_secs(1));
+        let timeout = spec.io_timeout.max(MIN_IO_TIMEOUT);
         let tcp = TcpStream::connect_timeout(&address, timeout.min(Duration::from_secs(20))).map_err(connect_err)?;
         let _ = tcp.set_nodelay(true);
 
@@ -58,9 +62,11 @@ impl SshHost {
         session.handshake().map_err(ssh_err("complete the handshake"))?;
         check_host_key(&session, spec)?;
         authenticate(&session, spec)?;
-        // Keepalives let a lost host show up as an error on our side.
-        session.set_keepalive(false, 15);
-        Ok(SshHost { name: spec.host.clone(), user: spec.user.clone(), session })
+        // No libssh2 keepalive: with one set, a blocking read polls only until the next
+        // keepalive is due and then fails with "Timed out waiting on socket", however
+        // healthy the host. A lost host shows up through the session timeout instead:
+        // long scripts print a tick every 2 s, so no read waits that long on a live one.
+        Ok(SshHost { name: spec.host.clone(), user: spec.user.clone(), session, io_timeout: timeout })
     }
 
     fn channel(&self, command: &str) -> io::Result<ssh2::Channel> {
@@ -281,25 +287,41 @@ impl Host for SshHost {
         let _ = channel.wait_close();
         if let Err(err) = read {
             // A lost connection: the command's fate is unknown.
-            return Err(feed_error.unwrap_or(err));
+            return Err(silence(feed_error.unwrap_or(err), self.io_timeout));
         }
         Ok(Exec { status: exit_status(&channel), output: String::from_utf8_lossy(&output).into_owned(), feed_error })
     }
 
     fn spawn(&mut self, command: &str) -> io::Result<Box<dyn Running>> {
         let channel = self.channel(command)?;
-        Ok(Box::new(SshRunning { reader: BufReader::new(channel) }))
+        Ok(Box::new(SshRunning { reader: BufReader::new(channel), io_timeout: self.io_timeout }))
     }
+}
+
+/// A session timeout in words a user can act on.
+fn silence(err: io::Error, io_timeout: Duration) -> io::Error {
+    if err.kind() != io::ErrorKind::TimedOut {
+        return err;
+    }
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "the host answered nothing for {}s, so it or the network is taken as lost \
+             (a slower link needs a longer I/O timeout: --io-timeout)",
+            io_timeout.as_secs()
+        ),
+    )
 }
 
 struct SshRunning {
     reader: BufReader<ssh2::Channel>,
+    io_timeout: Duration,
 }
 
 impl Running for SshRunning {
     fn read_line(&mut self) -> io::Result<Option<String>> {
         let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
+        if self.reader.read_line(&mut line).map_err(|e| silence(e, self.io_timeout))? == 0 {
             return Ok(None);
         }
         Ok(Some(line.trim_end_matches('\n').to_owned()))

@@ -129,12 +129,7 @@ impl Report {
 
         println!("targets (measured here, not asserted in tests)");
         for check in &self.targets {
-            let verdict = match check.met {
-                Some(true) => "met",
-                Some(false) => "missed",
-                None => "skipped",
-            };
-            println!("  {:<15} {:<50} {:<7} {}", check.set, check.target, verdict, check.measured);
+            println!("  {:<15} {:<50} {:<7} {}", check.set, check.target, super::verdict(check.met), check.measured);
         }
         println!();
 

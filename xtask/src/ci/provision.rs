@@ -22,6 +22,29 @@ const NEEDS: &[Need] = &[
     },
     // The registry tests' WebDAV server (started by the tests, on 127.0.0.1).
     Need { what: "nginx with its WebDAV module", probe: &["/usr/sbin/nginx", "-v"], apt: &["nginx"] },
+    // The artifact cache tests publish packages with curl; `bench cache` races a curl loop.
+    Need { what: "curl", probe: &["curl", "--version"], apt: &["curl"] },
+    // The deploy tests' worker hosts (xtask/src/worker.rs): the image is made with
+    // debootstrap, keys with ssh-keygen, and the tests log in with the system ssh.
+    Need { what: "debootstrap", probe: &["/usr/sbin/debootstrap", "--version"], apt: &["debootstrap"] },
+    Need {
+        what: "the OpenSSH client (ssh, ssh-keygen)",
+        probe: &["sh", "-c", "command -v ssh && command -v ssh-keygen"],
+        apt: &["openssh-client"],
+    },
+    // Workers are containers when a Docker client is there; without one, each is an sshd
+    // on a loopback address, which needs sshd, sudo and iptables on this machine.
+    Need {
+        what: "a Docker client, or else sshd, sudo and iptables for the worker fallback",
+        probe: &[
+            "sh",
+            "-c",
+            "command -v docker || { test -x /usr/sbin/sshd && command -v sudo && command -v iptables; }",
+        ],
+        apt: &["openssh-server", "sudo", "iptables"],
+    },
+    // `cargo xtask bench package` and `bench venv` compare against `tar -I pigz`.
+    Need { what: "pigz", probe: &["pigz", "--version"], apt: &["pigz"] },
 ];
 
 /// Makes sure every need is met, installing what is missing when `install` is set and

@@ -1,0 +1,393 @@
+//! `cargo xtask bench cache`: `cache status` over 1,000 warm artifacts, and `cache warm`
+//! of 200 missing ones (1–20 MB) from a Maven repository served by nginx on 127.0.0.1,
+//! against the same copies made by a sequential `curl` + `cp` loop (what workflow_utils'
+//! `artifact-cache warm` does: one artifact after another, existence checked only). Peak
+//! memory is the child's `VmHWM`, read from `/proc` while it runs.
+//!
+//! The repository is served twice: as fast as loopback goes, and at 20 MiB/s per
+//! connection (nginx `limit_rate`), a stand-in for a remote repository where one
+//! connection does not fill the pipe.
+
+use std::fs::File;
+use std::io::Write;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use pad_process::Cmd;
+use serde::Serialize;
+use sha1::{Digest, Sha1};
+
+use super::note;
+use crate::flags::BenchCacheArgs;
+
+/// Per-connection rate of the throttled server, in nginx's syntax and in bytes.
+const THROTTLE: (&str, f64) = ("20m", 20.0 * 1024.0 * 1024.0);
+/// The one large artifact that shows memory does not grow with artifact size.
+const LARGE: usize = 512 * 1024 * 1024;
+const MB: usize = 1024 * 1024;
+
+#[derive(Debug, Serialize)]
+struct Measure {
+    what: String,
+    seconds: f64,
+    /// Peak resident memory of the process, in bytes (ours only).
+    peak_rss: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct BenchReport {
+    nproc: usize,
+    xtask_profile: &'static str,
+    status_artifacts: usize,
+    warm_artifacts: usize,
+    warm_bytes: u64,
+    jobs: u16,
+    throttle_bytes_per_second: f64,
+    status: Measure,
+    throttled: [Measure; 2],
+    loopback: [Measure; 2],
+    large: Measure,
+    ratio_throttled: f64,
+    ratio_loopback: f64,
+}
+
+pub(crate) fn run(root: &Utf8Path, args: &BenchCacheArgs) -> Result<ExitCode> {
+    let work = root.join("target/bench/cache");
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("cannot remove {work}"))?;
+    }
+    let www = work.join("www");
+    std::fs::create_dir_all(&www)?;
+    note(&format!(
+        "writing {} artifacts of 1–20 MB and {} small ones into a Maven repository",
+        args.artifacts, args.status_artifacts
+    ));
+    let sizes = sizes(args.artifacts);
+    let warm_bytes: u64 = sizes.iter().map(|s| *s as u64).sum();
+    let pool = noise(20 * MB);
+    for (i, size) in sizes.iter().enumerate() {
+        publish(&www, &format!("org.example.bench:big{i}:1.0"), &pool[..*size], i as u64)?;
+    }
+    for i in 0..args.status_artifacts {
+        publish(&www, &format!("org.example.bench:small{i}:1.0"), &pool[..1024], 1_000_000 + i as u64)?;
+    }
+    publish(&www, "org.example.bench:large:1.0", &noise(LARGE), 7)?;
+    let nginx = Nginx::start(&work, &www)?;
+
+    let exe = Utf8PathBuf::from_path_buf(std::env::current_exe()?).map_err(|p| anyhow::anyhow!("{}", p.display()))?;
+    let ours = |file: &Utf8Path, command: &str, jobs: u16| -> Result<Measure> {
+        let out = work.join(format!("{}.json", file.file_stem().unwrap_or("out")));
+        let mut cmd = Command::new(&exe);
+        cmd.args(["cache", command, "--jobs", &jobs.to_string(), "--json", file.as_str()]).current_dir(&work);
+        let (seconds, peak, ok) = measured(&mut cmd, &out)?;
+        if !ok {
+            bail!("`cargo xtask cache {command} {file}` failed; its report is in {out}");
+        }
+        Ok(Measure { what: format!("cargo xtask cache {command} --jobs {jobs}"), seconds, peak_rss: Some(peak) })
+    };
+
+    // status over warm artifacts: warm them first (not timed), then check.
+    let status_file = config(
+        &work,
+        "status",
+        &nginx.url(false),
+        &(0..args.status_artifacts).map(|i| format!("small{i}")).collect::<Vec<_>>(),
+    )?;
+    note(&format!("warming {} small artifacts for the status run", args.status_artifacts));
+    ours(&status_file, "warm", 8)?;
+    note("cache status over them");
+    let status = ours(&status_file, "status", 8)?;
+
+    let names: Vec<String> = (0..args.artifacts).map(|i| format!("big{i}")).collect();
+    let mut throttled_and_loopback = Vec::new();
+    for throttled in [true, false] {
+        let label = if throttled { "throttled" } else { "loopback" };
+        let file = config(&work, &format!("warm-{label}"), &nginx.url(throttled), &names)?;
+        note(&format!("cache warm of {} artifacts ({label})", names.len()));
+        let ours = ours(&file, "warm", args.jobs)?;
+        note(&format!("sequential curl + cp loop ({label})"));
+        let theirs = curl_loop(&work, label, &nginx.url(throttled), &names)?;
+        throttled_and_loopback.push([ours, theirs]);
+    }
+    let large_file = config(&work, "large", &nginx.url(false), &["large".to_owned()])?;
+    note("cache warm of one 512 MiB artifact");
+    let large = ours(&large_file, "warm", 1)?;
+    drop(nginx);
+
+    let mut measures = throttled_and_loopback.into_iter();
+    let throttled = measures.next().expect("two runs");
+    let loopback = measures.next().expect("two runs");
+    let report = BenchReport {
+        nproc: std::thread::available_parallelism().map_or(1, usize::from),
+        xtask_profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+        status_artifacts: args.status_artifacts,
+        warm_artifacts: args.artifacts,
+        warm_bytes,
+        jobs: args.jobs,
+        throttle_bytes_per_second: THROTTLE.1,
+        ratio_throttled: throttled[1].seconds / throttled[0].seconds,
+        ratio_loopback: loopback[1].seconds / loopback[0].seconds,
+        status,
+        throttled,
+        loopback,
+        large,
+    };
+    if args.json {
+        crate::print_json(&report)?;
+    } else {
+        print(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(r: &BenchReport) {
+    let mb = |b: Option<u64>| b.map_or_else(|| "—".to_owned(), |b| format!("{:.0} MB", b as f64 / 1e6));
+    println!(
+        "artifact cache benchmark: {} cores, xtask built {}, Maven repository in nginx on 127.0.0.1, directory cache",
+        r.nproc, r.xtask_profile
+    );
+    println!();
+    println!(
+        "status of {} warm artifacts: {:.2} s (target ≤ 2 s), peak {}",
+        r.status_artifacts,
+        r.status.seconds,
+        mb(r.status.peak_rss)
+    );
+    for (title, rows, ratio) in [
+        (
+            format!(
+                "warm of {} missing artifacts ({:.2} GB), source at {:.0} MiB/s per connection",
+                r.warm_artifacts,
+                r.warm_bytes as f64 / 1e9,
+                r.throttle_bytes_per_second / 1_048_576.0
+            ),
+            &r.throttled,
+            r.ratio_throttled,
+        ),
+        ("warm of the same, unthrottled loopback".to_owned(), &r.loopback, r.ratio_loopback),
+    ] {
+        println!();
+        println!("{title}");
+        println!("  {:<36} {:>9} {:>10}", "", "seconds", "peak RSS");
+        for row in rows.iter() {
+            println!("  {:<36} {:>9.2} {:>10}", row.what, row.seconds, mb(row.peak_rss));
+        }
+        println!("  ours is {ratio:.1}× faster (target ≥ 5×)");
+    }
+    println!();
+    println!(
+        "peak memory: {} for one 512 MiB artifact, {} for {} artifacts of 1–20 MB with --jobs {}",
+        mb(r.large.peak_rss),
+        mb(r.throttled[0].peak_rss),
+        r.warm_artifacts,
+        r.jobs
+    );
+}
+
+/// Sizes between 1 and 20 MB, the same on every run.
+fn sizes(n: usize) -> Vec<usize> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            MB + (state % (19 * MB as u64)) as usize
+        })
+        .collect()
+}
+
+/// Incompressible bytes (xorshift).
+fn noise(size: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut out = Vec::with_capacity(size + 8);
+    while out.len() < size {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+/// Writes an artifact (the bytes, with the first 8 made unique by `seed`) and its `.sha1`
+/// in the Maven layout, as Maven Central has them.
+fn publish(www: &Utf8Path, id: &str, data: &[u8], seed: u64) -> Result<()> {
+    let path = www.join(pad_cache::maven_path(id).map_err(anyhow::Error::msg)?);
+    std::fs::create_dir_all(path.parent().expect("a Maven path has a directory"))?;
+    let head = seed.to_le_bytes();
+    let split = head.len().min(data.len());
+    let mut file = File::create(&path)?;
+    file.write_all(&head[..split])?;
+    file.write_all(&data[split..])?;
+    let mut sha = Sha1::new();
+    sha.update(&head[..split]);
+    sha.update(&data[split..]);
+    std::fs::write(format!("{path}.sha1"), format!("{:x}", sha.finalize()))?;
+    Ok(())
+}
+
+/// An artifacts.yaml of `artifacts` (`name` is `org.example.bench:<name>:1.0`) into a
+/// directory cache of its own.
+fn config(work: &Utf8Path, label: &str, maven: &str, artifacts: &[String]) -> Result<Utf8PathBuf> {
+    let mut text = format!(
+        "artifact_sources:\n  maven: {{class_name: maven, base_uri: \"{maven}\"}}\nartifact_caches:\n  dir: {{class_name: fs, base_uri: \"cache-{label}\"}}\ndefault_artifact_source: maven\ndefault_artifact_caches: [dir]\nartifacts:\n"
+    );
+    for name in artifacts {
+        text.push_str(&format!("  {name}-1.0.jar: {{id: \"org.example.bench:{name}:1.0\"}}\n"));
+    }
+    let file = work.join(format!("{label}.yaml"));
+    std::fs::write(&file, text)?;
+    Ok(file)
+}
+
+/// The same copies as a shell loop: for each artifact missing in the cache, `curl` it to a
+/// temporary file, then `cp` it into the cache.
+fn curl_loop(work: &Utf8Path, label: &str, maven: &str, names: &[String]) -> Result<Measure> {
+    let cache = work.join(format!("loop-cache-{label}"));
+    let tmp = work.join(format!("loop-tmp-{label}"));
+    std::fs::create_dir_all(&cache)?;
+    std::fs::create_dir_all(&tmp)?;
+    let mut list = String::new();
+    for name in names {
+        let path = pad_cache::maven_path(&format!("org.example.bench:{name}:1.0")).map_err(anyhow::Error::msg)?;
+        list.push_str(&format!("{maven}/{path} {name}-1.0.jar\n"));
+    }
+    std::fs::write(work.join(format!("loop-{label}.txt")), list)?;
+    let script = r#"set -euo pipefail
+cache="$1"; tmp="$2"
+while read -r url name; do
+  if [ ! -e "$cache/$name" ]; then
+    curl -sSf -o "$tmp/$name" "$url"
+    cp "$tmp/$name" "$cache/$name"
+    rm -f "$tmp/$name"
+  fi
+done < "$3"
+"#;
+    std::fs::write(work.join("loop.sh"), script)?;
+    let started = Instant::now();
+    Cmd::new("bash", work)
+        .args(["loop.sh", cache.as_str(), tmp.as_str(), &format!("loop-{label}.txt")])
+        .run()
+        .context("the curl + cp loop failed")?;
+    Ok(Measure {
+        what: "sequential curl + cp loop".to_owned(),
+        seconds: started.elapsed().as_secs_f64(),
+        peak_rss: None,
+    })
+}
+
+/// Runs a command to completion, stdout into `out`, and returns its seconds, its peak
+/// resident memory (`VmHWM`, polled from /proc while it runs) and whether it succeeded.
+/// A long-running child we watch, so `std::process::Command` rather than `Cmd`.
+fn measured(cmd: &mut Command, out: &Utf8Path) -> Result<(f64, u64, bool)> {
+    let stdout = File::create(out)?;
+    let started = Instant::now();
+    let mut child: Child = cmd.stdin(Stdio::null()).stdout(stdout).stderr(Stdio::inherit()).spawn()?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        let text = std::fs::read_to_string(&status_file).unwrap_or_default();
+        if let Some(kb) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kb * 1024);
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok((started.elapsed().as_secs_f64(), peak, status.success()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// nginx serving the repository on two ports: as fast as it can, and throttled.
+struct Nginx {
+    child: Child,
+    ports: (u16, u16),
+    dir: Utf8PathBuf,
+}
+
+impl Nginx {
+    fn start(work: &Utf8Path, www: &Utf8Path) -> Result<Nginx> {
+        let dir = work.join("nginx");
+        std::fs::create_dir_all(&dir)?;
+        let free = || -> Result<u16> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
+        let ports = (free()?, free()?);
+        let root = Cmd::new("id", work).arg("-u").read().is_ok_and(|uid| uid == "0");
+        let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        let group = if groups.lines().any(|l| l.starts_with("nogroup:")) { "nogroup" } else { "nobody" };
+        let user = if root { format!("user nobody {group};") } else { String::new() };
+        let conf = format!(
+            r#"daemon off;
+master_process on;
+worker_processes 2;
+{user}
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    sendfile on;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    default_type application/octet-stream;
+    server {{ listen 127.0.0.1:{fast}; root {www}; }}
+    server {{ listen 127.0.0.1:{slow}; root {www}; limit_rate {rate}; }}
+}}
+"#,
+            fast = ports.0,
+            slow = ports.1,
+            rate = THROTTLE.0,
+        );
+        std::fs::write(dir.join("nginx.conf"), conf)?;
+        let program = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
+            .into_iter()
+            .find(|p| Utf8Path::new(p).exists())
+            .unwrap_or("nginx");
+        // A long-running server: `Cmd` runs commands to completion.
+        let child = Command::new(program)
+            .args(["-p", dir.as_str(), "-c", dir.join("nginx.conf").as_str(), "-e", dir.join("error.log").as_str()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {program} (apt-get install nginx)"))?;
+        let nginx = Nginx { child, ports, dir };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", ports.1)).is_err() {
+            if started.elapsed() > Duration::from_secs(20) {
+                bail!("nginx did not start; see {}/error.log", nginx.dir);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(nginx)
+    }
+
+    fn url(&self, throttled: bool) -> String {
+        format!("http://127.0.0.1:{}", if throttled { self.ports.1 } else { self.ports.0 })
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // TERM lets the master stop its workers.
+        let _ = Cmd::new("kill", &self.dir).args(["-TERM", &self.child.id().to_string()]).run();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

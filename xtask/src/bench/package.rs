@@ -1,0 +1,208 @@
+//! `cargo xtask bench package`: our package writer against `tar -czf` and
+//! `tar -I pigz -cf` over the same files, with sizes, ratios and a reproducibility check.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use pad_process::Cmd;
+use serde::Serialize;
+
+use super::{Target, median, note, print_targets, timed};
+use crate::flags::BenchPackageArgs;
+use crate::progress::Steps;
+use crate::venv::human_size;
+
+#[derive(Serialize)]
+struct Report {
+    files: usize,
+    input_bytes: u64,
+    rows: Vec<Row>,
+    targets: Vec<Target>,
+    machine: Machine,
+}
+
+#[derive(Serialize)]
+struct Row {
+    packer: String,
+    seconds: f64,
+    runs: Vec<f64>,
+    size: u64,
+    /// Their seconds over ours (ours: 1).
+    speedup_of_ours: f64,
+    /// Their size over ours.
+    size_vs_ours: f64,
+}
+
+#[derive(Serialize)]
+struct Machine {
+    nproc: usize,
+    xtask_profile: &'static str,
+    tar: Option<String>,
+    pigz: Option<String>,
+}
+
+pub(crate) fn run(root: &Utf8Path, args: &BenchPackageArgs) -> Result<ExitCode> {
+    note("building (or reusing) the environments");
+    let (spec, dist) = crate::package::prepare(root, false, &Steps::new())?;
+    let scratch = dist.parent().context("the target directory")?.join("bench/package");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch).with_context(|| format!("removing {scratch}"))?;
+    }
+    let tree = scratch.join("tree");
+    std::fs::create_dir_all(&tree).with_context(|| format!("creating {tree}"))?;
+    // The same files, laid out as the package lays them out, for tar to read.
+    let mut input_bytes = 0;
+    for file in &spec.files {
+        let dest = tree.join(&file.archive_path);
+        std::fs::create_dir_all(dest.parent().expect("a file path has a parent"))?;
+        input_bytes += std::fs::copy(&file.src, &dest).with_context(|| format!("copying {}", file.src))?;
+    }
+
+    let mut ours_runs = Vec::new();
+    let mut hashes = Vec::new();
+    let mut ours_size = 0;
+    for run in 0..args.runs {
+        note(&format!("ours, run {} of {}", run + 1, args.runs));
+        let out = scratch.join(format!("ours-{run}"));
+        let (package, seconds) = timed(|| pad_bundle::write_package(&spec, &out));
+        let package = package?;
+        ours_runs.push(seconds);
+        ours_size = package.size;
+        hashes.push(package.sha256);
+    }
+    let ours = median(&ours_runs);
+
+    let pigz = tool_version(&scratch, "pigz");
+    let mut rows = vec![Row {
+        packer: "ours (cargo xtask package)".to_owned(),
+        seconds: ours,
+        runs: ours_runs,
+        size: ours_size,
+        speedup_of_ours: 1.0,
+        size_vs_ours: 1.0,
+    }];
+    let mut alternatives = vec![("tar -czf", vec!["-czf"])];
+    if pigz.is_some() {
+        alternatives.push(("tar -I pigz -cf", vec!["-I", "pigz", "-cf"]));
+    }
+    for (label, flags) in &alternatives {
+        let out = scratch.join(format!("{}.tar.gz", label.replace(' ', "_")));
+        let mut runs = Vec::new();
+        for run in 0..args.runs {
+            note(&format!("{label}, run {} of {}", run + 1, args.runs));
+            let _ = std::fs::remove_file(&out);
+            let cmd = Cmd::new("tar", &scratch).args(flags).arg(out.as_str()).args(["-C", tree.as_str(), "."]);
+            let (result, seconds) = timed(|| cmd.run());
+            result.with_context(|| format!("running {label}"))?;
+            runs.push(seconds);
+        }
+        let size = std::fs::metadata(&out)?.len();
+        let seconds = median(&runs);
+        rows.push(Row {
+            packer: (*label).to_owned(),
+            seconds,
+            runs,
+            size,
+            speedup_of_ours: seconds / ours,
+            size_vs_ours: size as f64 / ours_size as f64,
+        });
+    }
+
+    let reproducible = hashes.windows(2).all(|pair| pair[0] == pair[1]);
+    let find = |label: &str| rows.iter().find(|r| r.packer == label);
+    let mut targets = Vec::new();
+    if let Some(tar) = find("tar -czf") {
+        targets.push(Target {
+            target: ">= 2x faster than tar -czf",
+            measured: format!("{:.1}x", tar.speedup_of_ours),
+            met: Some(tar.speedup_of_ours >= 2.0),
+        });
+    }
+    match find("tar -I pigz -cf") {
+        Some(pigz) => {
+            targets.push(Target {
+                target: "no slower than pigz",
+                measured: format!("{:.1}x", pigz.speedup_of_ours),
+                met: Some(pigz.speedup_of_ours >= 1.0),
+            });
+            targets.push(Target {
+                target: "output no larger than pigz's",
+                measured: format!("{} vs {}", human_size(ours_size), human_size(pigz.size)),
+                met: Some(ours_size <= pigz.size),
+            });
+        }
+        None => {
+            targets.push(Target { target: "no slower than pigz", measured: "pigz not installed".into(), met: None })
+        }
+    }
+    if let Some(tar) = find("tar -czf") {
+        targets.push(Target {
+            target: "output no larger than tar -czf's",
+            measured: format!("{} vs {}", human_size(ours_size), human_size(tar.size)),
+            met: Some(ours_size <= tar.size),
+        });
+    }
+    targets.push(Target {
+        target: "byte-reproducible",
+        measured: format!("{} runs, {} distinct sha256", hashes.len(), {
+            let mut unique = hashes.clone();
+            unique.sort();
+            unique.dedup();
+            unique.len()
+        }),
+        met: Some(reproducible),
+    });
+
+    let report = Report {
+        files: spec.files.len(),
+        input_bytes,
+        rows,
+        targets,
+        machine: Machine {
+            nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            xtask_profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+            tar: tool_version(&scratch, "tar"),
+            pigz,
+        },
+    };
+    if args.json {
+        crate::print_json(&report)?;
+    } else {
+        print_text(&report, &tree);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_text(report: &Report, tree: &Utf8PathBuf) {
+    println!("{} files, {} of input ({tree})", report.files, human_size(report.input_bytes));
+    println!("{:<28} {:>8} {:>10}  {:>14}  {:>10}", "packer", "seconds", "size", "ours faster by", "their size");
+    for row in &report.rows {
+        println!(
+            "{:<28} {:>8.2} {:>10}  {:>13.1}x  {:>9.3}x",
+            row.packer,
+            row.seconds,
+            human_size(row.size),
+            row.speedup_of_ours,
+            row.size_vs_ours
+        );
+    }
+    println!();
+    print_targets(&report.targets);
+    println!();
+    let m = &report.machine;
+    println!(
+        "machine: {} cores; xtask {}; {}; {}",
+        m.nproc,
+        m.xtask_profile,
+        m.tar.as_deref().unwrap_or("tar ?"),
+        m.pigz.as_deref().unwrap_or("pigz not installed")
+    );
+    println!("ours = pad_bundle::write_package in process: hash every file for the manifest, write, verify, rename.");
+}
+
+fn tool_version(dir: &Utf8Path, tool: &str) -> Option<String> {
+    let out = Cmd::new(tool, dir).arg("--version").run_unchecked().ok()?;
+    let text = if out.stdout.trim().is_empty() { out.stderr } else { out.stdout };
+    text.lines().next().map(|l| l.trim().to_owned())
+}

@@ -1,0 +1,217 @@
+//! `cargo xtask cache status|warm [FILE…]`: the artifact caches of every artifacts.yaml
+//! in the repository (or of the files given), through `pad-cache`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use indicatif::{ProgressBar, ProgressStyle};
+use pad_cache::{ArtifactReport, CacheState, ConfigFile, Options, Outcome, Summary, WarmProgress};
+
+use crate::flags::{CacheCommand, CacheStatusArgs, CacheWarmArgs};
+
+pub(crate) fn run(root: &Utf8Path, command: &CacheCommand) -> Result<ExitCode> {
+    match command {
+        CacheCommand::Status(args) => status(root, args),
+        CacheCommand::Warm(args) => warm(root, args),
+    }
+}
+
+/// The files given (relative to the current directory, as a shell user means them), or
+/// every artifacts.yaml in the repository.
+fn files(root: &Utf8Path, given: &[Utf8PathBuf]) -> Result<Vec<ConfigFile>> {
+    if given.is_empty() {
+        let files = pad_cache::repo_files(root);
+        if files.is_empty() {
+            eprintln!("cache: no artifacts.yaml in {root}");
+        }
+        return Ok(files);
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cwd = Utf8PathBuf::from_path_buf(cwd).map_err(|p| anyhow::anyhow!("`{}` is not UTF-8", p.display()))?;
+    Ok(given
+        .iter()
+        .map(|file| {
+            let full = if file.is_absolute() { file.clone() } else { cwd.join(file) };
+            let display = full.strip_prefix(root).map_or_else(|_| file.clone(), Utf8Path::to_owned);
+            ConfigFile { path: full, display }
+        })
+        .collect())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn load(root: &Utf8Path, given: &[Utf8PathBuf]) -> Result<pad_cache::Config> {
+    Ok(pad_cache::load(&files(root, given)?)?)
+}
+
+fn status(root: &Utf8Path, args: &CacheStatusArgs) -> Result<ExitCode> {
+    let config = load(root, &args.files)?;
+    let options = Options { jobs: usize::from(args.jobs), force: false, env: &env };
+    let report = pad_cache::status(&config, &options);
+    if args.json {
+        crate::print_json(&report)?;
+    } else {
+        let width = name_width(report.artifacts.iter().map(|a| a.name.as_str()));
+        for artifact in &report.artifacts {
+            for cache in &artifact.caches {
+                let state = match &cache.state {
+                    CacheState::Present { .. } => format!("present  {}", cache.location),
+                    CacheState::Missing => format!("missing  {}", cache.location),
+                    CacheState::Wrong { reason } => format!("wrong    {}: {reason}", cache.location),
+                    CacheState::Error { error } => format!("error    {error}"),
+                };
+                println!("{:<width$}  {:<12} {state}", artifact.name, cache.cache);
+            }
+        }
+        let [present, missing, wrong, errors] = report.counts();
+        println!(
+            "{} artifact{}: {present} present, {missing} missing, {wrong} wrong, {errors} unreachable ({:.2}s)",
+            report.artifacts.len(),
+            plural(report.artifacts.len()),
+            report.seconds
+        );
+    }
+    Ok(if report.warm() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn warm(root: &Utf8Path, args: &CacheWarmArgs) -> Result<ExitCode> {
+    let config = load(root, &args.files)?;
+    let options = Options { jobs: usize::from(args.jobs), force: args.force, env: &env };
+    let progress = Bar::new();
+    let report = pad_cache::warm(&config, &options, &progress);
+    progress.finish();
+    if args.json {
+        crate::print_json(&report)?;
+    } else {
+        let width = name_width(report.artifacts.iter().map(|a| a.name.as_str()));
+        for artifact in &report.artifacts {
+            for cache in &artifact.caches {
+                let what = match &cache.outcome {
+                    Outcome::Present => "present".to_owned(),
+                    Outcome::Copied { bytes, seconds, .. } => format!("copied {} in {seconds:.2}s", size(*bytes)),
+                    Outcome::Failed { error, attempts } => {
+                        let tries = if *attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() };
+                        format!("FAILED{tries}: {error}")
+                    }
+                };
+                println!("{:<width$}  {:<12} {what}", artifact.name, cache.cache);
+            }
+        }
+        let copied = report.count(Summary::Copied);
+        let failed = report.count(Summary::Failed);
+        if copied == 0 && failed == 0 {
+            println!(
+                "nothing to copy: all {} artifact{} already warm ({:.2}s)",
+                report.artifacts.len(),
+                plural(report.artifacts.len()),
+                report.seconds
+            );
+        } else {
+            println!(
+                "{} artifact{}: {copied} copied ({} read), {} present, {failed} failed in {:.2}s",
+                report.artifacts.len(),
+                plural(report.artifacts.len()),
+                size(report.bytes),
+                report.count(Summary::Present),
+                report.seconds
+            );
+        }
+    }
+    for artifact in report.artifacts.iter().filter(|a| a.summary() == Summary::Failed) {
+        for cache in &artifact.caches {
+            if let Outcome::Failed { error, .. } = &cache.outcome {
+                eprintln!("error: {} -> {}: {error}", artifact.name, cache.cache);
+            }
+        }
+    }
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(|n| n.chars().count()).max().unwrap_or(0).min(60)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Bytes for people: `512 B`, `3.4 MB`.
+fn size(bytes: u64) -> String {
+    let bytes = bytes as f64;
+    if bytes < 1e3 {
+        format!("{bytes} B")
+    } else if bytes < 1e6 {
+        format!("{:.1} kB", bytes / 1e3)
+    } else if bytes < 1e9 {
+        format!("{:.1} MB", bytes / 1e6)
+    } else {
+        format!("{:.2} GB", bytes / 1e9)
+    }
+}
+
+/// A progress bar on stderr when it is a terminal: artifacts done, bytes read, the
+/// artifact being copied. Nothing elsewhere (the report on stdout says it all).
+struct Bar {
+    bar: Option<ProgressBar>,
+    bytes: Mutex<u64>,
+}
+
+impl Bar {
+    fn new() -> Bar {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} warm [{bar:30}] {pos}/{len} artifacts, {msg} ({elapsed})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Bar { bar, bytes: Mutex::new(0) }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl WarmProgress for Bar {
+    fn begin(&self, artifacts: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(artifacts as u64);
+        }
+    }
+
+    fn copying(&self, name: &str, _total: Option<u64>) {
+        if let Some(bar) = &self.bar {
+            let bytes = *self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+            bar.set_message(format!("{} read, copying {name}", size(bytes)));
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        let mut total = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        *total += bytes;
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{} read", size(*total)));
+        }
+    }
+
+    fn done(&self, report: &ArtifactReport) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            if report.summary() == Summary::Failed {
+                bar.println(format!("failed: {}", report.name));
+            }
+        }
+    }
+}
