@@ -368,6 +368,28 @@ fn an_interpreter_the_worker_lacks_is_named() {
     assert_eq!(serving(worker).as_deref(), Some(one.as_str()));
 }
 
+/// A host that is busy but alive is never taken as lost, however long a step stays
+/// silent: `tar` on the worker stalls for longer than `--io-timeout` before each upload
+/// and unpack, and the deploy still succeeds (the scripts tick while they work).
+#[test]
+fn a_slow_but_healthy_host_is_not_taken_as_lost() {
+    if !e2e_enabled("a_slow_but_healthy_host_is_not_taken_as_lost") {
+        return;
+    }
+    let set = WorkerSet::start(WorkerOptions::default());
+    let worker = &set.workers()[0];
+    let d = Deployer::new(&set);
+    // sudo's secure_path puts /usr/local/bin before /usr/bin.
+    let stall = "#!/bin/sh\necho stalled >> /tmp/pad-slow-tar\nsleep 12\nexec /usr/bin/tar \"$@\"\n";
+    let install = format!("printf '{stall}' > /usr/local/bin/tar && chmod 755 /usr/local/bin/tar");
+    let installed = worker.exec_root(&install);
+    assert!(installed.status.success(), "{}", installed.stderr);
+    let (one, json) = deployed(d.deploy(&d.package(&Spec::new("1.0")), &["--io-timeout", "5"]));
+    assert_eq!(serving(worker).as_deref(), Some(one.as_str()), "{json}");
+    let stalls = worker.exec_root("wc -l < /tmp/pad-slow-tar").stdout;
+    assert!(stalls.trim().parse::<u32>().unwrap() >= 2, "the slow tar ran {stalls} time(s)");
+}
+
 #[test]
 fn a_full_disk_keeps_the_previous_release_serving() {
     if !e2e_enabled("a_full_disk_keeps_the_previous_release_serving") {
@@ -482,6 +504,8 @@ fn three_hosts_one_cut_off_with_the_failure_limit() {
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["aborted"], true, "{json}");
     assert_eq!(host_report(&json, &w3.host)["state"], "failed", "{json}");
+    let error = host_report(&json, &w3.host)["error"].as_str().unwrap_or_default();
+    assert!(error.contains("answered nothing for 5s") && error.contains("--io-timeout"), "{error}");
     for w in [w1, w2] {
         assert_eq!(host_report(&json, &w.host)["state"], "not-switched", "{json}");
         assert_eq!(serving(w).as_deref(), Some(one.as_str()));

@@ -391,8 +391,9 @@ pub(crate) struct DeployArgs {
     /// Wait up to this many seconds for a lock another deploy holds.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub(crate) lock_wait: u64,
-    /// Take a host that answers nothing for this many seconds as lost.
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Take a host that answers nothing for this many seconds as lost (at least 5: a
+    /// busy host answers every 2 s).
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..))]
     pub(crate) io_timeout: u64,
     /// Print JSON on stdout: per host its state, release, bytes uploaded and step times.
     #[arg(long)]
