@@ -2,7 +2,8 @@
 //! and `rollback` as a user runs them, with the host checked from inside after each step:
 //! first deploy, no-op redeploy, a DAG-only change, rollback, host keys, sudo refused, a
 //! full disk, the client killed mid-upload and mid-unpack, a lost network, concurrent
-//! deploys, three hosts with one cut off, and a loop of random kill points.
+//! deploys, three hosts with one cut off and one whose switch fails (the others switched
+//! back), a slow host, and a loop of random kill points.
 
 use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
@@ -533,6 +534,33 @@ fn three_hosts_one_cut_off_with_the_failure_limit() {
     assert_eq!(again, id);
     assert_eq!(host_report(&json, &w1.host)["state"], "unchanged");
     assert_eq!(host_report(&json, &w3.host)["state"], "switched");
+
+    // failure_limit 0 and w3's switch fails (its `ln` refuses `current.tmp`) after w1 and
+    // w2 switched: they are switched back, and all three still serve `two`.
+    let refuse = "#!/bin/sh\ncase \"$*\" in *current.tmp*) echo refused >&2; exit 1;; esac\nexec /usr/bin/ln \"$@\"\n";
+    let installed = w3.exec_root(&format!("printf '{refuse}' > /usr/local/bin/ln && chmod 755 /usr/local/bin/ln"));
+    assert!(installed.status.success(), "{}", installed.stderr);
+    let three = d.package(&Spec::new("3.0"));
+    let run = d.deploy(&three, &[]).failure();
+    let json = run.json();
+    assert_eq!(json["aborted"], true, "{json}");
+    for w in [w1, w2] {
+        assert_eq!(host_report(&json, &w.host)["state"], "rolled-back", "{json}");
+    }
+    assert_eq!(host_report(&json, &w3.host)["state"], "failed", "{json}");
+    let error = host_report(&json, &w3.host)["error"].as_str().unwrap_or_default();
+    assert!(error.contains("switch") && error.contains("refused"), "{error}");
+    for w in [w1, w2, w3] {
+        assert_eq!(serving(w).as_deref(), Some(id), "{}", w.name);
+    }
+    // With `ln` back, the same package goes everywhere.
+    assert!(w3.exec_root("rm /usr/local/bin/ln").status.success());
+    let (three_id, json) = deployed(d.deploy(&three, &[]));
+    for w in [w1, w2, w3] {
+        assert_eq!(host_report(&json, &w.host)["state"], "switched", "{json}");
+        assert_eq!(serving(w).as_deref(), Some(three_id.as_str()), "{}", w.name);
+    }
+    assert_eq!(partials(w3), "");
 }
 
 /// The client killed at random points, again and again: whatever the point, the host
