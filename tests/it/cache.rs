@@ -583,9 +583,18 @@ fn killed_warm_leaves_no_partial_object_and_reruns() {
     let status = run(&repo, &["cache", "status", "--json", file.as_str()], &[]).failure();
     assert!(states(&status).iter().all(|(_, _, state)| state == "missing"), "{}", status.stdout);
 
+    // The killed run's temporary file stays until it is stale (a young one may belong to a
+    // warm still running); aged past pad_cache::STALE_TMP, the rerun removes it.
+    let left = names_in(&tmp);
+    assert_eq!(left.len(), 1, "{left:?}");
+    let aged = std::time::SystemTime::now() - pad_cache::STALE_TMP - Duration::from_secs(60);
+    std::fs::File::options().write(true).open(tmp.join(&left[0])).unwrap().set_modified(aged).unwrap();
+
     // The rerun completes.
     let rerun = cmd.run_unchecked().unwrap();
     assert_eq!(rerun.status.code(), Some(0), "{}\n{}", rerun.stdout, rerun.stderr);
+    assert!(rerun.stdout.contains(&format!("{}`, left by an interrupted run", left[0])), "{}", rerun.stdout);
+    assert_eq!(names_in(&tmp), Vec::<String>::new());
     assert_eq!(std::fs::read(cache.join("big.tgz")).unwrap(), big);
     assert_eq!(std::fs::read(hdfs.data.join("cache/big.tgz")).unwrap(), big);
     assert_eq!(std::fs::read(nginx.root.join("cache/k/big.tgz")).unwrap(), big);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
-use pad_cache::{ArtifactReport, CacheState, ConfigFile, Options, Outcome, Summary, WarmProgress};
+use pad_cache::{ArtifactReport, ConfigFile, Options, Summary, WarmProgress};
 
 use crate::flags::{CacheCommand, CacheStatusArgs, CacheWarmArgs};
 
@@ -57,25 +57,7 @@ fn status(root: &Utf8Path, args: &CacheStatusArgs) -> Result<ExitCode> {
     if args.json {
         crate::print_json(&report)?;
     } else {
-        let width = name_width(report.artifacts.iter().map(|a| a.name.as_str()));
-        for artifact in &report.artifacts {
-            for cache in &artifact.caches {
-                let state = match &cache.state {
-                    CacheState::Present { .. } => format!("present  {}", cache.location),
-                    CacheState::Missing => format!("missing  {}", cache.location),
-                    CacheState::Wrong { reason } => format!("wrong    {}: {reason}", cache.location),
-                    CacheState::Error { error } => format!("error    {error}"),
-                };
-                println!("{:<width$}  {:<12} {state}", artifact.name, cache.cache);
-            }
-        }
-        let [present, missing, wrong, errors] = report.counts();
-        println!(
-            "{} artifact{}: {present} present, {missing} missing, {wrong} wrong, {errors} unreachable ({:.2}s)",
-            report.artifacts.len(),
-            plural(report.artifacts.len()),
-            report.seconds
-        );
+        print!("{}", pad_cache::render::status_text(&report));
     }
     Ok(if report.warm() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -89,70 +71,12 @@ fn warm(root: &Utf8Path, args: &CacheWarmArgs) -> Result<ExitCode> {
     if args.json {
         crate::print_json(&report)?;
     } else {
-        let width = name_width(report.artifacts.iter().map(|a| a.name.as_str()));
-        for artifact in &report.artifacts {
-            for cache in &artifact.caches {
-                let what = match &cache.outcome {
-                    Outcome::Present => "present".to_owned(),
-                    Outcome::Copied { bytes, seconds, .. } => format!("copied {} in {seconds:.2}s", size(*bytes)),
-                    Outcome::Failed { error, attempts } => {
-                        let tries = if *attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() };
-                        format!("FAILED{tries}: {error}")
-                    }
-                };
-                println!("{:<width$}  {:<12} {what}", artifact.name, cache.cache);
-            }
-        }
-        let copied = report.count(Summary::Copied);
-        let failed = report.count(Summary::Failed);
-        if copied == 0 && failed == 0 {
-            println!(
-                "nothing to copy: all {} artifact{} already warm ({:.2}s)",
-                report.artifacts.len(),
-                plural(report.artifacts.len()),
-                report.seconds
-            );
-        } else {
-            println!(
-                "{} artifact{}: {copied} copied ({} read), {} present, {failed} failed in {:.2}s",
-                report.artifacts.len(),
-                plural(report.artifacts.len()),
-                size(report.bytes),
-                report.count(Summary::Present),
-                report.seconds
-            );
-        }
+        print!("{}", pad_cache::render::warm_text(&report));
     }
-    for artifact in report.artifacts.iter().filter(|a| a.summary() == Summary::Failed) {
-        for cache in &artifact.caches {
-            if let Outcome::Failed { error, .. } = &cache.outcome {
-                eprintln!("error: {} -> {}: {error}", artifact.name, cache.cache);
-            }
-        }
+    for error in pad_cache::render::warm_errors(&report) {
+        eprintln!("error: {error}");
     }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
-    names.map(|n| n.chars().count()).max().unwrap_or(0).min(60)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// Bytes for people: `512 B`, `3.4 MB`.
-fn size(bytes: u64) -> String {
-    let bytes = bytes as f64;
-    if bytes < 1e3 {
-        format!("{bytes} B")
-    } else if bytes < 1e6 {
-        format!("{:.1} kB", bytes / 1e3)
-    } else if bytes < 1e9 {
-        format!("{:.1} MB", bytes / 1e6)
-    } else {
-        format!("{:.2} GB", bytes / 1e9)
-    }
 }
 
 /// A progress bar on stderr when it is a terminal: artifacts done, bytes read, the
@@ -194,7 +118,7 @@ impl WarmProgress for Bar {
     fn copying(&self, name: &str, _total: Option<u64>) {
         if let Some(bar) = &self.bar {
             let bytes = *self.bytes.lock().unwrap_or_else(|e| e.into_inner());
-            bar.set_message(format!("{} read, copying {name}", size(bytes)));
+            bar.set_message(format!("{} read, copying {name}", pad_cache::render::size(bytes)));
         }
     }
 
@@ -202,7 +126,7 @@ impl WarmProgress for Bar {
         let mut total = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
         *total += bytes;
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{} read", size(*total)));
+            bar.set_message(format!("{} read", pad_cache::render::size(*total)));
         }
     }
 

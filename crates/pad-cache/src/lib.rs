@@ -30,11 +30,13 @@
 //! variable itself: the caller passes a lookup in [`Options`]; besides the ones an
 //! artifacts.yaml names, it asks for `pad_layout::EnvVars::AWS_*` (an S3 cache's default
 //! credentials).
-//! It prints nothing; the `pad-cache` binary and `cargo xtask cache` render reports.
+//! It prints nothing; [`render`] turns reports into the text the `pad-cache` binary and
+//! `cargo xtask cache` print.
 
 mod config;
 mod error;
 mod http;
+pub mod render;
 mod source;
 mod store;
 mod warm;
@@ -51,7 +53,7 @@ pub use config::{
 pub use error::TransferError;
 pub use http::ATTEMPTS;
 pub use source::maven_path;
-pub use store::{CacheState, TMP_DIR};
+pub use store::{CacheState, STALE_TMP, TMP_DIR};
 pub use warm::{
     ArtifactReport, ArtifactStatus, CacheOutcome, CacheStatus, NoProgress, Options, Outcome, StatusReport, Summary,
     WarmProgress, WarmReport, status, warm,

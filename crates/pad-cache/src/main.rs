@@ -13,68 +13,62 @@
 use std::process::ExitCode;
 
 use camino::Utf8PathBuf;
-use pad_cache::{CacheState, ConfigFile, Options, Outcome, Summary};
+use clap::{Args, Parser, Subcommand};
+use pad_cache::{ConfigFile, Options, render};
 
-const USAGE: &str = "usage: pad-cache (warm|status) [--jobs N] [--force] [--json] FILE...
-
-  warm     copy every artifact that is missing or wrong into its caches
-  status   show what each cache holds (existence and stored sha256; no download)
-
-  --jobs N   artifacts worked on at once (default 8)
-  --force    (warm) copy even what is present
-  --json     print the report as JSON on stdout";
-
-struct Args {
-    command: String,
-    jobs: usize,
-    force: bool,
-    json: bool,
-    files: Vec<Utf8PathBuf>,
+/// Warm or check the artifact caches that artifacts.yaml files name.
+///
+/// Exit status: 0 when everything is warm (or was copied), 1 when an artifact failed or
+/// is not warm, 2 on bad usage or a broken artifacts.yaml.
+#[derive(Parser)]
+#[command(name = "pad-cache", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
-    let command = args.next().ok_or("no command given")?;
-    if command == "-h" || command == "--help" {
-        return Err(String::new());
-    }
-    if command != "warm" && command != "status" {
-        return Err(format!("unknown command `{command}`"));
-    }
-    let mut parsed = Args { command, jobs: 8, force: false, json: false, files: Vec::new() };
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--jobs" | "-j" => {
-                let value = args.next().ok_or("--jobs needs a number")?;
-                parsed.jobs =
-                    value.parse().ok().filter(|n| *n > 0).ok_or(format!("--jobs {value}: not a positive number"))?;
-            }
-            "--force" => parsed.force = true,
-            "--json" => parsed.json = true,
-            "-h" | "--help" => return Err(String::new()),
-            other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
-            file => parsed.files.push(Utf8PathBuf::from(file)),
-        }
-    }
-    if parsed.files.is_empty() {
-        return Err("name at least one artifacts.yaml".to_owned());
-    }
-    Ok(parsed)
+#[derive(Subcommand)]
+enum Command {
+    /// Copy every artifact that is missing or wrong into its caches, checksum-verified.
+    Warm {
+        #[command(flatten)]
+        common: Common,
+        /// Copy even what is present and right.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show what each cache holds: existence and the stored sha256, no download.
+    Status {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// The artifacts.yaml files (their sources and caches are merged).
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<Utf8PathBuf>,
+    /// Artifacts worked on at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("error: {message}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let cli = Cli::parse();
+    let (common, force) = match &cli.command {
+        Command::Warm { common, force } => (common, *force),
+        Command::Status { common } => (common, false),
     };
     let cwd = std::env::current_dir().ok().and_then(|p| Utf8PathBuf::from_path_buf(p).ok()).unwrap_or_default();
-    let files: Vec<ConfigFile> = args.files.iter().map(|f| ConfigFile::new(&cwd, f)).collect();
+    let files: Vec<ConfigFile> = common.files.iter().map(|f| ConfigFile::new(&cwd, f)).collect();
     let config = match pad_cache::load(&files) {
         Ok(config) => config,
         Err(err) => {
@@ -82,52 +76,29 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let env = |name: &str| std::env::var(name).ok();
-    let options = Options { jobs: args.jobs, force: args.force, env: &env };
-    let ok = if args.command == "warm" {
-        let report = pad_cache::warm(&config, &options, &pad_cache::NoProgress);
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-        } else {
-            for artifact in &report.artifacts {
-                for cache in &artifact.caches {
-                    let what = match &cache.outcome {
-                        Outcome::Present => "present".to_owned(),
-                        Outcome::Copied { bytes, seconds, .. } => format!("copied {bytes} bytes in {seconds:.2}s"),
-                        Outcome::Failed { error, attempts } => format!("FAILED after {attempts} attempt(s): {error}"),
-                    };
-                    println!("{} -> {}: {what}", artifact.name, cache.cache);
-                }
+    let options = Options { jobs: usize::from(common.jobs), force, env: &env };
+    let ok = match cli.command {
+        Command::Warm { .. } => {
+            let report = pad_cache::warm(&config, &options, &pad_cache::NoProgress);
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("a report serialises"));
+            } else {
+                print!("{}", render::warm_text(&report));
             }
-            println!(
-                "{} artifacts: {} copied, {} present, {} failed ({} bytes in {:.2}s)",
-                report.artifacts.len(),
-                report.count(Summary::Copied),
-                report.count(Summary::Present),
-                report.count(Summary::Failed),
-                report.bytes,
-                report.seconds
-            );
-        }
-        report.ok()
-    } else {
-        let report = pad_cache::status(&config, &options);
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-        } else {
-            for artifact in &report.artifacts {
-                for cache in &artifact.caches {
-                    let what = match &cache.state {
-                        CacheState::Present { .. } => "present".to_owned(),
-                        CacheState::Missing => "missing".to_owned(),
-                        CacheState::Wrong { reason } => format!("wrong: {reason}"),
-                        CacheState::Error { error } => format!("error: {error}"),
-                    };
-                    println!("{} -> {}: {what}", artifact.name, cache.cache);
-                }
+            for error in render::warm_errors(&report) {
+                eprintln!("error: {error}");
             }
+            report.ok()
         }
-        report.warm()
+        Command::Status { .. } => {
+            let report = pad_cache::status(&config, &options);
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("a report serialises"));
+            } else {
+                print!("{}", render::status_text(&report));
+            }
+            report.warm()
+        }
     };
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

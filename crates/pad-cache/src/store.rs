@@ -36,6 +36,11 @@ use crate::http::{self, Secret};
 /// The hidden directory inside a cache where objects are written before their rename.
 pub const TMP_DIR: &str = ".pad-tmp";
 
+/// A file in a directory cache's [`TMP_DIR`] that nobody has written to for this long was
+/// left by an interrupted run (a copy in progress writes every moment), and `warm`
+/// removes it.
+pub const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// S3 multipart part size: the most an S3 upload holds in memory at once.
 const S3_PART: usize = 8 * 1024 * 1024;
 
@@ -214,6 +219,36 @@ impl Store {
     }
 
     /// Where an object is, for people.
+    /// Removes what interrupted runs left in a directory cache's [`TMP_DIR`]: files
+    /// untouched for [`STALE_TMP`]; returns their paths. Elsewhere nothing is swept: an
+    /// S3 upload is invisible until it completes (an abandoned multipart upload is the
+    /// bucket lifecycle rule `AbortIncompleteMultipartUpload`'s job), and a WebDAV or
+    /// WebHDFS temporary object outlives its run only if the run dies between the upload
+    /// and the rename.
+    pub(crate) fn sweep(&self) -> Vec<String> {
+        let Kind::Fs { root } = &self.kind else { return Vec::new() };
+        let Ok(entries) = root.join(TMP_DIR).read_dir_utf8() else { return Vec::new() };
+        let now = std::time::SystemTime::now();
+        let stale = |meta: &std::fs::Metadata| {
+            meta.modified().ok().and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age > STALE_TMP)
+        };
+        let mut swept = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let Ok(meta) = entry.metadata() else { continue };
+            if !stale(&meta) {
+                continue;
+            }
+            let removed =
+                if meta.is_dir() { std::fs::remove_dir_all(entry.path()) } else { std::fs::remove_file(entry.path()) };
+            match removed {
+                Ok(()) => swept.push(entry.path().to_string()),
+                Err(err) => tracing::warn!("cannot remove the stale temporary file {}: {err}", entry.path()),
+            }
+        }
+        swept.sort();
+        swept
+    }
+
     pub(crate) fn location(&self, key: &str) -> String {
         match &self.kind {
             Kind::Fs { root } => root.join(key).to_string(),

@@ -105,6 +105,9 @@ pub struct WarmReport {
     /// Bytes read from sources.
     pub bytes: u64,
     pub seconds: f64,
+    /// Temporary files that interrupted runs left in directory caches, removed
+    /// (see [`crate::STALE_TMP`]).
+    pub swept: Vec<String>,
 }
 
 impl WarmReport {
@@ -263,6 +266,7 @@ pub fn status(config: &Config, options: &Options<'_>) -> StatusReport {
 pub fn warm(config: &Config, options: &Options<'_>, progress: &dyn WarmProgress) -> WarmReport {
     let started = Instant::now();
     let caches = Caches::open(config, options);
+    let swept: Vec<String> = caches.stores.values().filter_map(|s| s.as_ref().ok()).flat_map(Store::sweep).collect();
     let fetcher = Fetcher::new();
     progress.begin(config.artifacts.len());
     let results: Vec<(ArtifactReport, u64)> = pool(options.jobs).install(|| {
@@ -281,6 +285,7 @@ pub fn warm(config: &Config, options: &Options<'_>, progress: &dyn WarmProgress)
         artifacts: results.into_iter().map(|(r, _)| r).collect(),
         bytes,
         seconds: started.elapsed().as_secs_f64(),
+        swept,
     }
 }
 

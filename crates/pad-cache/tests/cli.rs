@@ -1,0 +1,156 @@
+//! The standalone `pad-cache` binary as a git-sync exechook or a CI job runs it, from the
+//! directory of its artifacts.yaml, against a directory source and a directory cache:
+//! usage, warm, a second warm that copies nothing, status with its exit codes, a damaged
+//! cached object, a checksum mismatch, leftovers of interrupted runs, and a broken file.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn pad_cache(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pad-cache")).args(args).current_dir(dir).output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// A directory with `src/` (two artifacts) and an artifacts.yaml that copies them into
+/// `cache/`; `extra` is appended to the artifacts.
+fn setup(extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("tool.jar"), b"jar bytes").unwrap();
+    fs::write(src.join("env.tgz"), vec![7u8; 300_000]).unwrap();
+    let yaml = format!(
+        "artifact_sources:\n  files: {{class_name: fs, base_uri: src}}\nartifact_caches:\n  local: {{class_name: fs, base_uri: cache}}\ndefault_artifact_source: files\ndefault_artifact_caches: [local]\nartifacts:\n  tool.jar: {{id: tool.jar, sha256: {}}}\n  env.tgz: {{id: env.tgz}}\n{extra}",
+        hex_sha256(b"jar bytes")
+    );
+    fs::write(dir.path().join("artifacts.yaml"), yaml).unwrap();
+    dir
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = pad_cache(dir.path(), &["--help"]);
+    assert!(help.status.success());
+    let help = text(&help);
+    assert!(help.contains("warm") && help.contains("status"), "{help}");
+    let warm_help = text(&pad_cache(dir.path(), &["warm", "--help"]));
+    assert!(warm_help.contains("--force") && warm_help.contains("--jobs"), "{warm_help}");
+
+    let none = pad_cache(dir.path(), &["warm"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(text(&none).contains("FILE"), "{}", text(&none));
+    let bad = pad_cache(dir.path(), &["copy", "a.yaml"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let zero = pad_cache(dir.path(), &["status", "--jobs", "0", "a.yaml"]);
+    assert_eq!(zero.status.code(), Some(2));
+}
+
+#[test]
+fn warm_then_nothing_to_copy_then_status() {
+    let dir = setup("");
+    let root = dir.path();
+    let cold = pad_cache(root, &["status", "artifacts.yaml"]);
+    assert_eq!(cold.status.code(), Some(1), "{}", text(&cold));
+    assert!(text(&cold).contains("0 present, 2 missing"), "{}", text(&cold));
+
+    let warm = pad_cache(root, &["warm", "artifacts.yaml"]);
+    assert!(warm.status.success(), "{}", text(&warm));
+    let out = text(&warm);
+    assert!(out.contains("tool.jar") && out.contains("copied 9 B"), "{out}");
+    assert!(out.contains("2 copied"), "{out}");
+    assert_eq!(fs::read(root.join("cache/tool.jar")).unwrap(), b"jar bytes");
+    let recorded = fs::read_to_string(root.join("cache/env.tgz.sha256")).unwrap();
+    assert_eq!(recorded, format!("{}  env.tgz\n", hex_sha256(&[7u8; 300_000])));
+
+    let again = pad_cache(root, &["warm", "artifacts.yaml"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains("nothing to copy: all 2 artifacts already warm"), "{}", text(&again));
+
+    let status = pad_cache(root, &["status", "--json", "artifacts.yaml"]);
+    assert!(status.status.success(), "{}", text(&status));
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let states: Vec<&str> = json["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["caches"].as_array().unwrap())
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["present", "present"]);
+
+    // An object whose checksum is not the one artifacts.yaml asks for, and one without a
+    // stored checksum (another tool's copy, or an interrupted one), are wrong; a warm puts
+    // them right.
+    fs::write(root.join("cache/tool.jar"), b"other bytes").unwrap();
+    fs::write(root.join("cache/tool.jar.sha256"), format!("{}  tool.jar\n", hex_sha256(b"other bytes"))).unwrap();
+    fs::write(root.join("cache/env.tgz"), b"truncated").unwrap();
+    fs::remove_file(root.join("cache/env.tgz.sha256")).unwrap();
+    let damaged = pad_cache(root, &["status", "artifacts.yaml"]);
+    assert_eq!(damaged.status.code(), Some(1));
+    assert!(text(&damaged).contains("0 present, 0 missing, 2 wrong"), "{}", text(&damaged));
+    let repaired = pad_cache(root, &["warm", "artifacts.yaml"]);
+    assert!(repaired.status.success(), "{}", text(&repaired));
+    assert_eq!(fs::read(root.join("cache/env.tgz")).unwrap(), vec![7u8; 300_000]);
+    assert_eq!(fs::read(root.join("cache/tool.jar")).unwrap(), b"jar bytes");
+}
+
+#[test]
+fn a_checksum_mismatch_fails_and_leaves_no_object() {
+    let dir = setup(&format!("  bad.jar: {{id: tool.jar, sha256: {}}}\n", "0".repeat(64)));
+    let root = dir.path();
+    let warm = pad_cache(root, &["warm", "artifacts.yaml"]);
+    assert_eq!(warm.status.code(), Some(1), "{}", text(&warm));
+    let stderr = String::from_utf8_lossy(&warm.stderr);
+    assert!(stderr.contains("bad.jar -> local") && stderr.contains("sha256"), "{stderr}");
+    assert!(!root.join("cache/bad.jar").exists());
+    assert!(root.join("cache/tool.jar").exists(), "the other artifacts are still copied");
+    let leftovers: Vec<_> = fs::read_dir(root.join("cache/.pad-tmp")).map(|d| d.count()).into_iter().collect();
+    assert!(leftovers.iter().all(|n| *n == 0), "{leftovers:?}");
+}
+
+#[test]
+fn leftovers_of_interrupted_runs_are_swept_once_stale() {
+    let dir = setup("");
+    let root = dir.path();
+    let tmp = root.join("cache/.pad-tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    let old = tmp.join("env.tgz.0d2f-killed");
+    fs::write(&old, b"half a copy").unwrap();
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    fs::File::options().write(true).open(&old).unwrap().set_modified(two_hours_ago).unwrap();
+    // A copy another run is making right now.
+    let young = tmp.join("tool.jar.77aa-running");
+    fs::write(&young, b"in progress").unwrap();
+
+    let warm = pad_cache(root, &["warm", "artifacts.yaml"]);
+    assert!(warm.status.success(), "{}", text(&warm));
+    assert!(text(&warm).contains("env.tgz.0d2f-killed`, left by an interrupted run"), "{}", text(&warm));
+    assert!(!old.exists());
+    assert!(young.exists(), "a recent temporary file may belong to a running warm");
+
+    let json = pad_cache(root, &["warm", "--json", "artifacts.yaml"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["swept"], serde_json::json!([]));
+}
+
+#[test]
+fn a_broken_file_is_named_with_its_line() {
+    let dir = setup("  odd.jar: {id: tool.jar, colour: blue}\n");
+    let out = pad_cache(dir.path(), &["warm", "artifacts.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("artifacts.yaml:10:") && stderr.contains("colour"), "{stderr}");
+    assert!(!dir.path().join("cache").exists() || fs::read_dir(dir.path().join("cache")).unwrap().count() == 0);
+}
