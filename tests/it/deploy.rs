@@ -255,6 +255,12 @@ fn deploy_redeploy_dag_change_and_rollback() {
     let report = host_report(&json, &worker.host);
     assert_eq!((again.as_str(), report["state"].as_str()), (one.as_str(), Some("unchanged")), "{json}");
     assert_eq!(report["bytes_uploaded"], 0, "{json}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("against its last full check"), "the stamp stands for hashing: {notes}");
+    // With --full-verify every file is hashed again.
+    let (_, json) = deployed(d.deploy(&first, &["--full-verify"]));
+    let notes = host_report(&json, &worker.host)["notes"].to_string();
+    assert!(!notes.contains("against its last full check"), "{notes}");
 
     // A DAG-only change: about the changed bytes move.
     let dag = format!("{}# a change of {} bytes\n{}\n", base.dag, 4000, "x".repeat(4000));

@@ -20,6 +20,7 @@ pub(crate) struct Settings {
     pub(crate) lock_wait: Duration,
     /// `None`: the library's default.
     pub(crate) io_timeout: Option<Duration>,
+    pub(crate) full_verify: bool,
 }
 
 /// Shows each host's steps as a spinner (a line per step off a terminal).
@@ -52,6 +53,7 @@ pub(crate) fn deploy(root: &Utf8Path, args: &DeployArgs) -> Result<ExitCode> {
         failure_limit: args.failure_limit,
         lock_wait: Duration::from_secs(args.lock_wait),
         io_timeout: Some(Duration::from_secs(args.io_timeout)),
+        full_verify: args.full_verify,
     };
     deploy_package(root, target, &package, &settings, args.json)
 }
@@ -109,6 +111,7 @@ fn connect_options(root: &Utf8Path, settings: &Settings) -> ConnectOptions {
     let mut options = ConnectOptions::new(root);
     options.accept_new_host_key = settings.accept_new_host_key;
     options.lock_wait = settings.lock_wait;
+    options.full_verify = settings.full_verify;
     if let Some(timeout) = settings.io_timeout {
         options.io_timeout = timeout;
     }
@@ -193,7 +196,11 @@ pub(crate) fn rollback(root: &Utf8Path, args: &RollbackArgs) -> Result<ExitCode>
     let repo = pad_layout::discover(root)?;
     let target = find_target(&repo, &args.target)?;
     let steps = Steps::new();
-    let settings = Settings { lock_wait: Duration::from_secs(args.lock_wait), ..Settings::default() };
+    let settings = Settings {
+        lock_wait: Duration::from_secs(args.lock_wait),
+        full_verify: args.full_verify,
+        ..Settings::default()
+    };
     let reports =
         pad_deploy::rollback(target, &connect_options(root, &settings), args.to.as_deref(), &DeployProgress(&steps))?;
     for report in &reports {

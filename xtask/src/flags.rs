@@ -395,6 +395,10 @@ pub(crate) struct DeployArgs {
     /// busy host answers every 2 s).
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..))]
     pub(crate) io_timeout: u64,
+    /// Hash every file of a release already on a host. By default one that passed a full
+    /// check is taken as intact while each file's size, mtime and inode are unchanged.
+    #[arg(long)]
+    pub(crate) full_verify: bool,
     /// Print JSON on stdout: per host its state, release, bytes uploaded and step times.
     #[arg(long)]
     pub(crate) json: bool,
@@ -421,6 +425,10 @@ pub(crate) struct RollbackArgs {
     /// Wait up to this many seconds for a lock another deploy holds.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub(crate) lock_wait: u64,
+    /// Hash every file of a release already on a host. By default one that passed a full
+    /// check is taken as intact while each file's size, mtime and inode are unchanged.
+    #[arg(long)]
+    pub(crate) full_verify: bool,
     /// Print JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,

@@ -186,6 +186,10 @@ pub struct ConnectOptions {
     /// How long a host may stay silent before its connection is taken as lost (at least
     /// 5 s; the scripts of long steps print a tick every 2 s).
     pub io_timeout: Duration,
+    /// Hash every file of a release that is already on the host. Otherwise a release that
+    /// passed a full check is taken as intact while the size, modification time and inode
+    /// of each of its files are unchanged (the no-op redeploy's fast path).
+    pub full_verify: bool,
 }
 
 impl ConnectOptions {
@@ -196,6 +200,7 @@ impl ConnectOptions {
             accept_new_host_key: false,
             lock_wait: Duration::ZERO,
             io_timeout: Duration::from_secs(60),
+            full_verify: false,
         }
     }
 }

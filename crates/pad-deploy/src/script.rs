@@ -106,7 +106,7 @@ pub(crate) fn inspect(airflow_home: &str) -> String {
     s.push_str(
         r#"cd "$AH"
 mkdir -p .pad/store releases
-for d in releases/.tmp-* .pad/staging-* .pad/*.tmp current.tmp; do
+for d in releases/.tmp-* .pad/staging-* .pad/*.tmp .pad/verified/*.tmp current.tmp; do
   [ -e "$d" ] || [ -L "$d" ] || continue
   chmod -R u+w "$d" 2>/dev/null || true
   # A script of a killed run may take a moment to stop writing there.
@@ -215,15 +215,24 @@ echo pad-unpacked
     s
 }
 
-/// Checks a release (a directory under `releases/`) against its checksums and links,
-/// then prints the hash of the checksum list (`pad-sums <sha256>`).
-pub(crate) fn verify(airflow_home: &str, release_dir: &str, envs: &[&str]) -> String {
+/// Checks a release (a directory under `releases/`, to be `releases/<id>`) against its
+/// checksums and links, then prints the hash of the checksum list (`pad-sums <sha256>`).
+///
+/// A full check hashes every file and records a stamp of the files' sizes, modification
+/// times and inodes in `.pad/verified/<id>`. With `quick`, a release whose stamp still
+/// matches is taken as checked without hashing (`pad-verified-quick`): an unchanged
+/// redeploy then costs a `stat` of each file. Any difference, or a host without GNU
+/// `stat -c` or `xargs -0`, falls back to the full check.
+pub(crate) fn verify(airflow_home: &str, release_dir: &str, id: &str, envs: &[&str], quick: bool) -> String {
     let mut s = prelude(airflow_home);
     s.push_str(GUARD);
-    let _ = writeln!(s, "cd \"$AH\"/releases/{}", q(release_dir));
+    let _ = writeln!(s, "cd \"$AH\"/releases/{}\nSTAMP=\"$AH\"/.pad/verified/{}", q(release_dir), q(id));
     s.push_str(
-        r#"bad=0
-sha256sum -c --quiet .pad-release/sha256sums || bad=1
+        r#"stamp() {
+  sed -e 's/^[0-9a-f]\{64\}  //' .pad-release/sha256sums | tr '\n' '\0' \
+    | xargs -0 stat -c '%s %.9Y %i %n' -- 2>/dev/null | sha256sum | cut -c1-64
+}
+bad=0
 while IFS= read -r path && IFS= read -r target; do
   if [ "$(readlink "./$path" 2>/dev/null)" != "$target" ]; then echo "./$path: FAILED link"; bad=1; fi
 done < .pad-release/links
@@ -238,10 +247,24 @@ done < .pad-release/links
             m = q(&format!("./{venv}: FAILED missing"))
         );
     }
+    if quick {
+        s.push_str(
+            r#"if [ "$bad" = 0 ] && [ -f "$STAMP" ] && [ "$(stamp)" = "$(cat "$STAMP")" ]; then
+  set -- $(sha256sum .pad-release/sha256sums)
+  echo "pad-sums $1"
+  echo pad-verified-quick
+  exit 0
+fi
+"#,
+        );
+    }
     s.push_str(
-        r#"set -- $(sha256sum .pad-release/sha256sums)
+        r#"sha256sum -c --quiet .pad-release/sha256sums || bad=1
+set -- $(sha256sum .pad-release/sha256sums)
 echo "pad-sums $1"
 [ "$bad" = 0 ] || exit 5
+mkdir -p "$AH/.pad/verified"
+stamp > "$STAMP.tmp" && mv -f "$STAMP.tmp" "$STAMP"
 echo pad-verified
 "#,
     );
@@ -349,7 +372,7 @@ pub(crate) fn prune(airflow_home: &str, ids: &[&str], nonce: &str) -> String {
         let gone = format!(".tmp-prune-{id}-{nonce}");
         let _ = writeln!(
             s,
-            "if [ -d {i} ]; then mv -T {i} {g}; chmod -R u+w {g} 2>/dev/null || true; rm -rf {g}; echo {m}; fi",
+            "if [ -d {i} ]; then mv -T {i} {g}; chmod -R u+w {g} 2>/dev/null || true; rm -rf {g}; echo {m}; fi; rm -f ../.pad/verified/{i}",
             i = q(id),
             g = q(&gone),
             m = q(&format!("pad-pruned {id}"))

@@ -217,6 +217,42 @@ fn unchanged_redeploy_uploads_nothing() {
     assert_eq!(host.objects_reused, 4);
 }
 
+/// An unchanged release is checked by the stamp of its last full check; an edit that
+/// changes a file's mtime sends it through the full check, and only `full_verify`
+/// hashes a same-size edit whose mtime was put back (the stamp's documented limit).
+#[test]
+fn an_unchanged_release_is_checked_by_its_stamp_and_full_verify_hashes() {
+    let f = Fixture::new();
+    let spec = Spec::new("1.0");
+    let package = f.package(&spec);
+    assert_ok(&f.deploy_with(&f.target(), &f.options(&package)));
+    let stamp = |host: &crate::HostReport| host.notes.iter().any(|n| n.contains("against its last full check"));
+    let report = f.deploy_with(&f.target(), &f.options(&package));
+    assert!(stamp(assert_ok(&report)), "{:?}", report.hosts[0].notes);
+
+    let dag = f.home.join("current/dags/etl_dag.py");
+    let mtime = fs::metadata(&dag).unwrap().modified().unwrap();
+    fs::write(&dag, "from airflow import XYZ\n").unwrap();
+    fs::File::options().write(true).open(&dag).unwrap().set_modified(mtime).unwrap();
+    let report = f.deploy_with(&f.target(), &f.options(&package));
+    assert!(stamp(assert_ok(&report)), "the stamp cannot see this edit");
+
+    let mut full = f.options(&package);
+    full.connect.full_verify = true;
+    let report = f.deploy_with(&f.target(), &full);
+    let err = error_of(&report);
+    assert!(matches!(err, DeployError::Verify { .. }) && err.to_string().contains("dags/etl_dag.py"), "{err}");
+
+    // A fresh edit changes the mtime: the quick path falls back to hashing and finds it.
+    let report = f.deploy(&Spec::new("1.1"));
+    assert_ok(&report);
+    let dag = f.home.join("current/dags/etl_dag.py");
+    fs::write(&dag, "from airflow import XYZ\n").unwrap();
+    let report = f.deploy(&Spec::new("1.1"));
+    let err = error_of(&report);
+    assert!(matches!(err, DeployError::Verify { .. }) && err.to_string().contains("dags/etl_dag.py"), "{err}");
+}
+
 #[test]
 fn a_dag_change_uploads_about_the_changed_bytes() {
     let f = Fixture::new();
