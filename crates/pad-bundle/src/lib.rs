@@ -15,9 +15,11 @@
 //!   refused by [`SymlinkPolicy`]; devices, sockets and FIFOs refused.
 //! - GNU tar headers, with GNU long-name entries for paths and link targets over 100
 //!   bytes.
-//! - One gzip member with a fixed header (no name, time 0, OS 255), compressed by
-//!   [`ParallelGzWriter`] in blocks whose boundaries depend only on the input, the block
-//!   size and the level changes requested, never on the thread count.
+//! - Gzip members with a fixed header (no name, time 0, OS 255), one per block of
+//!   [`ParallelGzWriter`] (libdeflate, in parallel), whose boundaries depend only on the
+//!   input, the block size and the level changes requested, never on the thread count.
+//!   `tar -xzf`, Python's `tarfile.open` and Java's `GZIPInputStream` read them as one
+//!   stream; Python's streaming `r|gz` mode does not.
 //!
 //! A package starts with its [`Manifest`], `MANIFEST.json`, written by
 //! [`ArchiveBuilder::add_manifest`] before everything else, so [`read_manifest`] reads

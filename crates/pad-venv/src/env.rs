@@ -14,7 +14,8 @@ use crate::uv::Uv;
 use crate::{Progress, VenvError, fsutil};
 
 /// Bumped when the way environments are built changes, so old ones are not reused.
-const FORMAT: u32 = 1;
+/// 2: `venv.tar.gz` as libdeflate-compressed gzip members, one per MiB.
+const FORMAT: u32 = 2;
 /// The file inside every environment that says what it is.
 pub const ENV_RECORD: &str = "pad-env.json";
 /// Environments kept per project besides the current one.
