@@ -55,18 +55,6 @@ fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| vars.get(name).cloned()
 }
 
-/// The error and its causes, as the front end prints them.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(err) = source {
-        out.push_str(": ");
-        out.push_str(&err.to_string());
-        source = err.source();
-    }
-    out
-}
-
 /// Counts what a transfer reports.
 #[derive(Default)]
 struct Recorder {
@@ -91,7 +79,7 @@ fn open(toml: &str, name: &str, vars: &[(&str, &str)]) -> (TestRepo, Registry) {
     let repo = TestRepo::empty();
     repo.write("deploy/registries.toml", toml);
     let registries = Registries::load(&repo.root.join("deploy/registries.toml")).unwrap();
-    let registry = registries.open(name, &env(vars)).unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let registry = registries.open(name, &env(vars)).unwrap_or_else(|e| panic!("{}", pad_layout::error_chain(&e)));
     (repo, registry)
 }
 
@@ -177,7 +165,7 @@ fn round_trip(registry: &Registry, backdoor: &dyn Backdoor) {
     // Other bytes under the same version: refused without force, replaced with it.
     let other = package_file(&work.join("b"), &second);
     let err = registry.publish(&other, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::Conflict { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::Conflict { .. }), "{}", pad_layout::error_chain(&err));
     let message = err.to_string();
     assert!(message.contains(&first_sha) && message.contains(&second_sha) && message.contains("--force"), "{message}");
     assert_eq!(registry.exists(PACKAGE, VERSION, FILE).unwrap(), Some(first_sha.clone()));
@@ -196,19 +184,19 @@ fn round_trip(registry: &Registry, backdoor: &dyn Backdoor) {
     backdoor.overwrite(&format!("{PACKAGE}/{VERSION}/{FILE}"), &damaged);
     let dest = work.join("fetched-damaged");
     let err = registry.fetch(PACKAGE, VERSION, FILE, &dest, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::ChecksumMismatch { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::ChecksumMismatch { .. }), "{}", pad_layout::error_chain(&err));
     assert_eq!(names_in(&dest), Vec::<String>::new(), "a failed fetch left files behind");
 
     // A damaged checksum object is named as such.
     backdoor.overwrite(&format!("{PACKAGE}/{VERSION}/{FILE}.sha256"), b"garbage\n");
     let err = registry.fetch(PACKAGE, VERSION, FILE, &dest, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::BadChecksumFile { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::BadChecksumFile { .. }), "{}", pad_layout::error_chain(&err));
 
     // An upload interrupted before its `.sha256`: absent for exists, fetch and publish.
     backdoor.overwrite(&format!("{PACKAGE}/2.0.0/{FILE}"), b"half a package");
     assert_eq!(registry.exists(PACKAGE, "2.0.0", FILE).unwrap(), None);
     let err = registry.fetch(PACKAGE, "2.0.0", FILE, &dest, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", pad_layout::error_chain(&err));
     let outcome = registry.publish(&file, PACKAGE, "2.0.0", false, &NoProgress).unwrap();
     assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
     let fetched = registry.fetch(PACKAGE, "2.0.0", FILE, &dest, &NoProgress).unwrap();
@@ -216,7 +204,7 @@ fn round_trip(registry: &Registry, backdoor: &dyn Backdoor) {
 
     // A version never published.
     let err = registry.fetch(PACKAGE, "9.9.9", FILE, &work.join("none"), &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("9.9.9"), "{err}");
 }
 
@@ -257,7 +245,7 @@ fn webdav_registry_makes_collections_on_a_strict_server() {
     let access_log = || std::fs::read_to_string(nginx.root.parent().unwrap().join("access.log")).unwrap();
     let outcome = registry
         .publish(&file, PACKAGE, VERSION, false, &NoProgress)
-        .unwrap_or_else(|e| panic!("{}\naccess log:\n{}\n{}", chain(&e), access_log(), nginx.log()));
+        .unwrap_or_else(|e| panic!("{}\naccess log:\n{}\n{}", pad_layout::error_chain(&e), access_log(), nginx.log()));
     assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
     let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &NoProgress).unwrap();
     assert_eq!(std::fs::read(&fetched.path).unwrap(), bytes(100_000, 3));
@@ -285,7 +273,7 @@ fn webdav_registry_with_basic_auth() {
     let wrong_password = "not-the-password-0b9d";
     let (_repo, registry) = open(&toml, "dav", &[("DAV_USER", services::DAV_USER), ("DAV_PASSWORD", wrong_password)]);
     let err = registry.publish(&file, PACKAGE, "1.5.0", false, &NoProgress).unwrap_err();
-    let shown = format!("{}\n{err:?}\n{registry:?}", chain(&err));
+    let shown = format!("{}\n{err:?}\n{registry:?}", pad_layout::error_chain(&err));
     assert!(matches!(err, RegistryError::Denied { .. }), "{shown}");
     assert!(err.to_string().contains("check the user and password in DAV_USER/DAV_PASSWORD"), "{shown}");
     assert!(!shown.contains(wrong_password), "the password leaked:\n{shown}");
@@ -371,7 +359,7 @@ fn gitlab_contract_round_trip() {
     // Other bytes: refused, then replaced with force (the old package file is deleted).
     let other = package_file(&repo.root.join("b"), &second);
     let err = registry.publish(&other, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::Conflict { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::Conflict { .. }), "{}", pad_layout::error_chain(&err));
     let outcome = registry.publish(&other, PACKAGE, VERSION, true, &NoProgress).unwrap();
     assert!(matches!(outcome, PublishOutcome::Replaced { .. }), "{outcome:?}");
     assert_eq!(count(&server.log(), "DELETE "), 1, "{}", server.log());
@@ -393,7 +381,7 @@ fn gitlab_contract_round_trip() {
     let outcome = deploy.publish(&file, PACKAGE, "1.6.0", false, &NoProgress).unwrap();
     assert!(matches!(outcome, PublishOutcome::AlreadyPresent { .. }), "{outcome:?}");
     let err = deploy.publish(&other, PACKAGE, "1.6.0", false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::Conflict { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::Conflict { .. }), "{}", pad_layout::error_chain(&err));
 }
 
 #[test]
@@ -427,7 +415,7 @@ fn gitlab_contract_retries_server_errors() {
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let file = package_file(&repo.root.join("a"), &bytes(1000, 8));
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::Server { status: 500, attempts: 4, .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::Server { status: 500, attempts: 4, .. }), "{}", pad_layout::error_chain(&err));
     assert_eq!(count(&server.log(), "PUT "), 4, "{}", server.log());
 }
 
@@ -447,38 +435,38 @@ fn gitlab_contract_status_errors() {
     let file = package_file(&repo.root.join("a"), &small);
     registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::Duplicate { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::Duplicate { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("Duplicate package is not allowed"), "{err}");
 
     // 400: too large.
     let server = GitlabContract::start(GitlabOptions { max_file_size: Some(1000), ..GitlabOptions::default() });
     let (_r, registry) = gitlab(&server, "42", &write);
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::TooLarge { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::TooLarge { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("File is too large"), "{err}");
 
     let server = GitlabContract::start(GitlabOptions::default());
     // 401: a token GitLab does not know; the message names the variable to fix.
     let (_r, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", "glpat-revoked")]);
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::Unauthorized { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::Unauthorized { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("set GITLAB_TOKEN to a valid one"), "{err}");
 
     // 403: a token that may read but not write.
     let (_r, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_READ_TOKEN)]);
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::Forbidden { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::Forbidden { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("`GITLAB_TOKEN` may not publish to it"), "{err}");
     assert!(err.to_string().contains("Developer role"), "{err}");
 
     // 404: an unknown project, then an unknown version.
     let (_r, registry) = gitlab(&server, "4242", &write);
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::NotFound { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::NotFound { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("Project Not Found") && err.to_string().contains("`project`"), "{err}");
     let (_r, registry) = gitlab(&server, "42", &write);
     let err = registry.fetch(PACKAGE, "0.0.1", FILE, &repo.root.join("none"), &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", pad_layout::error_chain(&err));
     assert_eq!(names_in(&repo.root.join("none")), Vec::<String>::new());
 }
 
@@ -499,7 +487,7 @@ fn gitlab_contract_checksum_mismatch_on_download() {
             assert_eq!(*expected, sha256(&contents));
             assert_ne!(expected, actual);
         }
-        other => panic!("{}", chain(other)),
+        other => panic!("{}", pad_layout::error_chain(other)),
     }
     assert_eq!(names_in(&dest), Vec::<String>::new(), "a failed fetch left files behind");
 }
@@ -532,7 +520,7 @@ fn gitlab_contract_direct_download_keeps_the_token_home() {
     assert!(matches!(outcome, PublishOutcome::AlreadyPresent { .. }), "{outcome:?}");
     let dest = repo.root.join("fetched-deploy");
     let err = deploy.fetch(PACKAGE, VERSION, FILE, &dest, &NoProgress).unwrap_err();
-    assert!(matches!(err, RegistryError::Protocol { .. }), "{}", chain(&err));
+    assert!(matches!(err, RegistryError::Protocol { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("fetch with an access token or a job token"), "{err}");
     assert_eq!(names_in(&dest), Vec::<String>::new());
 }
@@ -594,7 +582,7 @@ fn gitlab_contract_never_shows_the_token() {
     drop(server);
     errors.push(registry.publish(&other, PACKAGE, "3.0.0", false, &NoProgress).unwrap_err());
     for err in &errors {
-        shown.push(format!("{}\n{err:?}", chain(err)));
+        shown.push(format!("{}\n{err:?}", pad_layout::error_chain(err)));
     }
     let expected = [
         "checksum mismatch",

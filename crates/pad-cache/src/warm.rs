@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Instant;
 
+use pad_layout::error_chain;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::{Artifact, Config};
-use crate::error::{TransferError, chain};
+use crate::error::TransferError;
 use crate::http::{ATTEMPTS, backoff};
 use crate::source::{self, Algorithm, Expected, Fetcher, Hashes};
 use crate::store::{CacheState, Sink, Store};
@@ -185,7 +186,7 @@ impl Caches {
             .caches
             .values()
             .map(|def| {
-                let store = Store::open(def, options.env, runtime.handle()).map_err(|err| chain(&err));
+                let store = Store::open(def, options.env, runtime.handle()).map_err(|err| error_chain(&err));
                 (def.name.clone(), store)
             })
             .collect();
@@ -246,7 +247,7 @@ pub fn status(config: &Config, options: &Options<'_>) -> StatusReport {
                             location: store.location(&artifact.name),
                             state: retry(|| store.state(&artifact.name, artifact.sha256.as_deref()))
                                 .0
-                                .unwrap_or_else(|err| CacheState::Error { error: chain(&err) }),
+                                .unwrap_or_else(|err| CacheState::Error { error: error_chain(&err) }),
                         },
                         Err(error) => CacheStatus {
                             cache: cache.clone(),
@@ -335,7 +336,7 @@ fn warm_one(
                 Outcome::Present
             }
             Ok(CacheState::Error { error }) => Outcome::Failed { error, attempts },
-            Err(err) => Outcome::Failed { error: chain(&err), attempts },
+            Err(err) => Outcome::Failed { error: error_chain(&err), attempts },
         };
         outcomes.push(CacheOutcome { cache: cache.clone(), location, outcome });
     }
@@ -352,7 +353,7 @@ fn warm_one(
                 retry_targets = targets;
             }
             Some(err) => {
-                let error = chain(&err);
+                let error = error_chain(&err);
                 for target in &targets {
                     outcomes[target.index].outcome = Outcome::Failed { error: error.clone(), attempts: attempt };
                 }
@@ -369,7 +370,8 @@ fn warm_one(
                             retry_targets.push(target);
                         }
                         Err(err) => {
-                            outcomes[target.index].outcome = Outcome::Failed { error: chain(&err), attempts: attempt }
+                            outcomes[target.index].outcome =
+                                Outcome::Failed { error: error_chain(&err), attempts: attempt }
                         }
                     }
                 }

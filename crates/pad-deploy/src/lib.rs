@@ -342,24 +342,9 @@ pub struct RollbackReport {
 
 fn serialize_error<S: serde::Serializer>(error: &Option<DeployError>, s: S) -> Result<S::Ok, S::Error> {
     match error {
-        Some(error) => s.serialize_some(&error_chain(error)),
+        Some(error) => s.serialize_some(&pad_layout::error_chain(error)),
         None => s.serialize_none(),
     }
-}
-
-/// An error and its causes on one line, as `a: b: c`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -166,7 +166,7 @@ fn deploy_host(
                 outcome = Err(limit_error);
             }
             Err(err) => {
-                clock.note(&mut report, &format!("switching back failed: {}", crate::error_chain(&err)));
+                clock.note(&mut report, &format!("switching back failed: {}", pad_layout::error_chain(&err)));
                 outcome = Err(err);
             }
         }
@@ -178,7 +178,7 @@ fn deploy_host(
             let _ = clock.begin(Step::Prune, &mut report);
         } else if let Err(err) = s.prune_step(plan, resolved.keep, &mut clock, &mut report) {
             // The new release serves; a failed prune is reported and retried next time.
-            clock.note(&mut report, &format!("prune failed: {}", crate::error_chain(&err)));
+            clock.note(&mut report, &format!("prune failed: {}", pad_layout::error_chain(&err)));
         }
     }
     if let Some(s) = session {
@@ -601,7 +601,7 @@ impl<'a> Session<'a> {
                 Err(err) => {
                     clock.note(
                         report,
-                        &format!("release `{id}` was damaged and is rebuilt: {}", crate::error_chain(&err)),
+                        &format!("release `{id}` was damaged and is rebuilt: {}", pad_layout::error_chain(&err)),
                     );
                     self.sh_ok(
                         Step::Verify,

@@ -169,7 +169,7 @@ impl Fixture {
 #[track_caller]
 fn assert_ok(report: &DeployReport) -> &crate::HostReport {
     let host = &report.hosts[0];
-    assert!(report.success(), "deploy failed: {:?}", host.error.as_ref().map(|e| crate::error_chain(e)));
+    assert!(report.success(), "deploy failed: {:?}", host.error.as_ref().map(|e| pad_layout::error_chain(e)));
     host
 }
 

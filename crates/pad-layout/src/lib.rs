@@ -28,7 +28,7 @@ mod tests;
 
 pub use env_vars::EnvVars;
 pub use files::{NOT_SHIPPED, ShippedFile, dag_files, project_files, release_files};
-pub use problem::{LayoutError, Problem, line_column};
+pub use problem::{LayoutError, Problem, error_chain, line_column};
 pub use project::{
     ARTIFACTS_FILE, PROJECT_SETTINGS_FILE, PYPROJECT_FILE, Project, ProjectSettings, REQUIREMENTS_FILE, RESERVED_NAMES,
     TEST_REQUIREMENTS_FILE, check_project_name, default_package,

@@ -86,3 +86,19 @@ impl fmt::Display for LayoutError {
         Ok(())
     }
 }
+
+/// An error and its causes on one line, `a: b: c`, leaving out a cause whose text the
+/// message already holds (as error types that print their source do).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

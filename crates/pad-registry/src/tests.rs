@@ -15,19 +15,8 @@ const FILE: &str = "/repo/deploy/registries.toml";
 fn check_error(text: &str, expected: Expect) {
     match Registries::parse(text, Utf8Path::new(FILE)) {
         Ok(registries) => panic!("expected an error, got {registries:?}"),
-        Err(err) => expected.assert_eq(&chain(&err)),
+        Err(err) => expected.assert_eq(&pad_layout::error_chain(&err)),
     }
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(err) = source {
-        out.push_str(": ");
-        out.push_str(&err.to_string());
-        source = err.source();
-    }
-    out
 }
 
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -41,7 +30,7 @@ fn check_open_error(text: &str, name: &str, vars: &[(&str, &str)], expected: Exp
     let registries = Registries::parse(text, Utf8Path::new(FILE)).unwrap();
     match registries.open(name, &env(vars)) {
         Ok(registry) => panic!("expected an error, got {registry:?}"),
-        Err(err) => expected.assert_eq(&chain(&err)),
+        Err(err) => expected.assert_eq(&pad_layout::error_chain(&err)),
     }
 }
 
@@ -297,7 +286,7 @@ fn relative_fs_path_is_taken_from_the_repository_root() {
 fn relative_fs_path_needs_a_registries_file() {
     let config = RegistryConfig::Fs(crate::FsConfig { path: "target/registry".into() });
     let err = Registry::open("local", &config, &env(&[])).unwrap_err();
-    expect![[r#"registry `local` in `registries.toml`: `path` = "target/registry" is relative, and only a registries file gives it a base: use an absolute path"#]].assert_eq(&chain(&err));
+    expect![[r#"registry `local` in `registries.toml`: `path` = "target/registry" is relative, and only a registries file gives it a base: use an absolute path"#]].assert_eq(&pad_layout::error_chain(&err));
 }
 
 #[test]

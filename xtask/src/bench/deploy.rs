@@ -284,7 +284,7 @@ fn deploy(root: &Utf8Path, target: &pad_layout::Target, package: &Utf8Path) -> R
         let errors: Vec<String> = report
             .hosts
             .iter()
-            .filter_map(|h| h.error.as_ref().map(|e| format!("{}: {}", h.host, pad_deploy::error_chain(e))))
+            .filter_map(|h| h.error.as_ref().map(|e| format!("{}: {}", h.host, pad_layout::error_chain(e))))
             .collect();
         bail!("the deploy of {package} to the worker failed: {}", errors.join("; "));
     }
