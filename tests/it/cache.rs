@@ -15,21 +15,7 @@ use crate::services::{
     FaultServer, GITLAB_JOB_TOKEN, GITLAB_PROJECT, GITLAB_WRITE_TOKEN, GitlabContract, GitlabOptions, Nginx,
     S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, WebhdfsContract,
 };
-use crate::support::{TestRepo, XtaskRun, e2e_enabled, names_in, xtask_cmd, xtask_with_env};
-
-/// Deterministic pseudo-random bytes (xorshift), different for each seed.
-fn bytes(size: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(size + 8);
-    while out.len() < size {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(size);
-    out
-}
+use crate::support::{TestRepo, XtaskRun, e2e_enabled, names_in, random_bytes, xtask_cmd, xtask_with_env};
 
 fn sha256(data: &[u8]) -> String {
     format!("{:x}", Sha256::digest(data))
@@ -165,7 +151,7 @@ fn config_errors_name_file_line_and_fix() {
 #[test]
 fn unreachable_cache_fails_that_cache_only() {
     let repo = TestRepo::empty();
-    let data = bytes(100_000, 7);
+    let data = random_bytes(100_000, 7);
     write(&repo.root.join("src/tool.jar"), &data);
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     repo.write(
@@ -205,13 +191,13 @@ fn warm_fills_every_cache_kind_and_then_copies_nothing() {
     // Sources: a Maven repository (two jars, one with .sha1 and one with .sha256, one of
     // them over an S3 part), a URL, a GitLab generic package and a local file.
     let maven = nginx.root.join("maven");
-    let jar = bytes(9 * 1024 * 1024 + 3, 1);
+    let jar = random_bytes(9 * 1024 * 1024 + 3, 1);
     maven_publish(&maven, "org.example.spark:udfs:jar:shaded:1.2.0", &jar, &["sha1"]);
-    let small = bytes(20_000, 2);
+    let small = random_bytes(20_000, 2);
     maven_publish(&maven, "org.example:small:0.1", &small, &["sha256"]);
-    let page = bytes(5_000, 3);
+    let page = random_bytes(5_000, 3);
     write(&nginx.root.join("maven/files/page.bin"), &page);
-    let env = bytes(300_000, 4);
+    let env = random_bytes(300_000, 4);
     write(&repo.root.join("build/env.tgz"), &env);
     let url =
         format!("{}/projects/{GITLAB_PROJECT}/packages/generic/image-env/0.1.0/image-env-0.1.0.tgz", gitlab.api_url());
@@ -221,7 +207,7 @@ fn warm_fills_every_cache_kind_and_then_copies_nothing() {
         .arg(&url)
         .run()
         .unwrap();
-    let local = bytes(1234, 5);
+    let local = random_bytes(1234, 5);
     write(&repo.root.join("files/local.bin"), &local);
 
     let dir_cache = repo.root.join("cache-dir");
@@ -361,9 +347,9 @@ fn example_repo_warms_into_s3_and_a_directory() {
     let s3 = S3Server::start("analytics-artifacts");
     let gitlab = GitlabContract::start(GitlabOptions::default());
     let repo = TestRepo::example();
-    let jar = bytes(2 * 1024 * 1024 + 17, 11);
+    let jar = random_bytes(2 * 1024 * 1024 + 17, 11);
     maven_publish(&nginx.root.join("maven"), "org.apache.spark:spark-avro_2.12:3.5.1", &jar, &["sha1"]);
-    let env = bytes(700_000, 12);
+    let env = random_bytes(700_000, 12);
     write(&repo.root.join("target/venv.tgz"), &env);
     let url = format!(
         "{}/projects/{GITLAB_PROJECT}/packages/generic/image-matching-venv/0.1.0/image-matching-venv-0.1.0.tgz",
@@ -422,14 +408,14 @@ fn source_failures_are_reported_and_leave_no_object() {
     let hdfs = WebhdfsContract::start();
     let repo = TestRepo::empty();
     let files = repo.root.join("www");
-    let flaky = bytes(300_000, 21);
-    let truncated = bytes(400_000, 22);
-    let wrong = bytes(50_000, 23);
+    let flaky = random_bytes(300_000, 21);
+    let truncated = random_bytes(400_000, 22);
+    let wrong = random_bytes(50_000, 23);
     maven_publish(&files.join("maven"), "org.example:flaky:1.0", &flaky, &["sha1"]);
     maven_publish(&files.join("maven"), "org.example:truncated:1.0", &truncated, &[]);
     // A .sha1 that is not the jar's.
     maven_publish(&files.join("maven"), "org.example:wrong:1.0", &wrong, &[&sha1(b"something else")]);
-    let declared = bytes(10_000, 24);
+    let declared = random_bytes(10_000, 24);
     write(&files.join("declared.bin"), &declared);
     let rules = serde_json::json!({
         "/maven/org/example/flaky/1.0/flaky-1.0.jar": {"fail": 2, "status": 500},
@@ -534,7 +520,7 @@ fn killed_warm_leaves_no_partial_object_and_reruns() {
     let nginx = Nginx::start();
     let repo = TestRepo::empty();
     let www = repo.root.join("www");
-    let big = bytes(6 * 1024 * 1024, 31);
+    let big = random_bytes(6 * 1024 * 1024, 31);
     write(&www.join("big.tgz"), &big);
     // 3 MB/s: two seconds for the whole file.
     let server = FaultServer::start(&www, &serde_json::json!({"/big.tgz": {"rate": 3_000_000}}));

@@ -13,7 +13,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_bundle::{ArchiveBuilder, Contents, Manifest, PackOptions, ProjectEntry, SymlinkPolicy};
 use serde_json::Value;
 
-use crate::support::{TestRepo, XtaskRun, e2e_enabled, xtask_with_env};
+use crate::support::{TestRepo, XtaskRun, e2e_enabled, random_bytes, xtask_with_env};
 use crate::worker::{Worker, WorkerOptions, WorkerSet};
 
 /// The workers' interpreter, which the shipped environments point at.
@@ -95,19 +95,6 @@ impl Spec {
     }
 }
 
-/// Pseudo-random bytes (xorshift), the same for the same seed.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 fn synthetic_package(dir: &Utf8Path, spec: &Spec) -> Utf8PathBuf {
     let work = dir.join(format!("work-{}", spec.version));
     let _ = std::fs::remove_dir_all(&work);
@@ -126,7 +113,7 @@ fn synthetic_package(dir: &Utf8Path, spec: &Spec) -> Utf8PathBuf {
         ("projects/etl/venv.tar.gz".into(), std::fs::read(&tarball).unwrap()),
     ];
     if spec.big > 0 {
-        entries.push(("projects/etl/data.bin".into(), noise(spec.big, spec.seed)));
+        entries.push(("projects/etl/data.bin".into(), random_bytes(spec.big, spec.seed)));
     }
     for i in 0..spec.many {
         entries

@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_registry::{NoProgress, PublishOutcome, Registries, Registry, RegistryError, TransferProgress};
 
 use crate::services::{self, GitlabContract, GitlabOptions, Nginx, S3Server};
-use crate::support::{TestRepo, e2e_enabled, names_in};
+use crate::support::{TestRepo, e2e_enabled, names_in, random_bytes};
 
 const PACKAGE: &str = "platform-airflow-dags";
 const VERSION: &str = "1.4.0";
@@ -20,20 +20,6 @@ const FILE: &str = "platform-airflow-dags-1.4.0.tar.gz";
 
 /// More than one S3 part (8 MiB), so multipart uploads are exercised.
 const SIZE: usize = 9 * 1024 * 1024 + 12345;
-
-/// Deterministic pseudo-random bytes (xorshift), different for each seed.
-fn bytes(size: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(size);
-    while out.len() < size {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(size);
-    out
-}
 
 /// Writes `contents` as `<dir>/<FILE>`.
 fn package_file(dir: &Utf8Path, contents: &[u8]) -> Utf8PathBuf {
@@ -122,8 +108,8 @@ impl Backdoor for S3Backdoor<'_> {
 fn round_trip(registry: &Registry, backdoor: &dyn Backdoor) {
     let work = tempfile::tempdir().unwrap();
     let work = Utf8Path::from_path(work.path()).unwrap();
-    let first = bytes(SIZE, 1);
-    let second = bytes(SIZE, 2);
+    let first = random_bytes(SIZE, 1);
+    let second = random_bytes(SIZE, 2);
     let (first_sha, second_sha) = (sha256(&first), sha256(&second));
     let file = package_file(&work.join("a"), &first);
 
@@ -241,14 +227,14 @@ fn webdav_registry_makes_collections_on_a_strict_server() {
     let nginx = Nginx::start();
     let toml = format!("[dav]\nkind = \"webdav\"\nurl = \"{}\"\n", nginx.url("strict"));
     let (repo, registry) = open(&toml, "dav", &[]);
-    let file = package_file(&repo.root.join("dist"), &bytes(100_000, 3));
+    let file = package_file(&repo.root.join("dist"), &random_bytes(100_000, 3));
     let access_log = || std::fs::read_to_string(nginx.root.parent().unwrap().join("access.log")).unwrap();
     let outcome = registry
         .publish(&file, PACKAGE, VERSION, false, &NoProgress)
         .unwrap_or_else(|e| panic!("{}\naccess log:\n{}\n{}", pad_layout::error_chain(&e), access_log(), nginx.log()));
     assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
     let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &NoProgress).unwrap();
-    assert_eq!(std::fs::read(&fetched.path).unwrap(), bytes(100_000, 3));
+    assert_eq!(std::fs::read(&fetched.path).unwrap(), random_bytes(100_000, 3));
     // Without create_full_put_path, nginx needs the collections made first (MKCOL).
     let access = access_log();
     assert!(access.contains("\"MKCOL /strict/"), "{access}");
@@ -266,7 +252,7 @@ fn webdav_registry_with_basic_auth() {
     );
     let good = [("DAV_USER", services::DAV_USER), ("DAV_PASSWORD", services::DAV_PASSWORD)];
     let (repo, registry) = open(&toml, "dav", &good);
-    let file = package_file(&repo.root.join("dist"), &bytes(200_000, 4));
+    let file = package_file(&repo.root.join("dist"), &random_bytes(200_000, 4));
     registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
     registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &NoProgress).unwrap();
 
@@ -338,8 +324,8 @@ fn gitlab_contract_round_trip() {
     }
     let server = GitlabContract::start(GitlabOptions::default());
     let (repo, registry) = gitlab(&server, "data/airflow-dags", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
-    let first = bytes(SIZE, 5);
-    let second = bytes(SIZE, 6);
+    let first = random_bytes(SIZE, 5);
+    let second = random_bytes(SIZE, 6);
     let file = package_file(&repo.root.join("a"), &first);
     let progress = Recorder::default();
     let outcome = registry.publish(&file, PACKAGE, VERSION, false, &progress).unwrap();
@@ -392,7 +378,7 @@ fn gitlab_contract_retries_server_errors() {
     // GitLab answers 500 when concurrent first uploads race to create the package.
     let server = GitlabContract::start(GitlabOptions { fail_puts: 2, ..GitlabOptions::default() });
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
-    let file = package_file(&repo.root.join("a"), &bytes(300_000, 7));
+    let file = package_file(&repo.root.join("a"), &random_bytes(300_000, 7));
     let progress = Recorder::default();
     let outcome = registry.publish(&file, PACKAGE, VERSION, false, &progress).unwrap();
     assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
@@ -413,7 +399,7 @@ fn gitlab_contract_retries_server_errors() {
     // A server that keeps failing: bounded tries, then an error naming the status.
     let server = GitlabContract::start(GitlabOptions { fail_puts: 100, ..GitlabOptions::default() });
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
-    let file = package_file(&repo.root.join("a"), &bytes(1000, 8));
+    let file = package_file(&repo.root.join("a"), &random_bytes(1000, 8));
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
     assert!(matches!(err, RegistryError::Server { status: 500, attempts: 4, .. }), "{}", pad_layout::error_chain(&err));
     assert_eq!(count(&server.log(), "PUT "), 4, "{}", server.log());
@@ -425,7 +411,7 @@ fn gitlab_contract_status_errors() {
         return;
     }
     let write = [("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)];
-    let small = bytes(5000, 9);
+    let small = random_bytes(5000, 9);
 
     // 400: a duplicate, when the project forbids them and another publisher got there
     // between our check and our upload.
@@ -477,7 +463,7 @@ fn gitlab_contract_checksum_mismatch_on_download() {
     }
     let server = GitlabContract::start(GitlabOptions { corrupt_downloads: true, ..GitlabOptions::default() });
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
-    let contents = bytes(2 * 1024 * 1024, 10);
+    let contents = random_bytes(2 * 1024 * 1024, 10);
     let file = package_file(&repo.root.join("a"), &contents);
     registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
     let dest = repo.root.join("fetched");
@@ -501,7 +487,7 @@ fn gitlab_contract_direct_download_keeps_the_token_home() {
     // checksum header is lost: the token must not follow, the packages API gives the sha256.
     let server = GitlabContract::start(GitlabOptions { direct_download: true, ..GitlabOptions::default() });
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
-    let contents = bytes(3 * 1024 * 1024, 13);
+    let contents = random_bytes(3 * 1024 * 1024, 13);
     let file = package_file(&repo.root.join("a"), &contents);
     registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
     let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &NoProgress).unwrap();
@@ -562,13 +548,13 @@ fn gitlab_contract_never_shows_the_token() {
     let mut shown = Vec::new();
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", token)]);
     shown.push(format!("{registry:?} {registry:#?}"));
-    let file = package_file(&repo.root.join("a"), &bytes(10_000, 11));
+    let file = package_file(&repo.root.join("a"), &random_bytes(10_000, 11));
     shown.push(format!("{:?}", registry.publish(&file, PACKAGE, VERSION, false, &NoProgress)));
     let mut errors = vec![
         registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("f"), &NoProgress).unwrap_err(),
         registry.fetch(PACKAGE, "0.0.9", FILE, &repo.root.join("f"), &NoProgress).unwrap_err(),
     ];
-    let other = package_file(&repo.root.join("b"), &bytes(10_000, 12));
+    let other = package_file(&repo.root.join("b"), &random_bytes(10_000, 12));
     errors.push(registry.publish(&other, PACKAGE, VERSION, false, &NoProgress).unwrap_err());
     let (_r, wrong_project) = gitlab(&server, "7", &[("GITLAB_TOKEN", token)]);
     errors.push(wrong_project.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err());
