@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_bundle::{ArchiveBuilder, Contents, Manifest, PackOptions, ProjectEntry, SymlinkPolicy};
+use pad_bundle::{PackOptions, PackageFile, PackageSpec, ProjectEntry, SymlinkPolicy};
 use serde_json::Value;
 
 use crate::support::{TestRepo, XtaskRun, e2e_enabled, random_bytes, xtask_with_env};
@@ -107,40 +107,41 @@ fn synthetic_package(dir: &Utf8Path, spec: &Spec) -> Utf8PathBuf {
     let options = PackOptions { symlinks: SymlinkPolicy::Keep, ..PackOptions::default() };
     let stats = pad_bundle::pack_dir(&venv, &tarball, &options).unwrap();
 
-    let mut entries: Vec<(Utf8PathBuf, Vec<u8>)> = vec![
+    let mut files: Vec<(Utf8PathBuf, Vec<u8>)> = vec![
         ("dags/etl_dag.py".into(), spec.dag.clone().into_bytes()),
         ("projects/etl/etl/__init__.py".into(), b"VALUE = 1\n".to_vec()),
-        ("projects/etl/venv.tar.gz".into(), std::fs::read(&tarball).unwrap()),
     ];
     if spec.big > 0 {
-        entries.push(("projects/etl/data.bin".into(), random_bytes(spec.big, spec.seed)));
+        files.push(("projects/etl/data.bin".into(), random_bytes(spec.big, spec.seed)));
     }
     for i in 0..spec.many {
-        entries
-            .push((format!("projects/etl/gen/f{i:05}.py").into(), format!("N = {i}  # {}\n", spec.seed).into_bytes()));
+        files.push((format!("projects/etl/gen/f{i:05}.py").into(), format!("N = {i}  # {}\n", spec.seed).into_bytes()));
     }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut contents = Contents::default();
-    for (path, bytes) in &entries {
-        contents.add_bytes(path, bytes, false).unwrap();
+    let mut shipped =
+        vec![PackageFile { archive_path: "projects/etl/venv.tar.gz".into(), src: tarball, precompressed: true }];
+    for (path, bytes) in files {
+        let src = work.join("tree").join(&path);
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        std::fs::write(&src, bytes).unwrap();
+        shipped.push(PackageFile { archive_path: path, src, precompressed: false });
     }
-    contents.projects.push(ProjectEntry {
+    let project = ProjectEntry {
         name: "etl".to_owned(),
         env_key: "synthetic".to_owned(),
         interpreter_path: spec.interpreter.clone(),
         interpreter_version: "3.11.2".to_owned(),
         package: Some("etl".to_owned()),
         venv_sha256: stats.sha256,
-    });
-    let manifest = Manifest::new("platform-airflow-dags", &spec.version, None, false, contents).unwrap();
-    let path = dir.join(format!("platform-airflow-dags-{}.tar.gz", spec.version));
-    let mut builder = ArchiveBuilder::new(std::fs::File::create(&path).unwrap(), &PackOptions::default()).unwrap();
-    builder.add_manifest(&manifest).unwrap();
-    for (path, bytes) in &entries {
-        builder.add_bytes(path, bytes, false).unwrap();
-    }
-    builder.finish().unwrap();
-    path
+    };
+    let package = PackageSpec {
+        name: "platform-airflow-dags".to_owned(),
+        version: spec.version.clone(),
+        commit: None,
+        dirty: false,
+        files: shipped,
+        projects: vec![project],
+    };
+    pad_bundle::write_package(&package, dir).unwrap().path
 }
 
 /// The one host report of a deploy's JSON, by host.

@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_bundle::{ArchiveBuilder, Contents, Manifest, PackOptions, ProjectEntry, SymlinkPolicy};
+use pad_bundle::{PackOptions, PackageFile, PackageSpec, ProjectEntry, SymlinkPolicy};
 use pad_layout::{Hosts, Target};
 
 use crate::run::testing::{HostState0, minor, parse_listing, prune_list};
@@ -103,32 +103,31 @@ impl Fixture {
         let options = PackOptions { symlinks: SymlinkPolicy::Keep, ..PackOptions::default() };
         let stats = pad_bundle::pack_dir(&venv, &venv_tgz, &options).unwrap();
 
-        let mut entries: Vec<(Utf8PathBuf, Vec<u8>)> =
-            spec.files.iter().map(|(p, t)| (Utf8PathBuf::from(p), t.clone().into_bytes())).collect();
-        entries.push((Utf8PathBuf::from("projects/etl/venv.tar.gz"), fs::read(&venv_tgz).unwrap()));
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut contents = Contents::default();
-        for (path, bytes) in &entries {
-            contents.add_bytes(path, bytes, false).unwrap();
+        let mut files =
+            vec![PackageFile { archive_path: "projects/etl/venv.tar.gz".into(), src: venv_tgz, precompressed: true }];
+        for (path, text) in &spec.files {
+            let src = work.join("tree").join(path);
+            fs::create_dir_all(src.parent().unwrap()).unwrap();
+            fs::write(&src, text).unwrap();
+            files.push(PackageFile { archive_path: path.into(), src, precompressed: false });
         }
-        contents.projects.push(ProjectEntry {
+        let project = ProjectEntry {
             name: "etl".to_owned(),
             env_key: "key".to_owned(),
             interpreter_path: interpreter.clone(),
             interpreter_version: self.python_version.clone(),
             package: spec.package.clone(),
             venv_sha256: stats.sha256,
-        });
-        let manifest = Manifest::new("platform-airflow-dags", spec.version, Some("abc"), false, contents).unwrap();
-        let path = work.join("platform-airflow-dags.tar.gz");
-        let file = fs::File::create(&path).unwrap();
-        let mut builder = ArchiveBuilder::new(file, &PackOptions::default()).unwrap();
-        builder.add_manifest(&manifest).unwrap();
-        for (path, bytes) in &entries {
-            builder.add_bytes(path, bytes, false).unwrap();
-        }
-        builder.finish().unwrap();
-        path
+        };
+        let package = PackageSpec {
+            name: "platform-airflow-dags".to_owned(),
+            version: spec.version.to_owned(),
+            commit: Some("abc".to_owned()),
+            dirty: false,
+            files,
+            projects: vec![project],
+        };
+        pad_bundle::write_package(&package, &work).unwrap().path
     }
 
     fn options(&self, package: &Utf8Path) -> DeployOptions {
@@ -575,8 +574,15 @@ fn progress_sees_every_step_in_order() {
 
 #[test]
 fn release_ids_follow_the_inputs_and_the_env() {
-    let f = Fixture::new();
-    let manifest = pad_bundle::read_manifest(&f.package(&Spec::new("main/feature x"))).unwrap();
+    // A version no package file could carry in its name, as another tool might write it.
+    let manifest = pad_bundle::Manifest::new(
+        "platform-airflow-dags",
+        "main/feature x",
+        None,
+        false,
+        pad_bundle::Contents::default(),
+    )
+    .unwrap();
     let plain = crate::plan::release_id(&manifest, "");
     assert_eq!(plain, format!("main_feature_x-{}", &manifest.inputs_sha256[..12]));
     let with_env = crate::plan::release_id(&manifest, "A='1'\n");
