@@ -82,6 +82,8 @@ pub use verify::{VerifyReport, verify};
 pub enum BundleError {
     #[error("invalid archive options: {message}")]
     InvalidOptions { message: String },
+    #[error("invalid package: {message}")]
+    InvalidPackage { message: String },
     #[error("failed to read `{path}`")]
     Read {
         path: Utf8PathBuf,

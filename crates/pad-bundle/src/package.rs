@@ -67,6 +67,16 @@ pub fn package_file_name(name: &str, version: &str) -> String {
 /// disk, an unwritable directory) nothing new is left under the final names and no
 /// temporary file stays behind. The same spec gives the same bytes.
 pub fn write_package(spec: &PackageSpec, dir: &Utf8Path) -> Result<Package, BundleError> {
+    for (what, value) in [("name", &spec.name), ("version", &spec.version)] {
+        if value.is_empty() || value.starts_with('.') || value.contains(['/', '\\', '\0']) {
+            return Err(BundleError::InvalidPackage {
+                message: format!(
+                    "package {what} `{value}` cannot be part of the file name `<name>-<version>.tar.gz`: \
+                     use letters, digits, `-`, `_` and `.` (pad_layout::sanitize makes a git ref one)"
+                ),
+            });
+        }
+    }
     let manifest = manifest_of(spec)?;
     let file_name = package_file_name(&spec.name, &spec.version);
     let path = dir.join(&file_name);

@@ -207,3 +207,14 @@ fn a_path_given_twice_is_refused() {
     assert!(err.to_string().contains("dags/etl.py"), "{err}");
     assert!(entries(&dir).is_empty());
 }
+
+#[test]
+fn a_version_that_is_no_file_name_is_refused() {
+    let fixture = Fixture::new();
+    let (_d, dir) = tempdir();
+    for version in ["main/feature x", "", ".."] {
+        let err = write_package(&fixture.spec(version), &dir).unwrap_err();
+        assert!(err.to_string().contains("cannot be part of the file name"), "{err}");
+    }
+    assert!(entries(&dir).is_empty());
+}
