@@ -12,17 +12,6 @@ use pad_layout::Target;
 use crate::flags::{DeployArgs, ReleasesArgs, RollbackArgs};
 use crate::progress::Steps;
 
-/// How a deploy connects and what it tolerates, from the command line.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Settings {
-    pub(crate) accept_new_host_key: bool,
-    pub(crate) failure_limit: usize,
-    pub(crate) lock_wait: Duration,
-    /// `None`: the library's default.
-    pub(crate) io_timeout: Option<Duration>,
-    pub(crate) full_verify: bool,
-}
-
 /// Shows each host's steps as a spinner (a line per step off a terminal).
 struct DeployProgress<'a>(&'a Steps);
 
@@ -48,35 +37,26 @@ pub(crate) fn deploy(root: &Utf8Path, args: &DeployArgs) -> Result<ExitCode> {
             existing_package(root, &version.version)?
         }
     };
-    let settings = Settings {
-        accept_new_host_key: args.accept_new_host_key,
-        failure_limit: args.failure_limit,
-        lock_wait: Duration::from_secs(args.lock_wait),
-        io_timeout: Some(Duration::from_secs(args.io_timeout)),
-        full_verify: args.full_verify,
-    };
-    deploy_package(root, target, &package, &settings, args.json)
+    let mut options = DeployOptions::new(&package, root);
+    options.failure_limit = args.failure_limit;
+    options.connect.accept_new_host_key = args.accept_new_host_key;
+    options.connect.lock_wait = Duration::from_secs(args.lock_wait);
+    options.connect.io_timeout = Duration::from_secs(args.io_timeout);
+    options.connect.full_verify = args.full_verify;
+    deploy_package(target, &options, args.json)
 }
 
 /// Deploys `package` to `target` and prints the report; the exit code says whether every
 /// host serves the new release. `deploy-local-build` ends with this.
-pub(crate) fn deploy_package(
-    root: &Utf8Path,
-    target: &Target,
-    package: &Utf8Path,
-    settings: &Settings,
-    json: bool,
-) -> Result<ExitCode> {
+pub(crate) fn deploy_package(target: &Target, options: &DeployOptions, json: bool) -> Result<ExitCode> {
+    let package = &options.package;
     if !package.is_file() {
         bail!(
             "the package `{package}` does not exist: build it with `cargo xtask package`, or fetch it with `cargo xtask fetch VERSION`"
         );
     }
-    let mut options = DeployOptions::new(package, root);
-    options.connect = connect_options(root, settings);
-    options.failure_limit = settings.failure_limit;
     let steps = Steps::new();
-    let report = pad_deploy::deploy(target, &options, &DeployProgress(&steps))
+    let report = pad_deploy::deploy(target, options, &DeployProgress(&steps))
         .with_context(|| format!("deploying `{package}` to target `{}`", target.name))?;
     for host in &report.hosts {
         steps.done(&host.host, state_name(host.state));
@@ -105,17 +85,6 @@ pub(crate) fn deploy_package(
         report.hosts.len(),
         report.release_id
     )
-}
-
-fn connect_options(root: &Utf8Path, settings: &Settings) -> ConnectOptions {
-    let mut options = ConnectOptions::new(root);
-    options.accept_new_host_key = settings.accept_new_host_key;
-    options.lock_wait = settings.lock_wait;
-    options.full_verify = settings.full_verify;
-    if let Some(timeout) = settings.io_timeout {
-        options.io_timeout = timeout;
-    }
-    options
 }
 
 fn state_name(state: HostState) -> &'static str {
@@ -158,7 +127,7 @@ fn print_report(report: &DeployReport) {
 pub(crate) fn releases(root: &Utf8Path, args: &ReleasesArgs) -> Result<ExitCode> {
     let repo = pad_layout::discover(root)?;
     let target = find_target(&repo, &args.target)?;
-    let listed = pad_deploy::releases(target, &connect_options(root, &Settings::default()))?;
+    let listed = pad_deploy::releases(target, &ConnectOptions::new(root))?;
     if args.json {
         crate::print_json(&listed)?;
     } else {
@@ -196,13 +165,10 @@ pub(crate) fn rollback(root: &Utf8Path, args: &RollbackArgs) -> Result<ExitCode>
     let repo = pad_layout::discover(root)?;
     let target = find_target(&repo, &args.target)?;
     let steps = Steps::new();
-    let settings = Settings {
-        lock_wait: Duration::from_secs(args.lock_wait),
-        full_verify: args.full_verify,
-        ..Settings::default()
-    };
-    let reports =
-        pad_deploy::rollback(target, &connect_options(root, &settings), args.to.as_deref(), &DeployProgress(&steps))?;
+    let mut connect = ConnectOptions::new(root);
+    connect.lock_wait = Duration::from_secs(args.lock_wait);
+    connect.full_verify = args.full_verify;
+    let reports = pad_deploy::rollback(target, &connect, args.to.as_deref(), &DeployProgress(&steps))?;
     for report in &reports {
         steps.done(&report.host, if report.error.is_none() { "switched back" } else { "FAILED" });
     }
