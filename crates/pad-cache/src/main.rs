@@ -11,10 +11,11 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
-use pad_cache::{ConfigFile, Options, render};
+use pad_cache::{ArtifactReport, ConfigFile, Options, Summary, WarmProgress, render};
 
 /// Warm or check the artifact caches that artifacts.yaml files name.
 ///
@@ -57,6 +58,30 @@ struct Common {
     json: bool,
 }
 
+/// A line on standard error per artifact as it finishes, so a long warm run from a
+/// git-sync hook or a CI log shows it is moving; the report still goes to stdout.
+#[derive(Default)]
+struct Lines {
+    total: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl WarmProgress for Lines {
+    fn begin(&self, artifacts: usize) {
+        self.total.store(artifacts, Ordering::Relaxed);
+    }
+
+    fn done(&self, report: &ArtifactReport) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let what = match report.summary() {
+            Summary::Present => "present",
+            Summary::Copied => "copied",
+            Summary::Failed => "FAILED",
+        };
+        eprintln!("[{done}/{}] {}: {what}", self.total.load(Ordering::Relaxed), report.name);
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
@@ -79,7 +104,7 @@ fn main() -> ExitCode {
     let options = Options { jobs: usize::from(common.jobs), force, env: &env };
     let ok = match cli.command {
         Command::Warm { .. } => {
-            let report = pad_cache::warm(&config, &options, &pad_cache::NoProgress);
+            let report = pad_cache::warm(&config, &options, &Lines::default());
             if common.json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("a report serialises"));
             } else {

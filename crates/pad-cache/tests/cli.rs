@@ -70,6 +70,8 @@ fn warm_then_nothing_to_copy_then_status() {
     let out = text(&warm);
     assert!(out.contains("tool.jar") && out.contains("copied 9 B"), "{out}");
     assert!(out.contains("2 copied"), "{out}");
+    let progress = String::from_utf8_lossy(&warm.stderr);
+    assert!(progress.contains("/2] tool.jar: copied") && progress.contains("/2] env.tgz: copied"), "{progress}");
     assert_eq!(fs::read(root.join("cache/tool.jar")).unwrap(), b"jar bytes");
     let recorded = fs::read_to_string(root.join("cache/env.tgz.sha256")).unwrap();
     assert_eq!(recorded, format!("{}  env.tgz\n", hex_sha256(&[7u8; 300_000])));
