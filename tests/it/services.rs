@@ -139,25 +139,10 @@ impl Nginx {
         std::fs::write(path.join("htpasswd"), format!("{DAV_USER}:{{PLAIN}}{DAV_PASSWORD}\n")).unwrap();
         std::fs::set_permissions(path.join("htpasswd"), std::fs::Permissions::from_mode(0o644)).unwrap();
         let port = free_port();
-        let user = if is_root() { format!("user nobody {};", nobody_group()) } else { String::new() };
         let dav =
             "dav_methods PUT DELETE MKCOL; dav_access user:rw group:rw all:r; client_max_body_size 0; autoindex on;";
-        let conf = format!(
-            r#"daemon off;
-master_process on;
-worker_processes 1;
-{user}
-pid {path}/nginx.pid;
-error_log {path}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {path}/access.log;
-    client_body_temp_path {path}/client_body;
-    proxy_temp_path {path}/proxy;
-    fastcgi_temp_path {path}/fastcgi;
-    uwsgi_temp_path {path}/uwsgi;
-    scgi_temp_path {path}/scgi;
-    default_type application/octet-stream;
+        let http = format!(
+            r#"    access_log {path}/access.log;
     server {{
         listen 127.0.0.1:{port};
         root {root};
@@ -173,26 +158,11 @@ http {{
             dav_methods PUT DELETE MKCOL COPY MOVE; dav_access user:rw group:rw all:r;
             client_max_body_size 0; create_full_put_path on;
         }}
-    }}
-}}
-"#
+    }}"#
         );
-        let conf_path = path.join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let nginx = nginx_program();
-        let mut server = Server::spawn(
-            "nginx",
-            &path,
-            Command::new(&nginx).args([
-                "-p",
-                path.as_str(),
-                "-c",
-                conf_path.as_str(),
-                "-e",
-                path.join("error.log").as_str(),
-            ]),
-            true,
-        );
+        std::fs::write(path.join("nginx.conf"), xtask::nginx::config(&path, 1, &http)).unwrap();
+        let mut server =
+            Server::spawn("nginx", &path, Command::new(xtask::nginx::program()).args(xtask::nginx::args(&path)), true);
         server.wait_for(port);
         Nginx { server, port, root, _dir: dir }
     }
@@ -205,25 +175,6 @@ http {{
     pub(crate) fn log(&self) -> String {
         self.server.log_text()
     }
-}
-
-fn nginx_program() -> String {
-    for candidate in ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"] {
-        if Utf8Path::new(candidate).exists() {
-            return candidate.to_owned();
-        }
-    }
-    "nginx".to_owned()
-}
-
-fn is_root() -> bool {
-    Cmd::new("id", &workspace_root()).arg("-u").read().is_ok_and(|uid| uid == "0")
-}
-
-/// Debian calls nobody's group `nogroup`; others call it `nobody`.
-fn nobody_group() -> &'static str {
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    if groups.lines().any(|l| l.starts_with("nogroup:")) { "nogroup" } else { "nobody" }
 }
 
 /// moto's S3 server on 127.0.0.1, with one bucket.

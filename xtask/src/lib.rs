@@ -19,6 +19,7 @@ mod flags;
 mod junit;
 mod layout;
 mod new_project;
+pub mod nginx;
 mod package;
 mod progress;
 mod publish;

@@ -318,43 +318,17 @@ impl Nginx {
         std::fs::create_dir_all(&dir)?;
         let free = || -> Result<u16> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
         let ports = (free()?, free()?);
-        let root = Cmd::new("id", work).arg("-u").read().is_ok_and(|uid| uid == "0");
-        let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-        let group = if groups.lines().any(|l| l.starts_with("nogroup:")) { "nogroup" } else { "nobody" };
-        let user = if root { format!("user nobody {group};") } else { String::new() };
-        let conf = format!(
-            r#"daemon off;
-master_process on;
-worker_processes 2;
-{user}
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    sendfile on;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    default_type application/octet-stream;
-    server {{ listen 127.0.0.1:{fast}; root {www}; }}
-    server {{ listen 127.0.0.1:{slow}; root {www}; limit_rate {rate}; }}
-}}
-"#,
+        let http = format!(
+            "    access_log off;\n    sendfile on;\n    server {{ listen 127.0.0.1:{fast}; root {www}; }}\n    server {{ listen 127.0.0.1:{slow}; root {www}; limit_rate {rate}; }}",
             fast = ports.0,
             slow = ports.1,
             rate = THROTTLE.0,
         );
-        std::fs::write(dir.join("nginx.conf"), conf)?;
-        let program = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
-            .into_iter()
-            .find(|p| Utf8Path::new(p).exists())
-            .unwrap_or("nginx");
+        std::fs::write(dir.join("nginx.conf"), crate::nginx::config(&dir, 2, &http))?;
+        let program = crate::nginx::program();
         // A long-running server: `Cmd` runs commands to completion.
-        let child = Command::new(program)
-            .args(["-p", dir.as_str(), "-c", dir.join("nginx.conf").as_str(), "-e", dir.join("error.log").as_str()])
+        let child = Command::new(&program)
+            .args(crate::nginx::args(&dir))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
