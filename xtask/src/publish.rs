@@ -113,33 +113,47 @@ struct Verified<'a> {
     version: &'a str,
     files: u64,
     bytes: u64,
+    /// Packed environments whose own entries were checked.
+    environments: u64,
     problems: &'a [String],
 }
 
 pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitCode> {
     let manifest = pad_bundle::read_manifest(&args.file)?;
-    let report = pad_bundle::verify(&args.file)?;
-    let ok = report.problems.is_empty();
+    let (report, problems) = match pad_bundle::verify(&args.file) {
+        Ok(report) => (Some(report), Vec::new()),
+        Err(pad_bundle::BundleError::Verify { problems, .. }) => (None, problems),
+        Err(err) => return Err(err.into()),
+    };
     if args.json {
         crate::print_json(&Verified {
-            ok,
+            ok: problems.is_empty(),
             path: &args.file,
             version: &manifest.version,
-            files: report.files,
-            bytes: report.bytes,
-            problems: &report.problems,
+            files: report.as_ref().map_or(0, |r| r.files),
+            bytes: report.as_ref().map_or(0, |r| r.bytes),
+            environments: report.as_ref().map_or(0, |r| r.nested),
+            problems: &problems,
         })?;
-    } else if ok {
-        println!("{}: {} files match the manifest (version {})", args.file, report.files, manifest.version);
-    } else {
-        for problem in &report.problems {
-            eprintln!("  {problem}");
-        }
     }
-    if ok {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        anyhow::bail!("`{}` does not match its manifest: {} problems", args.file, report.problems.len())
+    match report {
+        Some(report) => {
+            if !args.json {
+                println!(
+                    "{}: {} files and the entries of {} packed environment(s) match the manifest (version {})",
+                    args.file, report.files, report.nested, manifest.version
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            if !args.json {
+                for problem in &problems {
+                    eprintln!("  {problem}");
+                }
+            }
+            anyhow::bail!("`{}` does not match its manifest: {} problem(s)", args.file, problems.len())
+        }
     }
 }
 

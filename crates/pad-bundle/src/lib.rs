@@ -55,6 +55,8 @@ use std::io;
 use camino::Utf8PathBuf;
 
 mod archive;
+#[cfg(any(test, feature = "testing"))]
+pub mod craft;
 mod extract;
 mod gz;
 mod hash;
@@ -75,8 +77,10 @@ pub use hash::{Sha256Writer, hex};
 pub use manifest::{
     Contents, FileEntry, LinkEntry, MANIFEST_FORMAT, MANIFEST_PATH, Manifest, ProjectEntry, read_manifest,
 };
-pub use package::{Package, PackageFile, PackageSpec, manifest_of, package_file_name, sha256_of, write_package};
-pub use verify::{VerifyReport, verify};
+pub use package::{
+    Package, PackageFile, PackageSpec, env_archive_path, manifest_of, package_file_name, sha256_of, write_package,
+};
+pub use verify::{VerifyOptions, VerifyReport, verify, verify_with};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {

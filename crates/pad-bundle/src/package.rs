@@ -52,6 +52,13 @@ pub struct Package {
     pub reused: bool,
 }
 
+/// Where a package keeps a project's packed environment: `projects/<name>/venv.tar.gz`.
+/// [`verify`](crate::verify) checks the entries inside these too, as whatever installs
+/// the package unpacks them.
+pub fn env_archive_path(project: &str) -> Utf8PathBuf {
+    Utf8PathBuf::from(format!("projects/{project}/venv.tar.gz"))
+}
+
 /// The file name of a package: `<name>-<version>.tar.gz`.
 pub fn package_file_name(name: &str, version: &str) -> String {
     format!("{name}-{version}.tar.gz")
@@ -110,10 +117,10 @@ pub fn write_package(spec: &PackageSpec, dir: &Utf8Path) -> Result<Package, Bund
 
     // What was written is what the manifest says, before anyone can see it.
     let tmp_path = Utf8Path::from_path(tmp.path()).expect("a temporary file in a UTF-8 directory").to_owned();
-    let report = crate::verify(&tmp_path)?;
-    if !report.problems.is_empty() {
-        return Err(BundleError::Verify { archive: path.clone(), problems: report.problems });
-    }
+    crate::verify::verify_package(&tmp_path, None).map_err(|err| match err {
+        BundleError::Verify { problems, .. } => BundleError::Verify { archive: path.clone(), problems },
+        other => other,
+    })?;
 
     // A stale `.sha256` must never describe the new package, even for a moment.
     remove_if_present(&sha256_path)?;

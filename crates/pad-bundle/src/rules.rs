@@ -92,6 +92,7 @@ pub(crate) struct FileInfo {
 /// The archive's namespace as its entries build it, checked entry by entry.
 pub(crate) struct Namespace {
     allow_absolute_symlinks: bool,
+    refuse_special_modes: bool,
     nodes: HashMap<Utf8PathBuf, Node>,
     /// Symlinks in archive order, for [`Namespace::check_symlinks`].
     symlinks: Vec<Utf8PathBuf>,
@@ -99,7 +100,15 @@ pub(crate) struct Namespace {
 
 impl Namespace {
     pub(crate) fn new(allow_absolute_symlinks: bool) -> Self {
-        Namespace { allow_absolute_symlinks, nodes: HashMap::new(), symlinks: Vec::new() }
+        Namespace { allow_absolute_symlinks, refuse_special_modes: false, nodes: HashMap::new(), symlinks: Vec::new() }
+    }
+
+    /// Also refuses setuid, setgid and sticky bits. [`extract`](crate::extract) drops
+    /// them, but an archive unpacked by `tar` (a packed environment on a host) keeps
+    /// them when `tar` runs as root: a setuid file in a release would be a way up.
+    pub(crate) fn refusing_special_modes(mut self) -> Self {
+        self.refuse_special_modes = true;
+        self
     }
 
     /// Checks the next entry and records it. On a refusal nothing is recorded.
@@ -137,6 +146,12 @@ impl Namespace {
             }
         }
 
+        if self.refuse_special_modes
+            && matches!(kind, Kind::Dir | Kind::File)
+            && raw.mode.is_some_and(|mode| mode & 0o7000 != 0)
+        {
+            return Err(refuse("it has the setuid, setgid or sticky bit".to_owned()));
+        }
         let (step, node) = match kind {
             Kind::Dir => (Step::Dir { path: path.clone(), new_dirs: new_dirs.clone() }, Node::Dir { explicit: true }),
             Kind::File => {

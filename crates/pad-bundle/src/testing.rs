@@ -1,15 +1,14 @@
 //! Helpers shared by the crate's tests: temporary directories and trees built from
-//! fixtures, and raw tar archives written header by header so that they can hold what
-//! no careful writer would (`..`, absolute paths, devices, NUL bytes).
+//! fixtures. Raw tar archives written header by header are in [`crate::craft`].
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_process::Cmd;
-use tar::{EntryType, Header};
 use walkdir::WalkDir;
+
+pub(crate) use crate::craft::RawTar;
 
 pub(crate) fn tempdir() -> (tempfile::TempDir, Utf8PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -83,78 +82,4 @@ pub(crate) fn listing(dir: &Utf8Path) -> Vec<String> {
             format!("{kind} {}", entry.path().display())
         })
         .collect()
-}
-
-/// A tar.gz written header by header: paths and link names are raw bytes, stored in
-/// the header when they fit and in GNU long-name entries otherwise, with no checks.
-pub(crate) struct RawTar {
-    tar: tar::Builder<Vec<u8>>,
-}
-
-impl RawTar {
-    pub(crate) fn new() -> Self {
-        RawTar { tar: tar::Builder::new(Vec::new()) }
-    }
-
-    pub(crate) fn file(self, path: &[u8], data: &[u8]) -> Self {
-        self.entry(EntryType::Regular, path, b"", 0o644, data)
-    }
-
-    pub(crate) fn dir(self, path: &[u8]) -> Self {
-        self.entry(EntryType::Directory, path, b"", 0o755, b"")
-    }
-
-    pub(crate) fn symlink(self, path: &[u8], target: &[u8]) -> Self {
-        self.entry(EntryType::Symlink, path, target, 0o777, b"")
-    }
-
-    pub(crate) fn hardlink(self, path: &[u8], target: &[u8]) -> Self {
-        self.entry(EntryType::Link, path, target, 0o644, b"")
-    }
-
-    pub(crate) fn special(self, entry_type: EntryType, path: &[u8]) -> Self {
-        self.entry(entry_type, path, b"", 0o644, b"")
-    }
-
-    pub(crate) fn entry(mut self, entry_type: EntryType, path: &[u8], link: &[u8], mode: u32, data: &[u8]) -> Self {
-        if path.len() > 100 || path.contains(&0) {
-            self.long(EntryType::GNULongName, path);
-        }
-        if link.len() > 100 || link.contains(&0) {
-            self.long(EntryType::GNULongLink, link);
-        }
-        let mut header = Header::new_gnu();
-        header.set_entry_type(entry_type);
-        header.set_mode(mode);
-        header.set_size(data.len() as u64);
-        header.set_mtime(0);
-        let old = header.as_old_mut();
-        let n = path.len().min(100);
-        old.name[..n].copy_from_slice(&path[..n]);
-        let n = link.len().min(100);
-        old.linkname[..n].copy_from_slice(&link[..n]);
-        header.set_cksum();
-        self.tar.append(&header, data).unwrap();
-        self
-    }
-
-    /// A GNU long-name entry holding `name` and its terminating NUL.
-    fn long(&mut self, entry_type: EntryType, name: &[u8]) {
-        let mut header = Header::new_gnu();
-        header.set_entry_type(entry_type);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-        let data = [name, b"\0"].concat();
-        header.set_size(data.len() as u64);
-        header.set_cksum();
-        self.tar.append(&header, &data[..]).unwrap();
-    }
-
-    pub(crate) fn gz(self) -> Vec<u8> {
-        let tar = self.tar.into_inner().unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&tar).unwrap();
-        gz.finish().unwrap()
-    }
 }

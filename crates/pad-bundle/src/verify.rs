@@ -1,40 +1,75 @@
 //! Checking a package against its manifest: [`verify`] reads the archive once, hashes
-//! every file and reports every difference and every unsafe entry.
+//! every file and reports every difference and every unsafe entry, also inside the
+//! projects' packed environments.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::hash::hex;
 use crate::manifest::{MANIFEST_PATH, MAX_MANIFEST_BYTES, Manifest};
+use crate::package::env_archive_path;
 use crate::rules::{Namespace, Raw, Step, shown};
 use crate::{BundleError, FileEntry};
 
 /// What [`verify`] checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
+    /// The manifest, now known to describe the archive exactly.
+    pub manifest: Manifest,
     /// Regular files and hard links compared with the manifest (the manifest itself
     /// not counted).
     pub files: u64,
     /// Bytes of those files read from the archive.
     pub bytes: u64,
-    /// Empty when `verify` returns the report: any problem makes it return
-    /// [`BundleError::Verify`], which lists them all.
-    pub problems: Vec<String>,
+    /// Packed environments whose own entries were checked.
+    pub nested: u64,
+    /// Packed environments not read again, because one with the same SHA-256 passed
+    /// before (see [`VerifyOptions::checked_envs`]).
+    pub nested_known: u64,
+}
+
+/// How to verify.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions<'a> {
+    /// A directory that remembers, by SHA-256, the packed environments whose entries
+    /// passed (an empty file each). An environment found there is hashed but not
+    /// unpacked again: the same bytes passed before. Checking an environment costs an
+    /// inflate of all of it, many times the cost of hashing it.
+    pub checked_envs: Option<&'a Utf8Path>,
 }
 
 /// Checks the package `archive` against the manifest in its first entry, reading the
-/// archive once.
+/// archive once: what a package must pass before anything unpacks it.
 ///
 /// Reports, all at once: files missing from the archive or not in the manifest, sizes,
 /// modes and SHA-256s that differ, links whose targets differ, entries that
-/// [`extract`](crate::extract) would refuse (with absolute symlinks refused), and an
-/// `inputs_sha256` that does not match the manifest's own lists. Directories are not
-/// compared: the manifest does not list them.
+/// [`extract`](crate::extract) would refuse (with absolute symlinks refused), an
+/// `inputs_sha256` that is not 64 hex digits or does not match the manifest's own
+/// lists, and, inside each project's packed environment
+/// ([`env_archive_path`]), every entry `extract` would refuse (absolute symlinks
+/// allowed there: a virtualenv's `bin/python` is one) and any setuid, setgid or sticky
+/// bit (`tar` on a host would keep them). Directories are not compared: the manifest
+/// does not list them.
 pub fn verify(archive: &Utf8Path) -> Result<VerifyReport, BundleError> {
+    verify_with(archive, &VerifyOptions::default())
+}
+
+/// [`verify`] with options.
+pub fn verify_with(archive: &Utf8Path, options: &VerifyOptions<'_>) -> Result<VerifyReport, BundleError> {
+    verify_package(archive, Some(options))
+}
+
+/// [`verify`], with the packed environments' own entries checked only when `nested`
+/// is given: the package writer checks what it wrote against the manifest, not the
+/// environments it was handed.
+pub(crate) fn verify_package(
+    archive: &Utf8Path,
+    nested: Option<&VerifyOptions<'_>>,
+) -> Result<VerifyReport, BundleError> {
     let file = File::open(archive).map_err(|source| BundleError::Read { path: archive.to_owned(), source })?;
     let mut tar = open_archive(file);
     let read_err = |source| BundleError::ReadArchive { archive: archive.to_owned(), source };
@@ -43,8 +78,16 @@ pub fn verify(archive: &Utf8Path) -> Result<VerifyReport, BundleError> {
     let mut check = ManifestCheck::new(&manifest);
     let mut namespace = Namespace::new(false);
     namespace.plan(&manifest_raw()).expect("the first entry is always allowed");
+    let envs: HashSet<Utf8PathBuf> = match nested {
+        Some(_) => manifest.projects.iter().map(|p| env_archive_path(&p.name)).collect(),
+        None => HashSet::new(),
+    };
+    let known_dir = nested.and_then(|options| options.checked_envs);
 
-    let mut report = VerifyReport::default();
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut checked_envs = 0;
+    let mut known_envs = 0;
     let mut buf = vec![0u8; 64 * 1024];
     for entry in entries {
         let mut entry = entry.map_err(read_err)?;
@@ -57,30 +100,54 @@ pub fn verify(archive: &Utf8Path) -> Result<VerifyReport, BundleError> {
         };
         match step {
             Step::File { path, mode, .. } => {
-                let mut hasher = Sha256::new();
-                let mut size = 0u64;
-                loop {
-                    let n = entry.read(&mut buf).map_err(|source| BundleError::ReadEntry {
-                        archive: archive.to_owned(),
-                        entry: path.clone(),
-                        source,
-                    })?;
-                    if n == 0 {
-                        break;
+                let entry_err =
+                    |source| BundleError::ReadEntry { archive: archive.to_owned(), entry: path.clone(), source };
+                let mut reader = HashingReader::new(&mut entry);
+                // An environment is hashed in any case: a remembered one counts only if
+                // these are the bytes that passed.
+                let is_env = envs.contains(&path);
+                let claimed = if is_env {
+                    manifest.files.iter().find(|f| f.path == path).map(|f| f.sha256.as_str())
+                } else {
+                    None
+                };
+                let known = is_env && known_dir.zip(claimed).is_some_and(|(dir, sha256)| is_known(dir, sha256));
+                let mut passed = false;
+                if is_env && !known {
+                    let problems = nested_problems(&mut reader);
+                    passed = problems.is_empty();
+                    for problem in problems {
+                        check.problems.push(format!("`{path}`: {problem}"));
                     }
-                    hasher.update(&buf[..n]);
-                    size += n as u64;
+                    checked_envs += 1;
                 }
-                let sha256 = hex(&hasher.finalize());
+                // The rest of the entry (all of it, for a plain file) is hashed too.
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                        Err(source) => return Err(entry_err(source)),
+                    }
+                }
+                let (size, sha256) = reader.finish().map_err(entry_err)?;
+                // Other bytes than the remembered ones are reported as a SHA-256
+                // difference below.
+                if known && claimed == Some(sha256.as_str()) {
+                    known_envs += 1;
+                }
+                if let (true, Some(dir)) = (passed, known_dir) {
+                    remember(dir, &sha256);
+                }
                 check.file(&path, size, mode, &sha256);
                 namespace.file_written(&path, size, Some(sha256));
-                report.files += 1;
-                report.bytes += size;
+                files += 1;
+                bytes += size;
             }
             Step::HardLink { path, target, .. } => {
                 let info = namespace.file(&target).expect("a hard link's target is a file").clone();
                 check.file(&path, info.size, info.mode, info.sha256.as_deref().unwrap_or_default());
-                report.files += 1;
+                files += 1;
             }
             Step::Symlink { path, target, .. } => check.link(&path, &target),
             Step::Dir { .. } | Step::Skip => {}
@@ -93,8 +160,95 @@ pub fn verify(archive: &Utf8Path) -> Result<VerifyReport, BundleError> {
     if !problems.is_empty() {
         return Err(BundleError::Verify { archive: archive.to_owned(), problems });
     }
-    tracing::debug!(%archive, files = report.files, bytes = report.bytes, "verified");
-    Ok(report)
+    tracing::debug!(%archive, files, bytes, nested = checked_envs, nested_known = known_envs, "verified");
+    Ok(VerifyReport { manifest, files, bytes, nested: checked_envs, nested_known: known_envs })
+}
+
+/// Whether the packed environment `sha256` passed before, as `dir` remembers.
+fn is_known(dir: &Utf8Path, sha256: &str) -> bool {
+    is_sha256_hex(sha256) && dir.join(sha256).is_file()
+}
+
+/// Remembers that the packed environment `sha256` passed. A failure to write only
+/// costs a check next time.
+fn remember(dir: &Utf8Path, sha256: &str) {
+    if let Err(err) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join(sha256), b"")) {
+        tracing::debug!(%dir, "cannot remember a checked environment: {err}");
+    }
+}
+
+/// Reads the gzipped tar `data` and returns why [`extract`](crate::extract) would
+/// refuse each of its entries (absolute symlinks allowed), or why it cannot be read as
+/// a tar.gz at all. Stops at the tar's end; the caller reads what follows.
+fn nested_problems(data: &mut dyn Read) -> Vec<String> {
+    let mut tar = tar::Archive::new(flate2::read::MultiGzDecoder::new(data));
+    let mut namespace = Namespace::new(true).refusing_special_modes();
+    let mut problems = Vec::new();
+    let entries = match tar.entries() {
+        Ok(entries) => entries,
+        Err(err) => return vec![format!("not a readable tar.gz: {err}")],
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                problems.push(format!("not a readable tar.gz: {err}"));
+                break;
+            }
+        };
+        if let Err(refusal) = namespace.plan(&Raw::of(&entry)) {
+            problems.push(format!("unsafe entry `{}` inside it: {}", refusal.entry, refusal.reason));
+        }
+    }
+    for refusal in namespace.check_symlinks() {
+        problems.push(format!("unsafe entry `{}` inside it: {}", refusal.entry, refusal.reason));
+    }
+    problems
+}
+
+/// Hashes and counts what is read through it, and remembers the first read error of
+/// the archive underneath, so a nested archive that fails to decode because the outer
+/// one broke is reported as the outer one's failure.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+    failed: Option<io::Error>,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader { inner, hasher: Sha256::new(), size: 0, failed: None }
+    }
+
+    /// The size and lowercase hex SHA-256 of everything read, or the first read error.
+    fn finish(self) -> io::Result<(u64, String)> {
+        match self.failed {
+            Some(err) => Err(err),
+            None => Ok((self.size, hex(&self.hasher.finalize()))),
+        }
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(err) = &self.failed {
+            return Err(io::Error::new(err.kind(), err.to_string()));
+        }
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.hasher.update(&buf[..n]);
+                self.size += n as u64;
+                Ok(n)
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => Err(err),
+            Err(err) => {
+                let copy = io::Error::new(err.kind(), err.to_string());
+                self.failed = Some(err);
+                Err(copy)
+            }
+        }
+    }
 }
 
 pub(crate) type ArchiveReader = tar::Archive<flate2::read::MultiGzDecoder<File>>;
@@ -157,7 +311,12 @@ impl<'m> ManifestCheck<'m> {
     pub(crate) fn new(manifest: &'m Manifest) -> Self {
         let mut problems = Vec::new();
         let computed = manifest.compute_inputs_sha256();
-        if manifest.inputs_sha256 != computed {
+        if !is_sha256_hex(&manifest.inputs_sha256) {
+            problems.push(format!(
+                "`{MANIFEST_PATH}`: its inputs_sha256 `{}` is not 64 lowercase hex digits",
+                shown(manifest.inputs_sha256.as_bytes())
+            ));
+        } else if manifest.inputs_sha256 != computed {
             problems.push(format!(
                 "`{MANIFEST_PATH}`: its inputs_sha256 is {}, but its lists hash to {computed}",
                 manifest.inputs_sha256
@@ -228,6 +387,11 @@ impl<'m> ManifestCheck<'m> {
         }
         self.problems
     }
+}
+
+/// Whether `text` is a SHA-256 as this crate writes them: 64 lowercase hex digits.
+pub(crate) fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The end of [`BundleError::Verify`]'s message: how many problems, then the first

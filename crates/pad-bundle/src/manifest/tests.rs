@@ -261,7 +261,7 @@ fn contents_list_what_the_builder_stores() {
     let archive = tree.out.join("p.tar.gz");
     fs::write(&archive, bytes).unwrap();
     let report = verify(&archive).unwrap();
-    assert_eq!((report.files, report.bytes, report.problems.len()), (9, 55, 0));
+    assert_eq!((report.files, report.bytes, report.nested), (9, 55, 0));
     assert_eq!(read_manifest(&archive).unwrap(), manifest);
 }
 

@@ -368,3 +368,102 @@ fn verifying_needs_a_manifest() {
     let report = extract(&archive, &dir.join("dest"), &ExtractOptions::default()).unwrap();
     assert_eq!((report.files, report.manifest), (1, None));
 }
+
+#[test]
+fn the_hostile_corpus_is_refused_for_what_it_tries() {
+    let (_tmp, dir) = tempdir();
+    let base = crate::craft::Base {
+        env: RawTar::new().dir(b"bin/").symlink(b"bin/python", b"/usr/bin/python3").gz(),
+        interpreter_path: "/usr/bin/python3".to_owned(),
+        interpreter_version: "3.11.2".to_owned(),
+    };
+    let benign = dir.join("benign.tar.gz");
+    fs::write(&benign, crate::craft::benign_package(&base)).unwrap();
+    assert_eq!(verify(&benign).unwrap().nested, 1);
+    let outside = dir.join("outside");
+    let mut verdicts = Vec::new();
+    for (i, hostile) in crate::craft::hostile_packages(&base, &outside).into_iter().enumerate() {
+        let path = dir.join(format!("{i}.tar.gz"));
+        fs::write(&path, &hostile.bytes).unwrap();
+        let verdict = match verify(&path) {
+            Ok(_) => "passes the archive rules".to_owned(),
+            Err(BundleError::Verify { problems, .. }) => problems.join("; "),
+            Err(err) => err.to_string(),
+        };
+        assert_eq!(verdict != "passes the archive rules", hostile.refused_by_verify, "{}: {verdict}", hostile.name);
+        verdicts.push(format!("{}: {verdict}", hostile.name).replace(dir.as_str(), "DIR"));
+    }
+    assert!(!outside.exists());
+    expect![[r#"
+        the entry `../x`: `../x`: unsafe entry: the path has a `..` component; `../x`: in the manifest, missing from the archive
+        the entry `dags/../../x`: `dags/../../x`: unsafe entry: the path has a `..` component; `dags/../../x`: in the manifest, missing from the archive
+        the entry `DIR/outside/abs`: `DIR/outside/abs`: unsafe entry: the path is absolute; `DIR/outside/abs`: in the manifest, missing from the archive
+        a link out, then a link through it: `dags/lnk`: unsafe entry: a symlink to the absolute path `DIR/outside`; `dags/lnk/pwned`: unsafe entry: a symlink to the absolute path `/etc/passwd`; `dags/lnk`: in the manifest, missing from the archive; `dags/lnk/pwned`: in the manifest, missing from the archive
+        a relative link out, then a file through it: `dags/up`: unsafe entry: a symlink to `../..`, outside the archive; `dags/up`: in the manifest, missing from the archive
+        a link where the environment is unpacked: passes the archive rules
+        an absolute link: `dags/abs`: unsafe entry: a symlink to the absolute path `/etc/passwd`; `dags/abs`: in the manifest, missing from the archive
+        a link leading out through another link: `dags/l`: unsafe entry: a symlink to `s/../../x`, which leads outside the archive through other symlinks
+        a hard link to /etc/passwd: `dags/passwd`: unsafe entry: a hard link to `/etc/passwd`: the path is absolute; `dags/passwd`: in the manifest, missing from the archive
+        a hard link out of the archive: `dags/h`: unsafe entry: a hard link to `../x`: the path has a `..` component; `dags/h`: in the manifest, missing from the archive
+        a character device: `dags/special`: unsafe entry: a character device; only files, directories and links can be extracted; `dags/special`: in the manifest, missing from the archive
+        a block device: `dags/special`: unsafe entry: a block device; only files, directories and links can be extracted; `dags/special`: in the manifest, missing from the archive
+        a FIFO: `dags/special`: unsafe entry: a FIFO; only files, directories and links can be extracted; `dags/special`: in the manifest, missing from the archive
+        a size lie: `dags/lie.py`: 10 bytes, the manifest says 5
+        a 5-byte file backed by a 64 MiB body: `dags/small.py`: 67108864 bytes, the manifest says 5; `dags/small.py`: sha256 3b6a07d0d404fab4e23b6d34bc6696a6a312dd92821332385e5af7c01c421351, the manifest says 8855508aade16ec573d21e6a485dfd0a7624085c1a14b5ecdd6485de0c6839a4
+        a sha256 lie: `dags/sum.py`: sha256 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881, the manifest says 0000000000000000000000000000000000000000000000000000000000000000
+        a mode lie: `dags/mode.py`: mode 755, the manifest says 644
+        an extra file: `dags/extra.py`: not in the manifest
+        a missing file: `dags/missing.py`: in the manifest, missing from the archive
+        a duplicate entry whose second copy differs: `dags/dup.py`: unsafe entry: the archive has this path twice
+        an inputs_sha256 that is not hex: `MANIFEST.json`: its inputs_sha256 `ffffffffffff` is not 64 lowercase hex digits
+        an empty inputs_sha256: `MANIFEST.json`: its inputs_sha256 `` is not 64 lowercase hex digits
+        a non-ASCII inputs_sha256: `MANIFEST.json`: its inputs_sha256 `éééééééééééééééééééééééééééééééééééééééé` is not 64 lowercase hex digits
+        an uppercase inputs_sha256: `MANIFEST.json`: its inputs_sha256 `09EABF8BC1ECFC7D5A8800D151857C93FDFB33C81382C570AC8CCE6697EA8423` is not 64 lowercase hex digits
+        another manifest format: invalid manifest in `DIR/24.tar.gz`: it has format 2, and this version reads format 1 only
+        the manifest not first: `DIR/25.tar.gz` has no manifest: its first entry is `dags/p_dag.py`, not `MANIFEST.json`
+        a project named `airflow.cfg`: passes the archive rules
+        a project named `data`: passes the archive rules
+        a project named `store`: passes the archive rules
+        a project named `airflow`: passes the archive rules
+        a project named `dags`: passes the archive rules
+        a project named `current`: passes the archive rules
+        a project named `../x`: passes the archive rules
+        a project named `.pad`: passes the archive rules
+        a project named `-rf`: passes the archive rules
+        a link named `.env`: passes the archive rules
+        a file in `.pad-release/`: passes the archive rules
+        a file where the environment is unpacked: passes the archive rules
+        a path with a line break: passes the archive rules
+        an environment entry `../x`: `projects/p/venv.tar.gz`: unsafe entry `../x` inside it: the path has a `..` component
+        an absolute environment entry: `projects/p/venv.tar.gz`: unsafe entry `DIR/outside/abs` inside it: the path is absolute
+        an environment link out, then a file through it: `projects/p/venv.tar.gz`: unsafe entry `lib/pwned` inside it: `lib` is a symlink in the archive, and nothing may be written through one
+        an environment hard link to /etc/passwd: `projects/p/venv.tar.gz`: unsafe entry `passwd` inside it: a hard link to `/etc/passwd`: the path is absolute
+        a setuid file in the environment: `projects/p/venv.tar.gz`: unsafe entry `bin/su` inside it: it has the setuid, setgid or sticky bit
+        a FIFO in the environment: `projects/p/venv.tar.gz`: unsafe entry `fifo` inside it: a FIFO; only files, directories and links can be extracted
+        an environment passed off under another's hash: `projects/p/venv.tar.gz`: unsafe entry `../x` inside it: the path has a `..` component; `projects/p/venv.tar.gz`: 90 bytes, the manifest says 137; `projects/p/venv.tar.gz`: sha256 3d7c386adbdb4adfb270c4f90ce483f1c7117f29fca987def99662e7107f2e28, the manifest says 7d4d05357584220e84e69631fdb2135d52c246b82402d8728a2eddeb43e4e997
+        an environment that is not a tar.gz: `projects/p/venv.tar.gz`: not a readable tar.gz: invalid gzip header"#]].assert_eq(&verdicts.join("\n"));
+}
+
+#[test]
+fn a_checked_environment_is_remembered_by_its_hash() {
+    let (_tmp, dir) = tempdir();
+    let known = dir.join("checked-envs");
+    let options = crate::VerifyOptions { checked_envs: Some(&known) };
+    let base = crate::craft::Base {
+        env: RawTar::new().dir(b"bin/").symlink(b"bin/python", b"/usr/bin/python3").gz(),
+        interpreter_path: "/usr/bin/python3".to_owned(),
+        interpreter_version: "3.11.2".to_owned(),
+    };
+    let package = dir.join("p.tar.gz");
+    fs::write(&package, crate::craft::benign_package(&base)).unwrap();
+    let first = crate::verify_with(&package, &options).unwrap();
+    assert_eq!((first.nested, first.nested_known), (1, 0));
+    let second = crate::verify_with(&package, &options).unwrap();
+    assert_eq!((second.nested, second.nested_known), (0, 1));
+
+    // A hostile environment under the remembered hash is still hashed, and refused.
+    let swapped = dir.join("swapped.tar.gz");
+    fs::write(&swapped, crate::craft::swapped_env_package(&base, &RawTar::new().file(b"../x", b"x").gz())).unwrap();
+    let err = crate::verify_with(&swapped, &options).unwrap_err().to_string();
+    assert!(err.contains("`projects/p/venv.tar.gz`: sha256"), "{err}");
+}
