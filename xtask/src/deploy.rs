@@ -37,13 +37,21 @@ pub(crate) fn deploy(root: &Utf8Path, args: &DeployArgs) -> Result<ExitCode> {
             existing_package(root, &version.version)?
         }
     };
-    let mut options = DeployOptions::new(&package, root);
+    let mut options = deploy_options(root, &package);
     options.failure_limit = args.failure_limit;
     options.connect.accept_new_host_key = args.accept_new_host_key;
     options.connect.lock_wait = Duration::from_secs(args.lock_wait);
     options.connect.io_timeout = Duration::from_secs(args.io_timeout);
     options.connect.full_verify = args.full_verify;
     deploy_package(target, &options, args.json)
+}
+
+/// The options of a deploy of `package` from the repository `root`: packed environments
+/// that passed the package check are remembered in the target directory.
+pub(crate) fn deploy_options(root: &Utf8Path, package: &Utf8Path) -> DeployOptions {
+    let mut options = DeployOptions::new(package, root);
+    options.checked_envs = Some(crate::target_dir(root).join("checked-envs"));
+    options
 }
 
 /// Deploys `package` to `target` and prints the report; the exit code says whether every

@@ -32,5 +32,5 @@ pub(crate) fn run(root: &Utf8Path, args: &DeployLocalBuildArgs) -> Result<ExitCo
     eprintln!("==> deploy to the local target");
     let repo = pad_layout::discover(root)?;
     let target = repo.target("local").context("the layout has no `local` target")?;
-    crate::deploy::deploy_package(target, &pad_deploy::DeployOptions::new(&package.path, root), false)
+    crate::deploy::deploy_package(target, &crate::deploy::deploy_options(root, &package.path), false)
 }

@@ -2,11 +2,10 @@
 //! streamed in and output (stdout and stderr merged) read back, or start one that keeps
 //! running (the lock holder). Two implementations: [`crate::local`] and [`crate::ssh`].
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use pad_process::shell_quote;
 
 use crate::{ConnectOptions, DeployError};
@@ -53,7 +52,8 @@ pub(crate) struct Resolved {
     pub(crate) airflow_home: String,
     pub(crate) service_user: Option<String>,
     pub(crate) keep: usize,
-    pub(crate) env: BTreeMap<String, String>,
+    /// The release's `.env`, quoted.
+    pub(crate) env_text: String,
     pub(crate) hosts: Vec<HostSpec>,
 }
 
@@ -93,11 +93,7 @@ pub(crate) fn resolve(target: &pad_layout::Target, options: &ConnectOptions) -> 
     let config_err = |message: String| DeployError::Config { target: target.name.clone(), message };
     let airflow_home = target.resolve_airflow_home(&options.root, &lookup).map_err(vars_err("`airflow_home`"))?;
     let env = target.resolve_env(&lookup).map_err(vars_err("`[env]`"))?;
-    for (key, value) in &env {
-        if value.contains('\n') || value.contains('\0') {
-            return Err(config_err(format!("`[env]` value of `{key}` holds a line break, which a .env file cannot")));
-        }
-    }
+    let env_text = crate::plan::env_text(&env).map_err(config_err)?;
     let expand = |text: &str, what| {
         pad_layout::vars::expand(text, &lookup).map(|value| expand_home(&value)).map_err(vars_err(what))
     };
@@ -132,14 +128,42 @@ pub(crate) fn resolve(target: &pad_layout::Target, options: &ConnectOptions) -> 
     if !airflow_home.is_absolute() {
         return Err(config_err(format!("`airflow_home` = `{airflow_home}` is not an absolute path")));
     }
+    if target.is_local() {
+        let home = real_path(&airflow_home);
+        let root = real_path(&options.root);
+        if root.starts_with(&home) {
+            return Err(config_err(format!(
+                "`airflow_home` = `{airflow_home}` is the repository `{root}` or holds it, and a deploy would write releases/, .pad/ and current into it and move its dags/ aside; set AIRFLOW_HOME to a directory of its own (or unset it: the default is target/airflow)"
+            )));
+        }
+    }
     Ok(Resolved {
         name: target.name.clone(),
         airflow_home: airflow_home.to_string(),
         service_user: target.service_user.clone(),
         keep: target.keep.max(2),
-        env,
+        env_text,
         hosts,
     })
+}
+
+/// `path` with its links resolved as far as it exists, the rest appended: where it
+/// would be once created.
+fn real_path(path: &Utf8Path) -> Utf8PathBuf {
+    let mut missing = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(real) = existing.canonicalize_utf8() {
+            return missing.iter().rev().fold(real, |acc: Utf8PathBuf, part: &&str| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name);
+                existing = parent;
+            }
+            _ => return path.to_owned(),
+        }
+    }
 }
 
 fn home_dir() -> Option<Utf8PathBuf> {

@@ -170,6 +170,10 @@ pub struct DeployOptions {
     pub failure_limit: usize,
     /// For tests: fail at this point, leaving what an interrupted run leaves.
     pub fail_at: Option<FailPoint>,
+    /// Where the packed environments whose entries passed are remembered, by SHA-256
+    /// (`pad_bundle::VerifyOptions::checked_envs`), so a redeploy hashes them instead
+    /// of unpacking them again to check. `None` checks every time.
+    pub checked_envs: Option<Utf8PathBuf>,
 }
 
 /// How to reach a target's hosts.
@@ -212,6 +216,7 @@ impl DeployOptions {
             connect: ConnectOptions::new(root),
             failure_limit: 0,
             fail_at: None,
+            checked_envs: None,
         }
     }
 }
@@ -417,6 +422,10 @@ pub enum DeployError {
         "{host}: `sudo -n -u {service_user}` was refused for `{login_user}`, so nothing was changed: {output}. Allow it with a sudoers rule such as `{login_user} ALL=({service_user}) NOPASSWD: ALL` in /etc/sudoers.d/ on the host"
     )]
     SudoRefused { host: String, login_user: String, service_user: String, output: String },
+    #[error(
+        "{host}: `{airflow_home}` holds `{marker}`: it is a source checkout, not an AIRFLOW_HOME, and a deploy would write releases/, .pad/ and current into it and move its dags/ aside; point the target's `airflow_home` (or AIRFLOW_HOME) at a directory of its own"
+    )]
+    NotAirflowHome { host: String, airflow_home: String, marker: String },
     #[error(
         "{host}: another deploy holds the lock `{lock}`: {holder}; wait for it to finish (or pass a lock wait), or, if that deploy is gone, the lock is cleared once its process ends"
     )]

@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_bundle::{Manifest, ProjectEntry};
-use pad_process::shell_quote;
 use sha2::{Digest, Sha256};
 
 use crate::DeployError;
@@ -70,17 +69,49 @@ pub(crate) fn release_id(manifest: &Manifest, env_text: &str) -> String {
     format!("{version}-{}", &hash[..12.min(hash.len())])
 }
 
-/// The `.env` of a release: `KEY=value` lines, values quoted for `sh`, `systemd` and
-/// python-dotenv alike.
-pub(crate) fn env_text(env: &BTreeMap<String, String>) -> String {
-    env.iter().map(|(key, value)| format!("{key}={}\n", shell_quote(value))).collect()
+/// The `.env` of a release: `KEY=value` lines, each value quoted so that POSIX `sh`
+/// (`. ./.env`), systemd's `EnvironmentFile=` and python-dotenv (which Airflow and
+/// most Python tools use) all read the same string; or why a value cannot be written.
+pub(crate) fn env_text(env: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut text = String::new();
+    for (key, value) in env {
+        if !pad_layout::vars::is_var_name(key) {
+            return Err(format!(
+                "`[env]` key `{key}` is not a variable name: use letters, digits and `_`, not starting with a digit"
+            ));
+        }
+        let quoted = env_value(value).map_err(|why| format!("`[env]` value of `{key}` {why}"))?;
+        let _ = writeln!(text, "{key}={quoted}");
+    }
+    Ok(text)
 }
 
-fn is_safe_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && !name.starts_with('-')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+/// One `.env` value, quoted for `sh`, systemd and python-dotenv alike.
+///
+/// The three agree on single quotes for text without `'` and `\` (systemd and `sh`
+/// take it verbatim; python-dotenv would decode `\\` and `\'`), and on double quotes
+/// for text without `$` and `` ` `` once `\` and `"` are escaped (python-dotenv does not
+/// unescape `\$` or `` \` ``, which `sh` needs). python-dotenv expands `${NAME}` in
+/// either quoting and has no escape for it, so that cannot be written at all, nor can
+/// text holding both kinds of character, nor control characters other than tab.
+fn env_value(value: &str) -> Result<String, &'static str> {
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err("holds a line break or another control character, which a .env file cannot carry");
+    }
+    if value.contains("${") {
+        return Err(
+            "holds `${`, which python-dotenv expands as a variable whatever the quoting, with no escape for it; keep `${` out of the value",
+        );
+    }
+    if !value.contains(['\'', '\\']) {
+        return Ok(format!("'{value}'"));
+    }
+    if !value.contains(['$', '`']) {
+        return Ok(format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")));
+    }
+    Err(
+        "holds `'` or `\\` together with `$` or `` ` ``, which no quoting makes sh, systemd and python-dotenv read alike; drop one of the two kinds",
+    )
 }
 
 fn is_import_name(name: &str) -> bool {
@@ -92,22 +123,21 @@ fn is_import_name(name: &str) -> bool {
 }
 
 impl Plan {
-    pub(crate) fn new(
-        package: &Utf8Path,
-        manifest: Manifest,
-        env: &BTreeMap<String, String>,
-        info: &str,
-    ) -> Result<Plan, DeployError> {
+    pub(crate) fn new(package: &Utf8Path, manifest: Manifest, env_text: &str, info: &str) -> Result<Plan, DeployError> {
         let bad = |reason: String| DeployError::BadPackage { path: package.to_owned(), reason };
-        let env_text = env_text(env);
-        let release_id = release_id(&manifest, &env_text);
+        // The release id is made of it, and `pad_bundle::verify` checked it already.
+        if manifest.inputs_sha256.len() != 64 || !manifest.inputs_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("its manifest's inputs_sha256 is not 64 hex digits".to_owned()));
+        }
+        let release_id = release_id(&manifest, env_text);
 
         let mut files = Vec::with_capacity(manifest.files.len());
         let mut objects = BTreeMap::new();
         let mut sums = String::new();
         let mut list = String::new();
         for file in &manifest.files {
-            check_path(&file.path).map_err(|reason| bad(format!("file `{}`: {reason}", file.path)))?;
+            check_path(&file.path)
+                .map_err(|reason| bad(format!("file `{}`: {reason}", file.path.as_str().escape_debug())))?;
             if file.sha256.len() != 64 || !file.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(bad(format!("file `{}` has no valid sha256 in the manifest", file.path)));
             }
@@ -122,7 +152,8 @@ impl Plan {
 
         let mut links = String::new();
         for link in &manifest.links {
-            check_path(&link.path).map_err(|reason| bad(format!("link `{}`: {reason}", link.path)))?;
+            check_path(&link.path)
+                .map_err(|reason| bad(format!("link `{}`: {reason}", link.path.as_str().escape_debug())))?;
             if link.target.as_str().contains(['\n', '\0']) || link.target.as_str().is_empty() {
                 return Err(bad(format!("link `{}` has a target a host cannot hold", link.path)));
             }
@@ -132,25 +163,27 @@ impl Plan {
         let paths: BTreeSet<&Utf8Path> = files.iter().map(|f| f.path.as_path()).collect();
         let mut envs = Vec::new();
         for project in &manifest.projects {
-            if !is_safe_name(&project.name) {
-                return Err(bad(format!("project name `{}` is not a plain name", project.name)));
-            }
+            // The layout's own rule: the name becomes `$AIRFLOW_HOME/<name>`.
+            pad_layout::check_project_name(&project.name).map_err(bad)?;
             if let Some(package) = &project.package
                 && !is_import_name(package)
             {
                 return Err(bad(format!("project `{}`: `{package}` is not a Python import name", project.name)));
             }
             let dir = Utf8PathBuf::from(format!("projects/{}", project.name));
-            if paths.iter().any(|p| p.starts_with(dir.join("venv"))) {
+            let venv = dir.join("venv");
+            let link_paths = manifest.links.iter().map(|l| l.path.as_path());
+            if paths.iter().copied().chain(link_paths).any(|p| p.starts_with(&venv)) {
                 return Err(bad(format!(
-                    "`{dir}/venv/` is where the environment is unpacked, and the package has files there"
+                    "`{venv}/` is where the environment is unpacked, and the package has files or links there"
                 )));
             }
-            if paths.contains(dir.join("venv.tar.gz").as_path()) {
+            if paths.contains(pad_bundle::env_archive_path(&project.name).as_path()) {
                 envs.push(project.clone());
             }
         }
-        if paths.iter().any(|p| p.starts_with(RELEASE_META) || p.as_str() == ".env") {
+        let link_paths = manifest.links.iter().map(|l| l.path.as_path());
+        if paths.iter().copied().chain(link_paths).any(|p| p.starts_with(RELEASE_META) || p.as_str() == ".env") {
             return Err(bad(format!(
                 "`{RELEASE_META}/` and `.env` are written by the deploy; the package may not hold them"
             )));
@@ -162,7 +195,7 @@ impl Plan {
             ("files", list.into_bytes()),
             ("links", links.into_bytes()),
             ("keys", keys.into_bytes()),
-            ("env", env_text.into_bytes()),
+            ("env", env_text.as_bytes().to_vec()),
             ("sha256sums", sums.into_bytes()),
             ("info", info.as_bytes().to_vec()),
             ("MANIFEST.json", manifest.to_json_bytes()),

@@ -13,6 +13,7 @@ use camino::Utf8Path;
 use flate2::read::MultiGzDecoder;
 use pad_bundle::{GzOptions, Manifest, ParallelGzWriter};
 use pad_layout::Target;
+use sha2::{Digest, Sha256};
 
 use crate::host::{Exec, Feed, Host, HostSpec, Resolved, Running, as_service, connect, resolve};
 use crate::plan::Plan;
@@ -35,8 +36,13 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// its [`HostReport`].
 pub fn deploy(target: &Target, options: &DeployOptions, progress: &dyn Progress) -> Result<DeployReport, DeployError> {
     let resolved = resolve(target, &options.connect)?;
-    let manifest = pad_bundle::read_manifest(&options.package)
-        .map_err(|source| DeployError::Package { path: options.package.clone(), source })?;
+    // A package is untrusted input: all of it, the packed environments' entries
+    // included, must match its manifest and pass the extraction rules before any byte
+    // of it reaches a host. The plan is then made from the manifest checked here.
+    let verify = pad_bundle::VerifyOptions { checked_envs: options.checked_envs.as_deref() };
+    let manifest = pad_bundle::verify_with(&options.package, &verify)
+        .map_err(|source| DeployError::Package { path: options.package.clone(), source })?
+        .manifest;
     let owner = owner();
     let info = format!(
         "version={}\ncommit={}\ndirty={}\nbuilt_by={owner}\nbuilt_at={}\n",
@@ -45,18 +51,7 @@ pub fn deploy(target: &Target, options: &DeployOptions, progress: &dyn Progress)
         manifest.dirty,
         unix_now()
     );
-    let plan = Plan::new(&options.package, manifest, &resolved.env, &info)?;
-    for project in &plan.manifest.projects {
-        if RESERVED.contains(&project.name.as_str()) {
-            return Err(DeployError::BadPackage {
-                path: options.package.clone(),
-                reason: format!(
-                    "project `{}` would shadow `$AIRFLOW_HOME/{}`; rename the project",
-                    project.name, project.name
-                ),
-            });
-        }
-    }
+    let plan = Plan::new(&options.package, manifest, &resolved.env_text, &info)?;
 
     let hosts = resolved.hosts.len();
     let failures = AtomicUsize::new(0);
@@ -83,9 +78,6 @@ pub fn deploy(target: &Target, options: &DeployOptions, progress: &dyn Progress)
         hosts: reports,
     })
 }
-
-/// Names at the top of `AIRFLOW_HOME` a project's link may not take.
-const RESERVED: &[&str] = &["dags", "releases", "current", "logs", "plugins", "config"];
 
 #[allow(clippy::too_many_arguments)]
 fn deploy_host(
@@ -119,6 +111,25 @@ fn deploy_host(
     if let Err(err) = &prepared {
         tracing::debug!(host = %name, "prepare failed: {err}");
         failures.fetch_add(1, Ordering::SeqCst);
+        // A killed client cleans nothing up (the next run does); a failure it sees, it
+        // cleans up itself, so a full disk gets its room back now. A host that stopped
+        // answering is not asked again: that would cost another I/O timeout.
+        if let Some(s) = session.as_mut()
+            && !matches!(err, DeployError::Injected { .. } | DeployError::Transport { .. })
+        {
+            let full = matches!(err, DeployError::DiskFull { .. });
+            match s.clean_up(plan, full) {
+                Ok(cleaned) => {
+                    for path in cleaned {
+                        clock.note(&mut report, &format!("removed `{path}`, which this failed run wrote"));
+                    }
+                }
+                Err(clean_err) => clock.note(
+                    &mut report,
+                    &format!("could not remove what this run wrote: {}", pad_layout::error_chain(&clean_err)),
+                ),
+            }
+        }
     }
     barrier.wait();
 
@@ -477,6 +488,13 @@ impl<'a> Session<'a> {
                 if sudo_refused(&seen) {
                     return Err(sudo_error(self.host.as_ref(), self.resolved, &seen));
                 }
+                if let Some(marker) = seen.lines().find_map(|l| l.strip_prefix("pad-not-airflow-home ")) {
+                    return Err(DeployError::NotAirflowHome {
+                        host,
+                        airflow_home: self.resolved.airflow_home.clone(),
+                        marker: marker.to_owned(),
+                    });
+                }
                 return Err(lock_failure(&host, &self.resolved.airflow_home, &seen));
             };
             if let Some(stale) = line.strip_prefix("pad-lock-stale ") {
@@ -613,8 +631,8 @@ impl<'a> Session<'a> {
             }
         }
 
-        let staging = format!(".pad/staging-{}", self.nonce);
-        let tmp = format!(".tmp-{id}-{}", self.nonce);
+        let staging = self.staging();
+        let tmp = self.tmp_release(id);
         clock.begin(Step::Upload, report)?;
         self.upload(plan, &state.store, &staging, clock.midway(Step::Upload), report)?;
         clock.note(
@@ -644,6 +662,36 @@ impl<'a> Session<'a> {
         Ok(Prepared { was_current: false, previous: state.current.clone() })
     }
 
+    /// Where this run stages its upload, under `AIRFLOW_HOME`.
+    fn staging(&self) -> String {
+        format!(".pad/staging-{}", self.nonce)
+    }
+
+    /// Where this run builds the release `id`, under `releases/`.
+    fn tmp_release(&self, id: &str) -> String {
+        format!(".tmp-{id}-{}", self.nonce)
+    }
+
+    /// Removes what this run wrote before it failed (see [`script::clean_up`]); returns
+    /// what it removed.
+    fn clean_up(&mut self, plan: &Plan, drop_unused: bool) -> Result<Vec<String>, DeployError> {
+        let script = script::clean_up(
+            &self.resolved.airflow_home,
+            &self.staging(),
+            &self.tmp_release(&plan.release_id),
+            drop_unused,
+        );
+        let exec = self.sh_ok(Step::Unlock, &script, None)?;
+        let mut cleaned: Vec<String> =
+            exec.output.lines().filter_map(|l| l.strip_prefix("pad-cleaned ")).map(str::to_owned).collect();
+        if let Some(n) = exec.output.lines().find_map(|l| l.strip_prefix("pad-pruned-objects "))
+            && n != "0"
+        {
+            cleaned.push(format!("{n} store object(s) no release uses"));
+        }
+        Ok(cleaned)
+    }
+
     /// Step 4: a gzipped tar of the metadata and the objects the store lacks, streamed
     /// from the package into the host's staging directory.
     fn upload(
@@ -659,11 +707,10 @@ impl<'a> Session<'a> {
         report.objects_uploaded = missing.len();
         report.object_bytes = missing.values().sum();
         report.objects_reused = plan.objects.len() - missing.len();
-        let by_path: BTreeMap<&Utf8Path, &str> = plan
+        let by_path: BTreeMap<&Utf8Path, (&str, u64)> = plan
             .files
             .iter()
-            .filter(|f| missing.contains_key(f.key.as_str()))
-            .map(|f| (f.path.as_path(), f.key.as_str()))
+            .filter_map(|f| missing.get_key_value(f.key.as_str()).map(|(key, size)| (f.path.as_path(), (*key, *size))))
             .collect();
         let budget = if fail_midway { Some((report.object_bytes / 2).max(1)) } else { None };
         let wire = AtomicUsize::new(0);
@@ -871,9 +918,14 @@ pub(crate) fn prune_list(state: &HostState0, keep: usize, fresh: &str) -> Vec<St
 }
 
 /// Copies the package's files at `by_path` into `tar` as `objects/<key>`, each once.
+///
+/// The package was verified before, but it is read again here: each entry must still
+/// have the size the plan gives its object (checked before a byte of it is sent) and
+/// the SHA-256 its key names (checked as it streams; a difference stops the upload
+/// before the archive is complete, so the host keeps nothing of it).
 fn stream_objects<W: Write>(
     package: &Utf8Path,
-    by_path: &BTreeMap<&Utf8Path, &str>,
+    by_path: &BTreeMap<&Utf8Path, (&str, u64)>,
     tar: &mut tar::Builder<ParallelGzWriter<W>>,
 ) -> io::Result<()> {
     if by_path.is_empty() {
@@ -886,21 +938,36 @@ fn stream_objects<W: Write>(
     for entry in archive.entries().map_err(invalid)? {
         let mut entry = entry.map_err(invalid)?;
         let path = entry.path().map_err(invalid)?.to_string_lossy().into_owned();
-        let Some(key) = by_path.get(Utf8Path::new(path.trim_end_matches('/'))) else { continue };
-        if !sent.insert(*key) {
+        let Some(&(key, size)) = by_path.get(Utf8Path::new(path.trim_end_matches('/'))) else { continue };
+        if !sent.insert(key) {
             continue;
         }
-        let size = entry.header().size().map_err(invalid)?;
+        let found = entry.header().size().map_err(invalid)?;
+        if found != size || entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "`{path}` changed since the package was verified: it is now a {found}-byte entry, the manifest says a {size}-byte file"
+                ),
+            ));
+        }
         // Reading the package and writing the host fail differently: only the first
         // is the package's fault.
-        let mut reader = ReadTagged { inner: &mut entry };
+        let mut reader = ReadTagged { inner: &mut entry, hasher: Sha256::new() };
         // Compressed members (a venv.tar.gz) are stored: deflating them again costs a
         // full pass and saves nothing.
         tar.get_mut().set_level(if is_compressed(&path) { 0 } else { 6 })?;
         let mode = if key.ends_with("-755") { 0o755 } else { 0o644 };
         append(tar, &format!("objects/{key}"), size, mode, &mut reader)?;
+        let sha256 = pad_bundle::hex(&reader.hasher.finalize());
+        if !key.starts_with(&sha256) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("`{path}` changed since the package was verified: its sha256 is now {sha256}"),
+            ));
+        }
     }
-    let missing: Vec<&&Utf8Path> = by_path.iter().filter(|(_, k)| !sent.contains(*k)).map(|(p, _)| p).collect();
+    let missing: Vec<&&Utf8Path> = by_path.iter().filter(|(_, (k, _))| !sent.contains(k)).map(|(p, _)| p).collect();
     if let Some(path) = missing.first() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -914,13 +981,17 @@ fn is_compressed(path: &str) -> bool {
     [".gz", ".tgz", ".bz2", ".xz", ".zst", ".zip", ".whl", ".jar", ".png", ".jpg"].iter().any(|ext| path.ends_with(ext))
 }
 
+/// A package entry being read: its errors tagged as the package's, its bytes hashed.
 struct ReadTagged<'a, R: Read> {
     inner: &'a mut R,
+    hasher: Sha256,
 }
 
 impl<R: Read> Read for ReadTagged<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        let n = self.inner.read(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 

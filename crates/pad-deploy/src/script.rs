@@ -55,7 +55,10 @@ pub(crate) fn preflight() -> String {
 pub(crate) fn lock(airflow_home: &str, owner: &str, stale_secs: u64) -> String {
     let mut s = format!("set -u\nexport LC_ALL=C\nAH={}\nOWNER={}\nSTALE={stale_secs}\n", q(airflow_home), q(owner));
     s.push_str(
-        r#"if ! mkdir -p "$AH/.pad" 2>/dev/null; then
+        r#"for m in .git Cargo.toml; do
+  if [ -e "$AH/$m" ]; then echo "pad-not-airflow-home $m"; exit 2; fi
+done
+if ! mkdir -p "$AH/.pad" 2>/dev/null; then
   echo "pad-lock-error cannot create $AH/.pad as $(id -un)"; exit 2
 fi
 L="$AH/.pad/lock"
@@ -160,25 +163,25 @@ pub(crate) fn unpack(airflow_home: &str, staging: &str, tmp: &str, envs: &[&str]
     let mut s = prelude(airflow_home);
     s.push_str(GUARD);
     let _ = writeln!(s, "ST=\"$AH\"/{}\nT={}", q(staging), q(tmp));
+    // Files first, then the environments, then links: until the links loop no link
+    // exists in the new release, so nothing can be written through one; and each link
+    // is made only where no earlier link lies on its path. The package passed
+    // `pad_bundle::verify`'s rules before; these checks make the host refuse on its own.
     s.push_str(
         r#"S="$AH/.pad/store"
 cd "$AH"
 mkdir -p releases
 mkdir "releases/$T"
 cd "releases/$T"
+unsafe() { echo "pad-unsafe $1"; exit 6; }
 last=
 while IFS= read -r line; do
   key=${line%% *}
   path=${line#* }
   dir=${path%/*}
   if [ "$dir" != "$path" ] && [ "$dir" != "$last" ]; then mkdir -p "./$dir"; last=$dir; fi
-  ln "$S/$key" "./$path" 2>/dev/null || cp "$S/$key" "./$path"
+  ln -T "$S/$key" "./$path" 2>/dev/null || cp -T "$S/$key" "./$path"
 done < "$ST/meta/files"
-while IFS= read -r path && IFS= read -r target; do
-  dir=${path%/*}
-  if [ "$dir" != "$path" ]; then mkdir -p "./$dir"; fi
-  ln -s "$target" "./$path"
-done < "$ST/meta/links"
 "#,
     );
     if fail_midway {
@@ -186,25 +189,42 @@ done < "$ST/meta/links"
     }
     // An environment whose venv.tar.gz is the very store object the current release
     // unpacked (same inode) is hard-linked from there instead of unpacked again: a
-    // DAG-only change then costs no unpacking. Anything else is unpacked afresh.
+    // DAG-only change then costs no unpacking. Anything else is unpacked afresh, by
+    // `tar` as the service user, never keeping the archive's owners or modes.
     for project in envs {
         let dir = format!("projects/{project}");
         let _ = writeln!(
             s,
             "P={v}; PT={t}; C=\"$AH/current/$P\"; CT=\"$AH/current/$PT\"
+if [ -e \"./$P\" ] || [ -L \"./$P\" ]; then unsafe \"$P: something is there before the environment is unpacked\"; fi
 if [ -d \"$C\" ] && [ -f \"$CT\" ] && [ \"$(stat -c %d:%i \"$CT\")\" = \"$(stat -c %d:%i \"./$PT\")\" ] \\
   && cp -al \"$C\" \"./$P\" 2>/dev/null; then
   echo {reused}
 else
   rm -rf \"./$P\"
   mkdir \"./$P\"
-  tar -xzf \"./$PT\" -C \"./$P\"
+  tar -xzf \"./$PT\" -C \"./$P\" --no-same-owner --no-same-permissions
 fi",
             v = q(&format!("{dir}/venv")),
             t = q(&format!("{dir}/venv.tar.gz")),
             reused = q(&format!("pad-env-reused {project}")),
         );
     }
+    s.push_str(
+        r#"while IFS= read -r path && IFS= read -r target; do
+  case $target in /*) unsafe "$path: a link to the absolute path $target" ;; esac
+  p=$path
+  while [ "${p%/*}" != "$p" ]; do
+    p=${p%/*}
+    if [ -L "./$p" ]; then unsafe "$path: $p is a link, and nothing is made through one"; fi
+  done
+  if [ -e "./$path" ] || [ -L "./$path" ]; then unsafe "$path: something is there already"; fi
+  dir=${path%/*}
+  if [ "$dir" != "$path" ]; then mkdir -p "./$dir"; fi
+  ln -s "$target" "./$path"
+done < "$ST/meta/links"
+"#,
+    );
     s.push_str(
         r#"mkdir .pad-release
 for f in files links keys sha256sums info MANIFEST.json; do cp "$ST/meta/$f" ".pad-release/$f"; done
@@ -378,8 +398,13 @@ pub(crate) fn prune(airflow_home: &str, ids: &[&str], nonce: &str) -> String {
             m = q(&format!("pad-pruned {id}"))
         );
     }
-    s.push_str(
-        r#"cd "$AH"
+    s.push_str(DROP_UNUSED_OBJECTS);
+    s
+}
+
+/// Removes the store objects no release under `releases/` lists; prints
+/// `pad-pruned-objects <count>`.
+const DROP_UNUSED_OBJECTS: &str = r#"cd "$AH"
 : > .pad/keys-want.tmp
 for r in releases/*; do
   if [ -f "$r/.pad-release/keys" ]; then cat "$r/.pad-release/keys" >> .pad/keys-want.tmp; fi
@@ -391,8 +416,29 @@ comm -23 .pad/keys-have.tmp .pad/keys-want.tmp > .pad/keys-drop.tmp
 while IFS= read -r k; do rm -f ".pad/store/$k"; n=$((n + 1)); done < .pad/keys-drop.tmp
 rm -f .pad/keys-want.tmp .pad/keys-have.tmp .pad/keys-drop.tmp
 echo "pad-pruned-objects $n"
+"#;
+
+/// Removes what a failed run wrote, while it still holds the lock: its staging
+/// directory and its unfinished release (`pad-cleaned <path>` for each); with
+/// `drop_unused`, also the store objects no release lists, which a run that filled the
+/// disk may have added.
+pub(crate) fn clean_up(airflow_home: &str, staging: &str, tmp: &str, drop_unused: bool) -> String {
+    let mut s = prelude(airflow_home);
+    s.push_str(TICKER);
+    let _ = writeln!(s, "cd \"$AH\"\nset -- {} releases/{}", q(staging), q(tmp));
+    s.push_str(
+        r#"for d in "$@"; do
+  [ -e "$d" ] || [ -L "$d" ] || continue
+  chmod -R u+w "$d" 2>/dev/null || true
+  rm -rf "$d"
+  echo "pad-cleaned $d"
+done
 "#,
     );
+    if drop_unused {
+        s.push_str(DROP_UNUSED_OBJECTS);
+    }
+    s.push_str("echo pad-clean\n");
     s
 }
 

@@ -11,6 +11,8 @@ use pad_bundle::{PackOptions, PackageFile, PackageSpec, ProjectEntry, SymlinkPol
 use pad_layout::{Hosts, Target};
 
 use crate::run::testing::{HostState0, minor, parse_listing, prune_list};
+
+mod trust;
 use crate::{
     ConnectOptions, DeployError, DeployOptions, DeployReport, FailPoint, HostState, NoProgress, Progress, Step,
 };
@@ -83,7 +85,7 @@ impl Fixture {
             airflow_home: self.home.to_string(),
             keep: 5,
             registry: None,
-            env: BTreeMap::from([("PAD_TEST_VALUE".to_owned(), "a b 'c' $(touch /pad-pwned)".to_owned())]),
+            env: BTreeMap::from([("PAD_TEST_VALUE".to_owned(), "a b \"c\" $(touch /pad-pwned)".to_owned())]),
         }
     }
 
@@ -192,7 +194,7 @@ fn first_deploy_lays_out_the_release() {
     assert_eq!(f.read("etl/etl/__init__.py"), "VALUE = 1\n");
     assert!(f.home.join("etl/venv.tar.gz").is_file(), "the tarball stays for Spark --archives");
     assert!(f.home.join("etl/venv/bin/python").exists(), "the environment is unpacked");
-    assert_eq!(f.read("current/.env"), "PAD_TEST_VALUE='a b '\\''c'\\'' $(touch /pad-pwned)'\n");
+    assert_eq!(f.read("current/.env"), "PAD_TEST_VALUE='a b \"c\" $(touch /pad-pwned)'\n");
     let mode = fs::metadata(f.home.join("current/.env")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert!(!Utf8Path::new("/pad-pwned").exists());

@@ -306,6 +306,8 @@ fn variable_expansion() {
     check_expand("${EMPTY}", Ok(""));
     check_expand("${NOPE:-/srv/airflow}", Ok("/srv/airflow"));
     check_expand("${HOME:-/srv}", Ok("/home/me"));
+    // Set but empty takes the default, as in POSIX shells: `AIRFLOW_HOME=` is not "here".
+    check_expand("${EMPTY:-target/airflow}", Ok("target/airflow"));
     check_expand("cost: $$5 and $ alone", Ok("cost: $5 and $ alone"));
     check_expand(
         "${NOPE}",

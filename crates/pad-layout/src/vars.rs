@@ -1,7 +1,8 @@
 //! `${VAR}` references in deploy targets, expanded from the environment.
 //!
 //! `${VAR}` must be set (a missing variable is an error, never an empty string);
-//! `${VAR:-default}` falls back to `default`; `$$` is a literal `$`.
+//! `${VAR:-default}` falls back to `default` when VAR is unset or empty, as POSIX
+//! shells do; `$$` is a literal `$`.
 
 /// Why a value could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,7 +79,10 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Str
         match piece {
             Piece::Literal(literal) => out.push_str(literal),
             Piece::Dollar => out.push('$'),
+            // As in POSIX shells, `${VAR:-default}` takes the default when VAR is unset
+            // or empty: `AIRFLOW_HOME=` must not mean "here".
             Piece::Var { name, default } => match (lookup(name), default) {
+                (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
                 (None, None) => return Err(VarError::Missing { name: name.to_owned() }),
