@@ -394,6 +394,17 @@ fn a_full_disk_keeps_the_previous_release_serving() {
     let worker = &set.workers()[0];
     let d = Deployer::new(&set);
     let (one, _) = deployed(d.deploy(&d.package(&Spec::new("1.0")), &[]));
+    let free = || {
+        worker
+            .exec_root("df -Pk /srv/airflow | tail -n 1")
+            .stdout
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let free_before = free();
 
     let run = d.deploy(&d.package(&Spec { big: 12 << 20, seed: 2, ..Spec::new("2.0") }), &[]).failure();
     let report = host_report(&run.json(), &worker.host).clone();
@@ -401,6 +412,11 @@ fn a_full_disk_keeps_the_previous_release_serving() {
     assert!(error.contains("is out of disk space"), "{error}");
     assert_eq!(report["state"], "failed");
     assert_eq!(serving(worker).as_deref(), Some(one.as_str()));
+    // The failed run removed what it wrote: the disk has its room back now, not at the
+    // next deploy (the history and lock may leave a few KiB).
+    assert_eq!(partials(worker), "", "the failed run left its staging or release");
+    let free_after = free();
+    assert!(free_after + 64 >= free_before, "{free_before} KiB free before, {free_after} KiB after");
 
     // The next deploy cleans up what the failed one left and fits.
     let (three, _) = deployed(d.deploy(&d.package(&Spec::new("3.0")), &[]));

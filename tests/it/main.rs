@@ -17,5 +17,6 @@ mod package;
 mod registry;
 mod services;
 mod test_flow;
+mod trust;
 mod venv;
 mod worker;

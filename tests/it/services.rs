@@ -242,27 +242,34 @@ impl S3Server {
     }
 }
 
-/// The interpreter of the moto tool environment, `target/tools/moto-<version>/`: made
-/// once (with Debian's `python3 -m venv` and pip, from PyPI) and reused.
+/// The interpreter of the moto tool environment (see [`tool_python`]).
 fn moto_python() -> Utf8PathBuf {
+    tool_python(MOTO)
+}
+
+/// The interpreter of a tool environment holding `requirement` (`name[extras]==version`
+/// from PyPI), `target/tools/<name>-<version>/`: made once (with Debian's
+/// `python3 -m venv` and pip) and reused.
+pub(crate) fn tool_python(requirement: &str) -> Utf8PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let version = MOTO.rsplit("==").next().unwrap();
+    let (name, version) = requirement.split_once("==").expect("a pinned requirement");
+    let name = name.split('[').next().unwrap();
     let tools = workspace_root().join("target/tools");
-    let env = tools.join(format!("moto-{version}"));
+    let env = tools.join(format!("{name}-{version}"));
     let python = env.join("bin/python");
     if python.exists() {
         return python;
     }
     std::fs::create_dir_all(&tools).unwrap();
-    let staging = tools.join(format!(".tmp-moto-{version}-{}", std::process::id()));
+    let staging = tools.join(format!(".tmp-{name}-{version}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
-    eprintln!("installing {MOTO} into {env} (once)");
+    eprintln!("installing {requirement} into {env} (once)");
     Cmd::new(PYTHON, &tools).args(["-m", "venv", staging.as_str()]).run().unwrap();
     Cmd::new(staging.join("bin/python"), &tools)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", MOTO])
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement])
         .run()
-        .unwrap_or_else(|e| panic!("cannot install {MOTO} from PyPI: {e}"));
+        .unwrap_or_else(|e| panic!("cannot install {requirement} from PyPI: {e}"));
     // Another test process may have won the race; its environment is as good as ours.
     if std::fs::rename(&staging, &env).is_err() {
         let _ = std::fs::remove_dir_all(&staging);
