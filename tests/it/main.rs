@@ -15,6 +15,7 @@ mod layout;
 mod new_project;
 mod package;
 mod registry;
+mod secrets;
 mod services;
 mod test_flow;
 mod trust;

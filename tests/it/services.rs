@@ -1,6 +1,7 @@
 //! Real servers for the end-to-end tests, started by the tests themselves on 127.0.0.1
 //! with free ports and temporary directories, and stopped when dropped: nginx as a WebDAV
-//! server, moto as an S3 server, and the GitLab generic packages contract server.
+//! server, moto as an S3 server, the GitLab generic packages and WebHDFS contract
+//! servers, a fault-injecting source, and a server that echoes requests in its errors.
 //!
 //! One-shot commands go through `pad_process::Cmd`; the servers are long-running
 //! children, which `Cmd` (run to completion) cannot hold, so they are started with
@@ -29,7 +30,7 @@ const MOTO: &str = "moto[server]==5.2.5";
 const PYTHON: &str = "/usr/bin/python3";
 
 /// A port nobody listens on now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -452,6 +453,36 @@ impl FaultServer {
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
+    }
+
+    /// One line per request: `METHOD /path STATUS`.
+    pub(crate) fn log(&self) -> String {
+        self.server.log_text()
+    }
+}
+
+/// A server that answers every request with one status and quotes the request back in
+/// the body, headers and query included (`tests/it/echo_server.py`).
+pub(crate) struct EchoServer {
+    server: Server,
+    pub(crate) port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl EchoServer {
+    pub(crate) fn start(status: u16) -> EchoServer {
+        let dir = tempfile::tempdir().unwrap();
+        let path = utf8(dir.path());
+        let port = free_port();
+        let script = workspace_root().join("tests/it/echo_server.py");
+        let mut server = Server::spawn(
+            "echo-server",
+            &path,
+            Command::new(PYTHON).args([script.as_str(), "--port", &port.to_string(), "--status", &status.to_string()]),
+            false,
+        );
+        server.wait_for(port);
+        EchoServer { server, port, _dir: dir }
     }
 
     /// One line per request: `METHOD /path STATUS`.

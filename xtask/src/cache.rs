@@ -57,7 +57,7 @@ fn status(root: &Utf8Path, args: &CacheStatusArgs) -> Result<ExitCode> {
     if args.json {
         crate::print_json(&report)?;
     } else {
-        print!("{}", pad_cache::render::status_text(&report));
+        crate::print_text(&pad_cache::render::status_text(&report));
     }
     Ok(if report.warm() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -71,10 +71,10 @@ fn warm(root: &Utf8Path, args: &CacheWarmArgs) -> Result<ExitCode> {
     if args.json {
         crate::print_json(&report)?;
     } else {
-        print!("{}", pad_cache::render::warm_text(&report));
+        crate::print_text(&pad_cache::render::warm_text(&report));
     }
     for error in pad_cache::render::warm_errors(&report) {
-        eprintln!("error: {error}");
+        eprintln!("error: {}", pad_http::redact(&error));
     }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

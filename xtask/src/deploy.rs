@@ -127,7 +127,7 @@ fn print_report(report: &DeployReport) {
             }
         }
         if let Some(error) = &host.error {
-            println!("    error: {}", pad_layout::error_chain(error));
+            println!("    error: {}", crate::error_line(error));
         }
     }
 }
@@ -158,7 +158,7 @@ pub(crate) fn releases(root: &Utf8Path, args: &ReleasesArgs) -> Result<ExitCode>
                 println!("  {:<9} {:<40} version {version}, {when}", marker, release.id);
             }
             if let Some(error) = &host.error {
-                println!("  error: {}", pad_layout::error_chain(error));
+                println!("  error: {}", crate::error_line(error));
             }
         }
     }
@@ -191,7 +191,7 @@ pub(crate) fn rollback(root: &Utf8Path, args: &RollbackArgs) -> Result<ExitCode>
                     report.from.as_deref().unwrap_or("none"),
                     report.to.as_deref().unwrap_or("none")
                 ),
-                Some(error) => println!("{}: error: {}", report.host, pad_layout::error_chain(error)),
+                Some(error) => println!("{}: error: {}", report.host, crate::error_line(error)),
             }
         }
     }

@@ -65,24 +65,50 @@ pub fn main() -> ExitCode {
 }
 
 fn report(err: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {err:#}");
+    eprintln!("error: {}", pad_http::redact(&format!("{err:#}")));
     ExitCode::FAILURE
 }
 
+/// Logs to stderr at the level of `-v`/`-vv`, or as `PAD_LOG` says; every line is
+/// redacted (`pad_http::Redacting`), and events that would format a credential are
+/// never made (see [`formats_no_secret`]).
 fn init_logging(verbose: u8) {
+    use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer as _};
+
     let default = match verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env(pad_layout::EnvVars::PAD_LOG)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let filter = EnvFilter::try_from_env(pad_layout::EnvVars::PAD_LOG).unwrap_or_else(|_| EnvFilter::new(default));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(|| pad_http::Redacting(std::io::stderr()))
         .without_time()
         .with_target(false)
-        .init();
+        .with_filter(filter.and(filter_fn(|meta| formats_no_secret(meta.target(), *meta.level()))));
+    tracing_subscriber::registry().with(layer).init();
+}
+
+/// Whether a dependency's event is safe to format at all. reqsign (OpenDAL's request
+/// signer) logs its credential providers with `Debug`, the S3 secret key and session
+/// token included; ureq's traces dump the bytes on the wire in hex and text, headers
+/// and all, split across lines where no redaction can recognise a secret. Both are
+/// dropped before anything is formatted, whatever `PAD_LOG` says.
+fn formats_no_secret(target: &str, level: tracing::Level) -> bool {
+    !(target.starts_with("reqsign") || (target.starts_with("ureq_proto") && level == tracing::Level::TRACE))
+}
+
+/// Prints a text for people on stdout, redacted (reports quote what servers said).
+fn print_text(text: &str) {
+    print!("{}", pad_http::redact(text));
+}
+
+/// An error and its causes on one line, redacted, for a report's line.
+fn error_line(error: &dyn std::error::Error) -> String {
+    pad_http::redact(&pad_layout::error_chain(error))
 }
 
 /// The workspace this binary was built from: the repository it serves unless `--repo`
@@ -111,8 +137,8 @@ fn target_dir(root: &Utf8Path) -> Utf8PathBuf {
         .map_or_else(|| root.join("target"), Utf8PathBuf::from)
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout, redacted.
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", pad_http::redact(&serde_json::to_string_pretty(value)?));
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 pub use pad_http::ATTEMPTS;
 pub(crate) use pad_http::{
-    MAX_REDIRECTS, Secret, backoff, basic_auth, encode_segment, error_message, join_path, origin, redact_userinfo,
-    resolve_location, retryable_error, retryable_status,
+    MAX_REDIRECTS, Secret, backoff, basic_auth, encode_segment, error_message, join_path, origin, quote, quote_within,
+    redact_userinfo, resolve_location, retryable_error, retryable_status,
 };
 
 /// The agent every source and cache request goes through (see [`pad_http::agent`]); a

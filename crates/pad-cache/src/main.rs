@@ -8,6 +8,9 @@
 //!
 //! Exit codes: 0 all good (warm: nothing failed; status: everything present), 1 some
 //! artifact failed or is not warm, 2 bad usage or a broken artifacts.yaml.
+//!
+//! Everything it prints goes through `pad_http::redact` first: the credentials the
+//! caches and sources read never show, even when a server quotes them back.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
@@ -16,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
 use pad_cache::{ArtifactReport, ConfigFile, Options, Summary, WarmProgress, render};
+use pad_http::redact;
 
 /// Warm or check the artifact caches that artifacts.yaml files name.
 ///
@@ -97,7 +101,7 @@ fn main() -> ExitCode {
     let config = match pad_cache::load(&files) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", redact(&err.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -106,21 +110,21 @@ fn main() -> ExitCode {
         Command::Warm { .. } => {
             let report = pad_cache::warm(&config, &options, &Lines::default());
             if common.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("a report serialises"));
+                println!("{}", redact(&serde_json::to_string_pretty(&report).expect("a report serialises")));
             } else {
-                print!("{}", render::warm_text(&report));
+                print!("{}", redact(&render::warm_text(&report)));
             }
             for error in render::warm_errors(&report) {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", redact(&error));
             }
             report.ok()
         }
         Command::Status { .. } => {
             let report = pad_cache::status(&config, &options);
             if common.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("a report serialises"));
+                println!("{}", redact(&serde_json::to_string_pretty(&report).expect("a report serialises")));
             } else {
-                print!("{}", render::status_text(&report));
+                print!("{}", redact(&render::status_text(&report)));
             }
             report.warm()
         }

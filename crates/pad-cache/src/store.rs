@@ -163,8 +163,8 @@ impl Store {
                 if let Some(endpoint) = endpoint {
                     builder = builder.endpoint(&expand(name, "endpoint", endpoint, env)?);
                 }
-                if let Some(token) = env(session_var) {
-                    builder = builder.session_token(&token);
+                if let Some(token) = env(session_var).filter(|v| !v.is_empty()).map(Secret::new) {
+                    builder = builder.session_token(token.expose());
                 }
                 if *virtual_host_style {
                     builder = builder.enable_virtual_host_style();
@@ -182,10 +182,10 @@ impl Store {
                             None => return Err(setup(name, "`password_env` is set without `username_env`: name both")),
                         };
                         let password = match password_var {
-                            Some(var) => required_var(name, "password_env", var, env)?,
+                            Some(var) => Secret::new(required_var(name, "password_env", var, env)?),
                             None => return Err(setup(name, "`username_env` is set without `password_env`: name both")),
                         };
-                        Some(Secret::new(http::basic_auth(&user, &password)))
+                        Some(Secret::new(http::basic_auth(&user, password.expose())))
                     }
                 };
                 (Kind::Webdav { url, auth }, None)
@@ -206,9 +206,9 @@ impl Store {
                     query.push_str(&format!("&user.name={}", http::encode_segment(&user)));
                 }
                 if let Some(var) = delegation_env {
-                    let token = required_var(name, "delegation_env", var, env)?;
-                    builder = builder.delegation(&token);
-                    query.push_str(&format!("&delegation={}", http::encode_segment(&token)));
+                    let token = Secret::new(required_var(name, "delegation_env", var, env)?);
+                    builder = builder.delegation(token.expose());
+                    query.push_str(&format!("&delegation={}", http::encode_segment(token.expose())));
                 }
                 let op = operator(Operator::new(builder))?;
                 let shown = format!("webhdfs://{}{root}", split_authority(&endpoint).0);
@@ -629,15 +629,17 @@ fn temp_key(key: &str) -> String {
     format!("{TMP_DIR}/{key}.{}-{n}-{nanos:08x}.part", std::process::id())
 }
 
-/// The first line of an OpenDAL error, without its context dump.
+/// An OpenDAL error for a report: redacted, the server's words in it (its message, the
+/// response body) cut short, at most its first line (and 800 characters), then the
+/// start of its source.
 fn short_dal(err: &opendal::Error) -> String {
-    let text = err.to_string();
-    let mut short: String = text.lines().next().unwrap_or_default().chars().take(400).collect();
+    let text = http::quote_within(&err.to_string(), err.message());
+    let mut short: String = text.lines().next().unwrap_or_default().chars().take(800).collect();
     if let Some(source) = std::error::Error::source(err) {
-        let source = source.to_string();
+        let source = http::quote(&source.to_string());
         if !short.contains(&source) {
             short.push_str(": ");
-            short.push_str(&source.chars().take(300).collect::<String>());
+            short.push_str(&source);
         }
     }
     short

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Instant;
 
-use pad_layout::error_chain;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -186,7 +185,7 @@ impl Caches {
             .caches
             .values()
             .map(|def| {
-                let store = Store::open(def, options.env, runtime.handle()).map_err(|err| error_chain(&err));
+                let store = Store::open(def, options.env, runtime.handle()).map_err(|err| shown(&err));
                 (def.name.clone(), store)
             })
             .collect();
@@ -247,7 +246,7 @@ pub fn status(config: &Config, options: &Options<'_>) -> StatusReport {
                             location: store.location(&artifact.name),
                             state: retry(|| store.state(&artifact.name, artifact.sha256.as_deref()))
                                 .0
-                                .unwrap_or_else(|err| CacheState::Error { error: error_chain(&err) }),
+                                .unwrap_or_else(|err| CacheState::Error { error: shown(&err) }),
                         },
                         Err(error) => CacheStatus {
                             cache: cache.clone(),
@@ -336,7 +335,7 @@ fn warm_one(
                 Outcome::Present
             }
             Ok(CacheState::Error { error }) => Outcome::Failed { error, attempts },
-            Err(err) => Outcome::Failed { error: error_chain(&err), attempts },
+            Err(err) => Outcome::Failed { error: shown(&err), attempts },
         };
         outcomes.push(CacheOutcome { cache: cache.clone(), location, outcome });
     }
@@ -353,7 +352,7 @@ fn warm_one(
                 retry_targets = targets;
             }
             Some(err) => {
-                let error = error_chain(&err);
+                let error = shown(&err);
                 for target in &targets {
                     outcomes[target.index].outcome = Outcome::Failed { error: error.clone(), attempts: attempt };
                 }
@@ -370,8 +369,7 @@ fn warm_one(
                             retry_targets.push(target);
                         }
                         Err(err) => {
-                            outcomes[target.index].outcome =
-                                Outcome::Failed { error: error_chain(&err), attempts: attempt }
+                            outcomes[target.index].outcome = Outcome::Failed { error: shown(&err), attempts: attempt }
                         }
                     }
                 }
@@ -525,4 +523,10 @@ fn declared(artifact: &Artifact) -> Option<Expected> {
         hex: hex.clone(),
         from: format!("the `sha256` of `{}` at {}", artifact.name, artifact.place),
     })
+}
+
+/// An error as a report holds it: the whole chain, redacted (a server may have quoted a
+/// credential back, see `pad_http::redact`).
+fn shown(err: &dyn std::error::Error) -> String {
+    pad_http::redact(&pad_layout::error_chain(err))
 }

@@ -156,3 +156,68 @@ fn a_broken_file_is_named_with_its_line() {
     assert!(stderr.contains("artifacts.yaml:10:") && stderr.contains("colour"), "{stderr}");
     assert!(!dir.path().join("cache").exists() || fs::read_dir(dir.path().join("cache")).unwrap().count() == 0);
 }
+
+/// A server on 127.0.0.1 that answers every request with 403 and quotes the request
+/// back, headers and query included; returns its `host:port`.
+fn echo_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut echo = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                echo.push_str(line.trim_end());
+                echo.push_str(" | ");
+                line.clear();
+            }
+            let body = format!("{{\"message\": {:?}}}", echo);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    address
+}
+
+#[test]
+fn credentials_never_print_even_when_a_server_quotes_them() {
+    const TOKEN: &str = "glpat-cli-SECRET-91d0";
+    const PASSWORD: &str = "dav-cli-SECRET-5e77";
+    const DELEGATION: &str = "hdfs-cli-SECRET-0b3a";
+    let address = echo_server();
+    let dir = setup("");
+    let yaml = format!(
+        "artifact_sources:\n  files: {{class_name: fs, base_uri: src}}\n  gitlab: {{class_name: gitlab, base_uri: 'http://{address}/api/v4/projects/1/packages/generic', token_env: PAD_CLI_TOKEN}}\nartifact_caches:\n  local: {{class_name: fs, base_uri: cache}}\n  dav: {{class_name: webdav, base_uri: 'http://{address}/cache', username_env: PAD_CLI_USER, password_env: PAD_CLI_PASSWORD}}\n  hdfs: {{class_name: webhdfs, base_uri: 'webhdfs://{address}/cache', delegation_env: PAD_CLI_DELEGATION}}\nartifacts:\n  tool.jar: {{id: tool.jar, source: files, caches: [dav, hdfs]}}\n  env.tgz: {{id: pkg/1.0/env.tgz, source: gitlab, caches: [local]}}\n"
+    );
+    fs::write(dir.path().join("secrets.yaml"), yaml).unwrap();
+    let basic = pad_http::basic_auth("dav-user", PASSWORD);
+    let forbidden = [TOKEN, PASSWORD, DELEGATION, "SECRET", basic.trim_start_matches("Basic ").trim_end_matches('=')];
+    for args in [
+        ["status", "secrets.yaml", "--json"],
+        ["status", "secrets.yaml", "--jobs=1"],
+        ["warm", "secrets.yaml", "--json"],
+        ["warm", "secrets.yaml", "--jobs=1"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_pad-cache"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("PAD_CLI_TOKEN", TOKEN)
+            .env("PAD_CLI_USER", "dav-user")
+            .env("PAD_CLI_PASSWORD", PASSWORD)
+            .env("PAD_CLI_DELEGATION", DELEGATION)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output));
+        let shown = text(&output);
+        assert!(shown.contains("403") && shown.contains("***"), "{args:?}: {shown}");
+        for secret in forbidden {
+            assert!(!shown.contains(secret), "{args:?} shows `{secret}`:\n{shown}");
+        }
+    }
+}

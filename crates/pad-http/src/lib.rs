@@ -1,35 +1,18 @@
 //! Plain HTTP with `ureq`, as the registry and cache crates speak it: an agent that
 //! follows no redirect by itself (so a credential never travels to another host),
-//! secrets that never print, one retry policy (5xx, 429 and broken connections, with
-//! backoff), URL helpers, and the short message a server put in an error body.
+//! secrets that never print (each is registered when read, and [`redact`] hides it in
+//! any text before it is shown), one retry policy (5xx, 429 and broken connections, with
+//! backoff), URL helpers, and the short, redacted message a server put in an error body.
 
-use std::fmt;
 use std::time::Duration;
 
 use base64::Engine as _;
 
+mod secret;
 #[cfg(test)]
 mod tests;
 
-/// A credential: its `Debug` never shows it, and it has no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+pub use secret::{MAX_QUOTE, MIN_SECRET_LEN, REDACTED, Redacting, Secret, quote, quote_within, redact, register};
 
 /// How many times a request is tried when the server fails (5xx, 429) or cannot be
 /// reached. Other 4xx are never retried.
@@ -154,8 +137,15 @@ pub fn error_message(response: &mut ureq::http::Response<ureq::Body>) -> String 
 }
 
 /// `{"message": …}` or `{"error": …}` (GitLab), the same inside a Hadoop
-/// `{"RemoteException": …}`, an HTML page's `<title>`, else the start of the text.
+/// `{"RemoteException": …}`, an HTML page's `<title>`, else the start of the text; in
+/// every case redacted and cut to [`MAX_QUOTE`] characters (see [`quote`]), since a
+/// server may echo the request, credentials included.
 pub fn message_of(text: &str) -> String {
+    let quoted = quote(&explanation(text));
+    if quoted.is_empty() { "no explanation in the response".to_owned() } else { quoted }
+}
+
+fn explanation(text: &str) -> String {
     if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
         let value = value.get("RemoteException").unwrap_or(&value);
         for key in ["message", "error"] {
@@ -167,17 +157,10 @@ pub fn message_of(text: &str) -> String {
         }
     }
     let text = text.trim();
-    if text.is_empty() {
-        return "no explanation in the response".to_owned();
-    }
     if let (Some(start), Some(end)) = (text.find("<title>"), text.find("</title>"))
         && start + 7 <= end
     {
-        return text[start + 7..end].trim().to_owned();
+        return text[start + 7..end].to_owned();
     }
-    let mut short: String = text.chars().take(300).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
+    text.to_owned()
 }

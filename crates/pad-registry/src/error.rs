@@ -81,24 +81,12 @@ pub enum RegistryError {
         source: Box<opendal::Error>,
     },
 
-    #[error("registry `{registry}`: cannot {action} `{location}`")]
-    Storage {
-        registry: String,
-        action: &'static str,
-        location: String,
-        #[source]
-        source: Box<opendal::Error>,
-    },
+    /// `detail` is OpenDAL's account, redacted, with the server's words in it cut short.
+    #[error("registry `{registry}`: cannot {action} `{location}`: {detail}")]
+    Storage { registry: String, action: &'static str, location: String, detail: String },
 
-    #[error("registry `{registry}` refused to let us {action} `{location}` (401/403): check {credentials}")]
-    Denied {
-        registry: String,
-        action: &'static str,
-        location: String,
-        credentials: String,
-        #[source]
-        source: Box<opendal::Error>,
-    },
+    #[error("registry `{registry}` refused to let us {action} `{location}` (401/403): check {credentials}: {detail}")]
+    Denied { registry: String, action: &'static str, location: String, credentials: String, detail: String },
 
     #[error(
         "registry `{registry}`: cannot reach `{url}` (gave up after {attempts} attempts): check the URL and the network"

@@ -3,7 +3,7 @@
 
 pub(crate) use pad_http::{
     ATTEMPTS, MAX_REDIRECTS, Secret, backoff, basic_auth, encode_segment, error_message, join_segments, origin,
-    redact_userinfo, resolve_location, retryable_error, retryable_status,
+    quote_within, redact_userinfo, resolve_location, retryable_error, retryable_status,
 };
 
 /// The agent every registry request goes through (see [`pad_http::agent`]). No limit on

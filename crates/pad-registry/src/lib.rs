@@ -45,9 +45,11 @@
 //! OpenDAL is async: a `fs`, `s3` or `webdav` [`Registry`] owns a small Tokio runtime
 //! (one worker thread) that drives it, so the API is blocking and must not be called, or
 //! dropped, inside another async runtime.
-//! Tokens and passwords are kept in a type whose `Debug` redacts them, are sent only as
-//! headers (never in a URL), never appear in an error or a log line, and are not sent
-//! along a redirect to another host.
+//! Tokens, keys and passwords are kept in `pad_http::Secret`, whose `Debug` hides them
+//! and which registers them for `pad_http::redact`; they are sent only as headers (never
+//! in a URL) and not along a redirect to another host. What a server answers is quoted
+//! in errors redacted and cut short (a server may echo the request's headers), and the
+//! front end redacts every line it shows.
 //!
 //! This crate prints nothing and reads no environment variable itself: the caller passes
 //! a lookup function (see [`pad_layout::EnvVars`] for the names it asks for).
@@ -476,8 +478,8 @@ impl Opener<'_> {
         if let Some(endpoint) = &endpoint {
             builder = builder.endpoint(endpoint);
         }
-        if let Some(token) = self.var(session_var) {
-            builder = builder.session_token(&token);
+        if let Some(token) = self.var(session_var).map(Secret::new) {
+            builder = builder.session_token(token.expose());
         }
         if c.virtual_host_style {
             builder = builder.enable_virtual_host_style();

@@ -96,6 +96,8 @@ impl Store {
         // OpenDAL maps 403 to PermissionDenied; its WebDAV service leaves 401 Unexpected,
         // with the status in the error's context.
         let text = source.to_string();
+        // Its message is the response body, which a server may fill with the request.
+        let detail = http::quote_within(&text, source.message());
         if source.kind() == ErrorKind::PermissionDenied || text.contains("status: 401") || text.contains("status: 403")
         {
             return RegistryError::Denied {
@@ -103,15 +105,10 @@ impl Store {
                 action,
                 location: self.location(key),
                 credentials: self.credentials(),
-                source: Box::new(source),
+                detail,
             };
         }
-        RegistryError::Storage {
-            registry: self.registry.clone(),
-            action,
-            location: self.location(key),
-            source: Box::new(source),
-        }
+        RegistryError::Storage { registry: self.registry.clone(), action, location: self.location(key), detail }
     }
 
     /// Where this store's credentials come from, for errors.
