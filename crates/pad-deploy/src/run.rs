@@ -15,12 +15,13 @@ use pad_bundle::{GzOptions, Manifest, ParallelGzWriter};
 use pad_layout::Target;
 use sha2::{Digest, Sha256};
 
+use crate::fault::{self, FailAt};
 use crate::host::{Exec, Feed, Host, HostSpec, Resolved, Running, as_service, connect, resolve};
 use crate::plan::Plan;
-use crate::script::{self, INJECTED_STATUS, TICK};
+use crate::script::{self, TICK};
 use crate::{
-    ConnectOptions, DeployError, DeployOptions, DeployReport, FailPoint, HostReleases, HostReport, HostState,
-    LOCK_STALE_SECS, Progress, ReleaseInfo, RollbackReport, Step, StepTime,
+    ConnectOptions, DeployError, DeployOptions, DeployReport, HostReleases, HostReport, HostState, LOCK_STALE_SECS,
+    Progress, ReleaseInfo, RollbackReport, Step, StepTime,
 };
 
 /// How often a live client renews its lock.
@@ -35,6 +36,16 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// package, a target whose variables are unset) are returned; a host's failure is in
 /// its [`HostReport`].
 pub fn deploy(target: &Target, options: &DeployOptions, progress: &dyn Progress) -> Result<DeployReport, DeployError> {
+    deploy_failing_at(target, options, FailAt::default(), progress)
+}
+
+/// [`deploy`], stopped at `fail` as if the client were killed there.
+pub(crate) fn deploy_failing_at(
+    target: &Target,
+    options: &DeployOptions,
+    fail: FailAt,
+    progress: &dyn Progress,
+) -> Result<DeployReport, DeployError> {
     let resolved = resolve(target, &options.connect)?;
     // A package is untrusted input: all of it, the packed environments' entries
     // included, must match its manifest and pass the extraction rules before any byte
@@ -63,7 +74,8 @@ pub fn deploy(target: &Target, options: &DeployOptions, progress: &dyn Progress)
             .iter()
             .map(|spec| {
                 let (plan, resolved, failures, barrier, owner) = (&plan, &resolved, &failures, &barrier, &owner);
-                scope.spawn(move || deploy_host(spec, resolved, plan, options, owner, progress, failures, barrier))
+                scope
+                    .spawn(move || deploy_host(spec, resolved, plan, options, fail, owner, progress, failures, barrier))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a host's deploy panicked")).collect()
@@ -85,6 +97,7 @@ fn deploy_host(
     resolved: &Resolved,
     plan: &Plan,
     options: &DeployOptions,
+    fail: FailAt,
     owner: &str,
     progress: &dyn Progress,
     failures: &AtomicUsize,
@@ -92,7 +105,7 @@ fn deploy_host(
 ) -> HostReport {
     let name = spec.name().to_owned();
     let mut report = HostReport::failed(&name, &plan.release_id);
-    let mut clock = Clock::new(&name, progress, options.fail_at);
+    let mut clock = Clock::new(&name, progress, fail);
 
     // Phase 1: steps 1 to 7.
     let mut session = None;
@@ -115,7 +128,8 @@ fn deploy_host(
         // cleans up itself, so a full disk gets its room back now. A host that stopped
         // answering is not asked again: that would cost another I/O timeout.
         if let Some(s) = session.as_mut()
-            && !matches!(err, DeployError::Injected { .. } | DeployError::Transport { .. })
+            && !fault::is_injected(err)
+            && !matches!(err, DeployError::Transport { .. })
         {
             let full = matches!(err, DeployError::DiskFull { .. });
             match s.clean_up(plan, full) {
@@ -270,7 +284,7 @@ fn rollback_host(
 ) -> RollbackReport {
     let name = spec.name().to_owned();
     let mut report = HostReport::failed(&name, "");
-    let mut clock = Clock::new(&name, progress, None);
+    let mut clock = Clock::new(&name, progress, FailAt::default());
     let mut from = None;
     let mut chosen = None;
     let result = (|| {
@@ -328,27 +342,24 @@ fn rollback_host(
 struct Clock<'a> {
     host: String,
     progress: &'a dyn Progress,
-    fail_at: Option<FailPoint>,
+    fail: FailAt,
     current: Option<(Step, Instant)>,
 }
 
 impl<'a> Clock<'a> {
-    fn new(host: &str, progress: &'a dyn Progress, fail_at: Option<FailPoint>) -> Clock<'a> {
-        Clock { host: host.to_owned(), progress, fail_at, current: None }
+    fn new(host: &str, progress: &'a dyn Progress, fail: FailAt) -> Clock<'a> {
+        Clock { host: host.to_owned(), progress, fail, current: None }
     }
 
     fn begin(&mut self, step: Step, report: &mut HostReport) -> Result<(), DeployError> {
         self.end(report);
         self.progress.step(&self.host, step);
         self.current = Some((step, Instant::now()));
-        if self.fail_at == Some(FailPoint { step, midway: false }) {
-            return Err(DeployError::Injected { host: self.host.clone(), step });
-        }
-        Ok(())
+        self.fail.before(&self.host, step)
     }
 
     fn midway(&self, step: Step) -> bool {
-        self.fail_at == Some(FailPoint { step, midway: true })
+        self.fail.midway(step)
     }
 
     fn end(&mut self, report: &mut HostReport) {
@@ -739,8 +750,8 @@ impl<'a> Session<'a> {
         if let Some(source) = read_error {
             return Err(DeployError::PackageIo { path: plan.package.clone(), source });
         }
-        if fail_midway {
-            return Err(DeployError::Injected { host: self.host.name().to_owned(), step: Step::Upload });
+        if fail_midway && let Some(err) = fault::injected(self.host.name(), Step::Upload) {
+            return Err(err);
         }
         if let Some(err) = exec.feed_error.as_ref().filter(|_| exec.status == 0) {
             return Err(DeployError::Transport {
@@ -1080,8 +1091,8 @@ fn check(host: &str, resolved: &Resolved, step: Step, exec: Exec) -> Result<Exec
         return Ok(exec);
     }
     let output = exec.output.trim().to_owned();
-    if exec.status == INJECTED_STATUS && output.contains("pad-injected") {
-        return Err(DeployError::Injected { host: host.to_owned(), step });
+    if let Some(err) = fault::stopped(host, step, exec.status, &output) {
+        return Err(err);
     }
     if ["No space left on device", "Disk quota exceeded", "Wrote only"].iter().any(|m| output.contains(m)) {
         return Err(DeployError::DiskFull {

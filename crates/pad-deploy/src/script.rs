@@ -13,9 +13,6 @@ use pad_process::shell_quote as q;
 /// from a lost one; readers drop it.
 pub(crate) const TICK: &str = "pad-tick";
 
-/// The exit status of a script stopped by a test's fail point.
-pub(crate) const INJECTED_STATUS: i32 = 86;
-
 /// The start of every script: strict mode, C locale, `AIRFLOW_HOME` in `$AH`.
 fn prelude(airflow_home: &str) -> String {
     format!("set -eu\nexport LC_ALL=C\numask 022\nAH={}\n", q(airflow_home))
@@ -41,10 +38,6 @@ exec 3<&-
 PAD_TICKER=$!
 trap 'kill $PAD_TICKER $PAD_WATCH 2>/dev/null' EXIT
 ";
-
-fn injected(label: &str) -> String {
-    format!("echo {}; exit {INJECTED_STATUS}\n", q(&format!("pad-injected {label}")))
-}
 
 /// Checks that `sudo -n -u <service user>` works, before anything is written.
 pub(crate) fn preflight() -> String {
@@ -185,7 +178,7 @@ done < "$ST/meta/files"
 "#,
     );
     if fail_midway {
-        s.push_str(&injected("unpack"));
+        s.push_str(&crate::fault::stop_script("unpack"));
     }
     // An environment whose venv.tar.gz is the very store object the current release
     // unpacked (same inode) is hard-linked from there instead of unpacked again: a
@@ -336,7 +329,7 @@ mv -f .pad/history.tmp .pad/history
 "#,
     );
     if fail_midway {
-        s.push_str(&injected("switch"));
+        s.push_str(&crate::fault::stop_script("switch"));
     }
     s.push_str(
         r#"link() {

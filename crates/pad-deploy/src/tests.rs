@@ -10,12 +10,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_bundle::{PackOptions, PackageFile, PackageSpec, ProjectEntry, SymlinkPolicy};
 use pad_layout::{Hosts, Target};
 
+use crate::fault::{FailAt, FailPoint};
 use crate::run::testing::{HostState0, minor, parse_listing, prune_list};
 
 mod trust;
-use crate::{
-    ConnectOptions, DeployError, DeployOptions, DeployReport, FailPoint, HostState, NoProgress, Progress, Step,
-};
+use crate::{ConnectOptions, DeployError, DeployOptions, DeployReport, HostState, NoProgress, Progress, Step};
 
 /// A temporary directory with an `AIRFLOW_HOME` and room for packages.
 struct Fixture {
@@ -357,9 +356,8 @@ fn an_interruption_at_any_step_leaves_the_previous_release_serving() {
         let one = f.deploy(&Spec::new("1.0")).release_id;
         let spec = Spec::new("2.0").with("dags/etl_dag.py", "two\n").with("projects/etl/extra.py", "extra\n");
         let package = f.package(&spec);
-        let mut options = f.options(&package);
-        options.fail_at = Some(point);
-        let report = f.deploy_with(&f.target(), &options);
+        let options = f.options(&package);
+        let report = crate::run::deploy_failing_at(&f.target(), &options, FailAt::at(point), &NoProgress).unwrap();
         let switched = point.step > Step::Switch || (point.step == Step::Switch && point.midway);
         if point.step >= Step::Prune {
             // After the switch: the deploy has done its job; what remains is retried later.
@@ -373,7 +371,6 @@ fn an_interruption_at_any_step_leaves_the_previous_release_serving() {
         assert!(f.home.join("dags/etl_dag.py").is_file(), "{point:?}: dags still resolve");
         assert!(!f.home.join(".pad/lock").exists(), "{point:?}: the lock died with its holder");
 
-        options.fail_at = None;
         let report = f.deploy_with(&f.target(), &options);
         assert_ok(&report);
         assert_eq!(f.current(), format!("releases/{}", report.release_id), "{point:?}");
