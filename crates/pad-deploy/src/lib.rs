@@ -62,6 +62,7 @@ mod local;
 mod plan;
 mod run;
 mod script;
+mod shell;
 mod ssh;
 
 #[cfg(test)]

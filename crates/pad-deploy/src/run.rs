@@ -16,9 +16,10 @@ use pad_layout::Target;
 use sha2::{Digest, Sha256};
 
 use crate::fault::{self, FailAt};
-use crate::host::{Exec, Feed, Host, HostSpec, Resolved, Running, as_service, connect, resolve};
+use crate::host::{Exec, Feed, HostSpec, Resolved, Running, resolve};
 use crate::plan::Plan;
-use crate::script::{self, TICK};
+use crate::script;
+use crate::shell::Shell;
 use crate::{
     ConnectOptions, DeployError, DeployOptions, DeployReport, HostReleases, HostReport, HostState, LOCK_STALE_SECS,
     Progress, ReleaseInfo, RollbackReport, Step, StepTime,
@@ -245,9 +246,10 @@ pub fn releases(target: &Target, options: &ConnectOptions) -> Result<Vec<HostRel
 }
 
 fn list_host(spec: &HostSpec, resolved: &Resolved) -> Result<Vec<ReleaseInfo>, DeployError> {
-    let mut host = connect(spec)?;
-    preflight(host.as_mut(), resolved)?;
-    let exec = run_checked(host.as_mut(), resolved, Step::Inspect, &script::list(&resolved.airflow_home), None)?;
+    let mut shell = Shell::connect(spec, resolved)?;
+    shell.check_access()?;
+    let exec = shell.run(Step::Inspect, &script::list(&resolved.airflow_home), None)?;
+    let exec = check(shell.name(), resolved, Step::Inspect, exec)?;
     Ok(parse_listing(&exec.output))
 }
 
@@ -449,9 +451,9 @@ struct Undo {
     asides: Vec<(String, String)>,
 }
 
-/// A host under deploy: its transport, the target, and the lock once taken.
+/// A host under deploy: its shell, the target, and the lock once taken.
 struct Session<'a> {
-    host: Box<dyn Host>,
+    shell: Shell,
     resolved: &'a Resolved,
     lock: Option<Lock>,
     nonce: String,
@@ -471,8 +473,8 @@ impl<'a> Session<'a> {
     ) -> Result<Session<'a>, DeployError> {
         clock.begin(Step::Connect, report)?;
         // The lock script is the first command and the sudo check: refused, it runs nothing.
-        let host = connect(spec)?;
-        let mut session = Session { host, resolved, lock: None, nonce: nonce(), quick_verify: !options.full_verify };
+        let shell = Shell::connect(spec, resolved)?;
+        let mut session = Session { shell, resolved, lock: None, nonce: nonce(), quick_verify: !options.full_verify };
         clock.begin(Step::Lock, report)?;
         let deadline = Instant::now() + options.lock_wait;
         loop {
@@ -486,18 +488,16 @@ impl<'a> Session<'a> {
     }
 
     fn take_lock(&mut self, owner: &str, clock: &Clock<'_>, report: &mut HostReport) -> Result<(), DeployError> {
-        let host = self.host.name().to_owned();
+        let host = self.shell.name().to_owned();
         let script = script::lock(&self.resolved.airflow_home, owner, LOCK_STALE_SECS);
-        let command = as_service(self.resolved.service_user.as_deref(), self.host.login_user(), &script);
-        let transport = |source| DeployError::Transport { host: host.clone(), step: Step::Lock, source };
-        let mut running = self.host.spawn(&command).map_err(transport)?;
+        let mut running = self.shell.spawn(Step::Lock, &script)?;
         let mut seen = String::new();
         loop {
-            let Some(line) = running.read_line().map_err(transport)? else {
+            let Some(line) = running.read_line().map_err(|source| self.shell.transport(Step::Lock, source))? else {
                 let rest = running.close().unwrap_or_default();
                 seen.push_str(&rest);
-                if sudo_refused(&seen) {
-                    return Err(sudo_error(self.host.as_ref(), self.resolved, &seen));
+                if let Some(err) = self.shell.refusal(&seen) {
+                    return Err(err);
                 }
                 if let Some(marker) = seen.lines().find_map(|l| l.strip_prefix("pad-not-airflow-home ")) {
                     return Err(DeployError::NotAirflowHome {
@@ -543,7 +543,7 @@ impl<'a> Session<'a> {
     /// Runs `script` as the service user.
     fn sh(&mut self, step: Step, script: &str, feed: Option<&mut Feed<'_>>) -> Result<Exec, DeployError> {
         self.heartbeat();
-        let exec = run_script(self.host.as_mut(), self.resolved, step, script, feed)?;
+        let exec = self.shell.run(step, script, feed)?;
         self.heartbeat();
         Ok(exec)
     }
@@ -551,7 +551,7 @@ impl<'a> Session<'a> {
     /// Runs `script` as the service user; a non-zero exit is an error.
     fn sh_ok(&mut self, step: Step, script: &str, feed: Option<&mut Feed<'_>>) -> Result<Exec, DeployError> {
         let exec = self.sh(step, script, feed)?;
-        check(self.host.name(), self.resolved, step, exec)
+        check(self.shell.name(), self.resolved, step, exec)
     }
 
     fn inspect(&mut self, clock: &mut Clock<'_>, report: &mut HostReport) -> Result<HostState0, DeployError> {
@@ -590,7 +590,7 @@ impl<'a> Session<'a> {
     }
 
     fn protocol(&self, step: Step, output: &str) -> DeployError {
-        DeployError::Protocol { host: self.host.name().to_owned(), step, output: output.to_owned() }
+        DeployError::Protocol { host: self.shell.name().to_owned(), step, output: output.to_owned() }
     }
 
     /// Steps 3 to 7: the release complete under `releases/<id>`, checked.
@@ -745,22 +745,22 @@ impl<'a> Session<'a> {
             tar.into_inner()?.finish()?.flush()
         };
         let script = script::upload(&self.resolved.airflow_home, staging);
-        let exec = run_script(self.host.as_mut(), self.resolved, Step::Upload, &script, Some(&mut feed))?;
+        let exec = self.shell.run(Step::Upload, &script, Some(&mut feed))?;
         report.bytes_uploaded = wire.load(Ordering::SeqCst) as u64;
         if let Some(source) = read_error {
             return Err(DeployError::PackageIo { path: plan.package.clone(), source });
         }
-        if fail_midway && let Some(err) = fault::injected(self.host.name(), Step::Upload) {
+        if fail_midway && let Some(err) = fault::injected(self.shell.name(), Step::Upload) {
             return Err(err);
         }
         if let Some(err) = exec.feed_error.as_ref().filter(|_| exec.status == 0) {
             return Err(DeployError::Transport {
-                host: self.host.name().to_owned(),
+                host: self.shell.name().to_owned(),
                 step: Step::Upload,
                 source: io::Error::new(err.kind(), err.to_string()),
             });
         }
-        check(self.host.name(), self.resolved, Step::Upload, exec)?;
+        check(self.shell.name(), self.resolved, Step::Upload, exec)?;
         Ok(())
     }
 
@@ -784,7 +784,7 @@ impl<'a> Session<'a> {
             failed.push(format!("{}/sha256sums (the release was made from other contents)", crate::plan::RELEASE_META));
         }
         if exec.status != 0 && failed.is_empty() {
-            return check(self.host.name(), self.resolved, Step::Verify, exec).map(|_| false);
+            return check(self.shell.name(), self.resolved, Step::Verify, exec).map(|_| false);
         }
         if failed.is_empty() {
             return Ok(exec.output.lines().any(|l| l == "pad-verified-quick"));
@@ -795,7 +795,7 @@ impl<'a> Session<'a> {
         let count = failed.len();
         failed.truncate(10);
         Err(DeployError::Verify {
-            host: self.host.name().to_owned(),
+            host: self.shell.name().to_owned(),
             release: dir.to_owned(),
             count,
             files: failed.join(", "),
@@ -807,8 +807,8 @@ impl<'a> Session<'a> {
         for project in projects {
             let script = script::smoke(&self.resolved.airflow_home, dir, &project.name, project.package.as_deref());
             let exec = self.sh(Step::SmokeTest, &script, None)?;
-            let host = self.host.name().to_owned();
-            let user = self.resolved.service_user.clone().unwrap_or_else(|| self.host.login_user().to_owned());
+            let host = self.shell.name().to_owned();
+            let user = self.shell.runs_as().to_owned();
             let interpreter = |output: &str| DeployError::Interpreter {
                 host: host.clone(),
                 project: project.name.clone(),
@@ -1051,40 +1051,6 @@ impl Write for Counting<'_, '_> {
     }
 }
 
-/// Runs `script` on `host` as the service user; output without ticks.
-fn run_script(
-    host: &mut dyn Host,
-    resolved: &Resolved,
-    step: Step,
-    script: &str,
-    feed: Option<&mut Feed<'_>>,
-) -> Result<Exec, DeployError> {
-    let command = as_service(resolved.service_user.as_deref(), host.login_user(), script);
-    let mut exec = host.exec(&command, feed).map_err(|source| DeployError::Transport {
-        host: host.name().to_owned(),
-        step,
-        source,
-    })?;
-    if exec.output.contains(TICK) {
-        exec.output = exec.output.lines().filter(|l| *l != TICK).map(|l| format!("{l}\n")).collect();
-    }
-    if exec.status != 0 && sudo_refused(&exec.output) {
-        return Err(sudo_error(host, resolved, &exec.output));
-    }
-    Ok(exec)
-}
-
-fn run_checked(
-    host: &mut dyn Host,
-    resolved: &Resolved,
-    step: Step,
-    script: &str,
-    feed: Option<&mut Feed<'_>>,
-) -> Result<Exec, DeployError> {
-    let exec = run_script(host, resolved, step, script, feed)?;
-    check(host.name(), resolved, step, exec)
-}
-
 /// A non-zero exit as an error: out of disk space, a test's fail point, or the output.
 fn check(host: &str, resolved: &Resolved, step: Step, exec: Exec) -> Result<Exec, DeployError> {
     if exec.status == 0 {
@@ -1103,35 +1069,6 @@ fn check(host: &str, resolved: &Resolved, step: Step, exec: Exec) -> Result<Exec
         });
     }
     Err(DeployError::Remote { host: host.to_owned(), step, status: exec.status, output })
-}
-
-fn sudo_refused(output: &str) -> bool {
-    output.lines().any(|l| {
-        l.starts_with("sudo:") || l.contains("is not allowed to execute") || l.contains("is not in the sudoers file")
-    })
-}
-
-fn sudo_error(host: &dyn Host, resolved: &Resolved, output: &str) -> DeployError {
-    DeployError::SudoRefused {
-        host: host.name().to_owned(),
-        login_user: host.login_user().to_owned(),
-        service_user: resolved.service_user.clone().unwrap_or_default(),
-        output: output.trim().replace('\n', "; "),
-    }
-}
-
-/// Checks that commands run as the service user, before anything is written.
-fn preflight(host: &mut dyn Host, resolved: &Resolved) -> Result<(), DeployError> {
-    let command = as_service(resolved.service_user.as_deref(), host.login_user(), &script::preflight());
-    let exec = host.exec(&command, None).map_err(|source| DeployError::Transport {
-        host: host.name().to_owned(),
-        step: Step::Connect,
-        source,
-    })?;
-    if exec.status != 0 || !exec.output.lines().any(|l| l == "pad-sudo-ok") {
-        return Err(sudo_error(host, resolved, &exec.output));
-    }
-    Ok(())
 }
 
 fn lock_failure(host: &str, airflow_home: &str, output: &str) -> DeployError {

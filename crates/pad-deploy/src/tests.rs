@@ -166,6 +166,12 @@ impl Fixture {
     }
 }
 
+/// Commands on this machine as the current user, as a local target without a service
+/// user runs them.
+fn local_shell() -> crate::shell::Shell {
+    crate::shell::Shell::new(Box::new(crate::local::LocalHost::new().unwrap()), None)
+}
+
 #[track_caller]
 fn assert_ok(report: &DeployReport) -> &crate::HostReport {
     let host = &report.hosts[0];
@@ -387,9 +393,9 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
     assert_ok(&f.deploy(&spec));
 
     // Another deploy holds the lock: a live holder process.
-    let mut host = crate::local::LocalHost::new().unwrap();
+    let mut shell = local_shell();
     let script = crate::script::lock(f.home.as_str(), "alice@laptop pid 42", crate::LOCK_STALE_SECS);
-    let mut holder = crate::host::Host::spawn(&mut host, &crate::host::as_service(None, "", &script)).unwrap();
+    let mut holder = shell.spawn(Step::Lock, &script).unwrap();
     let line = holder.read_line().unwrap().unwrap();
     assert!(line.starts_with("pad-lock-taken owner=alice@laptop pid 42"), "{line}");
     let report = f.deploy(&spec);
@@ -414,9 +420,9 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
 #[test]
 fn a_lock_wait_outlasts_a_short_holder() {
     let f = Fixture::new();
-    let mut host = crate::local::LocalHost::new().unwrap();
+    let mut shell = local_shell();
     let script = crate::script::lock(f.home.as_str(), "carol", crate::LOCK_STALE_SECS);
-    let mut holder = crate::host::Host::spawn(&mut host, &crate::host::as_service(None, "", &script)).unwrap();
+    let mut holder = shell.spawn(Step::Lock, &script).unwrap();
     holder.read_line().unwrap().unwrap();
     let release = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(1500));
@@ -630,10 +636,10 @@ fn ssh_helpers() {
 
 #[test]
 fn commands_run_as_the_service_user_through_sudo() {
-    assert_eq!(crate::host::as_service(None, "deployer", "echo 'hi'"), r#"sh -c 'echo '\''hi'\'''"#);
-    assert_eq!(crate::host::as_service(Some("deployer"), "deployer", "true"), "sh -c true");
+    assert_eq!(crate::shell::as_service(None, "deployer", "echo 'hi'"), r#"sh -c 'echo '\''hi'\'''"#);
+    assert_eq!(crate::shell::as_service(Some("deployer"), "deployer", "true"), "sh -c true");
     assert_eq!(
-        crate::host::as_service(Some("airflow-svc"), "deployer", "cd \"$AH\""),
+        crate::shell::as_service(Some("airflow-svc"), "deployer", "cd \"$AH\""),
         r#"sudo -n -u airflow-svc -- sh -c 'cd "$AH"'"#
     );
 }
