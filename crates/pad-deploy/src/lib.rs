@@ -61,7 +61,7 @@ mod host;
 mod local;
 mod plan;
 mod run;
-mod script;
+mod scripts;
 mod shell;
 mod ssh;
 

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::fault::{self, FailAt};
 use crate::host::{Exec, Feed, HostSpec, Resolved, Running, resolve};
 use crate::plan::Plan;
-use crate::script;
+use crate::scripts::{self, HostContents, LockLine};
 use crate::shell::Shell;
 use crate::{
     ConnectOptions, DeployError, DeployOptions, DeployReport, HostReleases, HostReport, HostState, LOCK_STALE_SECS,
@@ -248,9 +248,9 @@ pub fn releases(target: &Target, options: &ConnectOptions) -> Result<Vec<HostRel
 fn list_host(spec: &HostSpec, resolved: &Resolved) -> Result<Vec<ReleaseInfo>, DeployError> {
     let mut shell = Shell::connect(spec, resolved)?;
     shell.check_access()?;
-    let exec = shell.run(Step::Inspect, &script::list(&resolved.airflow_home), None)?;
+    let exec = shell.run(Step::Inspect, &scripts::List { home: &resolved.airflow_home }.text(), None)?;
     let exec = check(shell.name(), resolved, Step::Inspect, exec)?;
-    Ok(parse_listing(&exec.output))
+    Ok(scripts::List::parse(&exec.output))
 }
 
 /// Switches every host of `target` back to the release before the current one, or to
@@ -310,8 +310,9 @@ fn rollback_host(
             })?,
         };
         chosen = Some(id.clone());
-        let text = session.sh(Step::Verify, &script::read_manifest(&resolved.airflow_home, &id), None)?;
-        let json = text.output.trim_start_matches(|c: char| c != '{');
+        let home = resolved.airflow_home.as_str();
+        let text = session.sh(Step::Verify, &scripts::ReadManifest { home, id: &id }.text(), None)?;
+        let json = scripts::ReadManifest::parse(&text.output);
         let manifest =
             Manifest::from_json(json.as_bytes(), &format!("{name}:releases/{id}/.pad-release/MANIFEST.json")).map_err(
                 |_| DeployError::Protocol { host: name.clone(), step: Step::Verify, output: text.output.clone() },
@@ -319,17 +320,15 @@ fn rollback_host(
         let envs: Vec<&str> = manifest.projects.iter().map(|p| p.name.as_str()).collect();
         clock.begin(Step::Verify, &mut report)?;
         let quick = session.quick_verify;
-        session.sh_ok(Step::Verify, &script::verify(&resolved.airflow_home, &id, &id, &envs, quick), None)?;
+        let verify = scripts::Verify { home, release_dir: &id, id: &id, envs: &envs, quick };
+        session.sh_ok(Step::Verify, &verify.text(), None)?;
         clock.begin(Step::SmokeTest, &mut report)?;
         session.smoke(&id, &manifest.projects)?;
         clock.begin(Step::Switch, &mut report)?;
         let projects: Vec<&str> = manifest.projects.iter().map(|p| p.name.as_str()).collect();
-        let out = session.sh_ok(
-            Step::Switch,
-            &script::switch(&resolved.airflow_home, &id, &stamp(), &projects, false),
-            None,
-        )?;
-        for line in out.output.lines().filter_map(|l| l.strip_prefix("pad-moved-aside ")) {
+        let switch = scripts::Switch { home, id: &id, stamp: &stamp(), projects: &projects, fail_midway: false };
+        let out = session.sh_ok(Step::Switch, &switch.text(), None)?;
+        for line in scripts::Switch::parse(&out.output).moved_aside {
             clock.note(&mut report, &format!("moved aside {line}"));
         }
         clock.begin(Step::Unlock, &mut report)?;
@@ -393,48 +392,6 @@ impl Lock {
     }
 }
 
-/// What a host had before this deploy.
-#[derive(Debug, Default)]
-pub(crate) struct HostState0 {
-    pub(crate) store: BTreeSet<String>,
-    pub(crate) releases: BTreeSet<String>,
-    pub(crate) current: Option<String>,
-    /// Release ids in the order they were made current, oldest first.
-    pub(crate) history: Vec<(u64, String)>,
-}
-
-impl HostState0 {
-    fn parse(output: &str) -> HostState0 {
-        let mut state = HostState0::default();
-        for line in output.lines() {
-            if let Some(key) = line.strip_prefix("S ") {
-                state.store.insert(key.to_owned());
-            } else if let Some(id) = line.strip_prefix("R ") {
-                state.releases.insert(id.to_owned());
-            } else if let Some(target) = line.strip_prefix("C ") {
-                state.current = Some(target.strip_prefix("releases/").unwrap_or(target).to_owned());
-            } else if let Some(entry) = line.strip_prefix("H ")
-                && let Some((time, id)) = entry.split_once(' ')
-                && let Ok(time) = time.parse()
-            {
-                state.history.push((time, id.to_owned()));
-            }
-        }
-        state
-    }
-
-    /// The release made current before the current one that still exists.
-    pub(crate) fn previous(&self) -> Option<String> {
-        let current = self.current.as_deref();
-        self.history
-            .iter()
-            .rev()
-            .map(|(_, id)| id)
-            .find(|id| Some(id.as_str()) != current && self.releases.contains(*id))
-            .cloned()
-    }
-}
-
 /// How phase 1 left a host.
 #[derive(Debug, Clone)]
 struct Prepared {
@@ -489,7 +446,7 @@ impl<'a> Session<'a> {
 
     fn take_lock(&mut self, owner: &str, clock: &Clock<'_>, report: &mut HostReport) -> Result<(), DeployError> {
         let host = self.shell.name().to_owned();
-        let script = script::lock(&self.resolved.airflow_home, owner, LOCK_STALE_SECS);
+        let script = scripts::Lock { home: &self.resolved.airflow_home, owner, stale_secs: LOCK_STALE_SECS }.text();
         let mut running = self.shell.spawn(Step::Lock, &script)?;
         let mut seen = String::new();
         loop {
@@ -499,7 +456,7 @@ impl<'a> Session<'a> {
                 if let Some(err) = self.shell.refusal(&seen) {
                     return Err(err);
                 }
-                if let Some(marker) = seen.lines().find_map(|l| l.strip_prefix("pad-not-airflow-home ")) {
+                if let Some(marker) = scripts::Lock::not_airflow_home(&seen) {
                     return Err(DeployError::NotAirflowHome {
                         host,
                         airflow_home: self.resolved.airflow_home.clone(),
@@ -508,21 +465,24 @@ impl<'a> Session<'a> {
                 }
                 return Err(lock_failure(&host, &self.resolved.airflow_home, &seen));
             };
-            if let Some(stale) = line.strip_prefix("pad-lock-stale ") {
-                clock.note(report, &format!("cleared a stale lock: {stale}"));
-            } else if line.starts_with("pad-lock-taken") {
-                self.lock = Some(Lock { running: Mutex::new(running), last: Mutex::new(Instant::now()) });
-                return Ok(());
-            } else if let Some(holder) = line.strip_prefix("pad-lock-held ") {
-                let _ = running.close();
-                return Err(DeployError::Locked {
-                    host,
-                    lock: format!("{}/.pad/lock", self.resolved.airflow_home),
-                    holder: holder.to_owned(),
-                });
-            } else {
-                seen.push_str(&line);
-                seen.push('\n');
+            match scripts::Lock::parse_line(&line) {
+                LockLine::Stale(stale) => clock.note(report, &format!("cleared a stale lock: {stale}")),
+                LockLine::Taken => {
+                    self.lock = Some(Lock { running: Mutex::new(running), last: Mutex::new(Instant::now()) });
+                    return Ok(());
+                }
+                LockLine::Held(holder) => {
+                    let _ = running.close();
+                    return Err(DeployError::Locked {
+                        host,
+                        lock: format!("{}/.pad/lock", self.resolved.airflow_home),
+                        holder: holder.to_owned(),
+                    });
+                }
+                LockLine::Other => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
             }
         }
     }
@@ -554,36 +514,30 @@ impl<'a> Session<'a> {
         check(self.shell.name(), self.resolved, step, exec)
     }
 
-    fn inspect(&mut self, clock: &mut Clock<'_>, report: &mut HostReport) -> Result<HostState0, DeployError> {
+    fn inspect(&mut self, clock: &mut Clock<'_>, report: &mut HostReport) -> Result<HostContents, DeployError> {
         clock.begin(Step::Inspect, report)?;
-        let exec = self.sh_ok(Step::Inspect, &script::inspect(&self.resolved.airflow_home), None)?;
-        for line in exec.output.lines().filter_map(|l| l.strip_prefix("pad-cleaned ")) {
+        let exec = self.sh_ok(Step::Inspect, &scripts::Inspect { home: &self.resolved.airflow_home }.text(), None)?;
+        let inspected = scripts::Inspect::parse(&exec.output);
+        for line in &inspected.cleaned {
             clock.note(report, &format!("removed `{line}` left by an interrupted run"));
         }
-        if !exec.output.lines().any(|l| l == "pad-inspected") {
+        if !inspected.complete {
             return Err(self.protocol(Step::Inspect, &exec.output));
         }
-        Ok(HostState0::parse(&exec.output))
+        Ok(inspected.contents)
     }
 
     /// A failed command on a host whose `AIRFLOW_HOME` has (almost) no space left is
     /// reported as a full disk, whatever the command said.
     fn diagnose(&mut self, err: DeployError) -> DeployError {
         let DeployError::Remote { host, step, status, output } = err else { return err };
-        let df = self.sh(step, &script::free_space(&self.resolved.airflow_home), None);
-        let line =
-            df.as_ref().ok().and_then(|e| e.output.lines().find_map(|l| l.strip_prefix("pad-df ")).map(str::to_owned));
-        let available = line.as_deref().and_then(|l| l.split_whitespace().nth(3)).and_then(|kb| kb.parse::<u64>().ok());
-        match available {
-            Some(kb) if kb < 1024 => DeployError::DiskFull {
+        let df = self.sh(step, &scripts::FreeSpace { home: &self.resolved.airflow_home }.text(), None);
+        match df.ok().and_then(|exec| scripts::FreeSpace::parse(&exec.output)) {
+            Some(space) if space.available_kib < 1024 => DeployError::DiskFull {
                 host,
                 step,
                 airflow_home: self.resolved.airflow_home.clone(),
-                output: format!(
-                    "{output}
-(df: {})",
-                    line.unwrap_or_default()
-                ),
+                output: format!("{output}\n(df: {})", space.line),
             },
             _ => DeployError::Remote { host, step, status, output },
         }
@@ -632,11 +586,12 @@ impl<'a> Session<'a> {
                         report,
                         &format!("release `{id}` was damaged and is rebuilt: {}", pad_layout::error_chain(&err)),
                     );
-                    self.sh_ok(
-                        Step::Verify,
-                        &script::discard(&self.resolved.airflow_home, &[], Some((id, &self.nonce))),
-                        None,
-                    )?;
+                    let discard = scripts::Discard {
+                        home: &self.resolved.airflow_home,
+                        keys: &[],
+                        release: Some((id, &self.nonce)),
+                    };
+                    self.sh_ok(Step::Verify, &discard.text(), None)?;
                     state = self.inspect(clock, report)?;
                 }
             }
@@ -655,21 +610,23 @@ impl<'a> Session<'a> {
         );
 
         clock.begin(Step::Unpack, report)?;
-        let unpack = script::unpack(&self.resolved.airflow_home, &staging, &tmp, &envs, clock.midway(Step::Unpack));
-        self.sh_ok(Step::Unpack, &unpack, None)?;
+        let home = self.resolved.airflow_home.as_str();
+        let unpack = scripts::Unpack {
+            home,
+            staging: &staging,
+            tmp: &tmp,
+            envs: &envs,
+            fail_midway: clock.midway(Step::Unpack),
+        };
+        self.sh_ok(Step::Unpack, &unpack.text(), None)?;
 
         clock.begin(Step::Verify, report)?;
         self.verify(plan, &tmp, false)?;
 
         clock.begin(Step::SmokeTest, report)?;
         self.smoke(&tmp, &plan.manifest.projects)?;
-        self.sh_ok(Step::SmokeTest, &script::finish(&self.resolved.airflow_home, &tmp, id), None)?;
-        let rm = format!("cd \"$AH\" && rm -rf {}\n", pad_process::shell_quote(&staging));
-        self.sh_ok(
-            Step::SmokeTest,
-            &format!("set -eu\nAH={}\n{rm}", pad_process::shell_quote(&self.resolved.airflow_home)),
-            None,
-        )?;
+        self.sh_ok(Step::SmokeTest, &scripts::Finish { home, tmp: &tmp, id }.text(), None)?;
+        self.sh_ok(Step::SmokeTest, &scripts::RemoveStaging { home, staging: &staging }.text(), None)?;
         Ok(Prepared { was_current: false, previous: state.current.clone() })
     }
 
@@ -683,22 +640,16 @@ impl<'a> Session<'a> {
         format!(".tmp-{id}-{}", self.nonce)
     }
 
-    /// Removes what this run wrote before it failed (see [`script::clean_up`]); returns
+    /// Removes what this run wrote before it failed (see [`scripts::CleanUp`]); returns
     /// what it removed.
     fn clean_up(&mut self, plan: &Plan, drop_unused: bool) -> Result<Vec<String>, DeployError> {
-        let script = script::clean_up(
-            &self.resolved.airflow_home,
-            &self.staging(),
-            &self.tmp_release(&plan.release_id),
-            drop_unused,
-        );
-        let exec = self.sh_ok(Step::Unlock, &script, None)?;
-        let mut cleaned: Vec<String> =
-            exec.output.lines().filter_map(|l| l.strip_prefix("pad-cleaned ")).map(str::to_owned).collect();
-        if let Some(n) = exec.output.lines().find_map(|l| l.strip_prefix("pad-pruned-objects "))
-            && n != "0"
-        {
-            cleaned.push(format!("{n} store object(s) no release uses"));
+        let (staging, tmp) = (self.staging(), self.tmp_release(&plan.release_id));
+        let script = scripts::CleanUp { home: &self.resolved.airflow_home, staging: &staging, tmp: &tmp, drop_unused };
+        let exec = self.sh_ok(Step::Unlock, &script.text(), None)?;
+        let result = scripts::CleanUp::parse(&exec.output);
+        let mut cleaned = result.cleaned;
+        if result.objects != 0 {
+            cleaned.push(format!("{} store object(s) no release uses", result.objects));
         }
         Ok(cleaned)
     }
@@ -744,7 +695,7 @@ impl<'a> Session<'a> {
             result?;
             tar.into_inner()?.finish()?.flush()
         };
-        let script = script::upload(&self.resolved.airflow_home, staging);
+        let script = scripts::Upload { home: &self.resolved.airflow_home, staging }.text();
         let exec = self.shell.run(Step::Upload, &script, Some(&mut feed))?;
         report.bytes_uploaded = wire.load(Ordering::SeqCst) as u64;
         if let Some(source) = read_error {
@@ -771,27 +722,23 @@ impl<'a> Session<'a> {
     fn verify(&mut self, plan: &Plan, dir: &str, quick: bool) -> Result<bool, DeployError> {
         let envs: Vec<&str> = plan.envs.iter().map(|p| p.name.as_str()).collect();
         let id = plan.release_id.as_str();
-        let script = script::verify(&self.resolved.airflow_home, dir, id, &envs, quick);
-        let exec = self.sh(Step::Verify, &script, None)?;
-        let sums = exec.output.lines().find_map(|l| l.strip_prefix("pad-sums ")).unwrap_or("").to_owned();
-        let mut failed: Vec<String> = exec
-            .output
-            .lines()
-            .filter(|l| l.contains(": FAILED"))
-            .map(|l| l.split(": FAILED").next().unwrap_or(l).trim_start_matches("./").to_owned())
-            .collect();
-        if exec.status == 0 && sums != plan.sums_sha256 {
+        let script = scripts::Verify { home: &self.resolved.airflow_home, release_dir: dir, id, envs: &envs, quick };
+        let exec = self.sh(Step::Verify, &script.text(), None)?;
+        let verified = scripts::Verify::parse(&exec.output);
+        let mut failed = verified.failed;
+        if exec.status == 0 && verified.sums != plan.sums_sha256 {
             failed.push(format!("{}/sha256sums (the release was made from other contents)", crate::plan::RELEASE_META));
         }
         if exec.status != 0 && failed.is_empty() {
             return check(self.shell.name(), self.resolved, Step::Verify, exec).map(|_| false);
         }
         if failed.is_empty() {
-            return Ok(exec.output.lines().any(|l| l == "pad-verified-quick"));
+            return Ok(verified.quick);
         }
         let keys: Vec<&str> =
             plan.files.iter().filter(|f| failed.iter().any(|p| p == f.path.as_str())).map(|f| f.key.as_str()).collect();
-        self.sh_ok(Step::Verify, &script::discard(&self.resolved.airflow_home, &keys, None), None)?;
+        let discard = scripts::Discard { home: &self.resolved.airflow_home, keys: &keys, release: None };
+        self.sh_ok(Step::Verify, &discard.text(), None)?;
         let count = failed.len();
         failed.truncate(10);
         Err(DeployError::Verify {
@@ -805,8 +752,14 @@ impl<'a> Session<'a> {
     /// Step 7: each project's interpreter and package, as the service user.
     fn smoke(&mut self, dir: &str, projects: &[pad_bundle::ProjectEntry]) -> Result<(), DeployError> {
         for project in projects {
-            let script = script::smoke(&self.resolved.airflow_home, dir, &project.name, project.package.as_deref());
-            let exec = self.sh(Step::SmokeTest, &script, None)?;
+            let script = scripts::Smoke {
+                home: &self.resolved.airflow_home,
+                release_dir: dir,
+                project: &project.name,
+                package: project.package.as_deref(),
+            };
+            let exec = self.sh(Step::SmokeTest, &script.text(), None)?;
+            let smoked = scripts::Smoke::parse(exec.status, &exec.output);
             let host = self.shell.name().to_owned();
             let user = self.shell.runs_as().to_owned();
             let interpreter = |output: &str| DeployError::Interpreter {
@@ -817,15 +770,15 @@ impl<'a> Session<'a> {
                 user: user.clone(),
                 output: output.trim().to_owned(),
             };
-            if exec.status == 3 {
+            if smoked.no_interpreter {
                 return Err(interpreter(&exec.output));
             }
-            if let Some(found) = exec.output.lines().find_map(|l| l.strip_prefix("pad-python "))
-                && minor(found) != minor(&project.interpreter_version)
+            if let Some(found) = &smoked.python
+                && scripts::minor(found) != scripts::minor(&project.interpreter_version)
             {
                 return Err(interpreter(&format!("the host runs Python {found} there")));
             }
-            if exec.status == 4 {
+            if smoked.import_failed {
                 return Err(DeployError::Import {
                     host,
                     project: project.name.clone(),
@@ -852,32 +805,33 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         let projects: Vec<&str> = plan.manifest.projects.iter().map(|p| p.name.as_str()).collect();
-        let script = script::switch(
-            &self.resolved.airflow_home,
-            &plan.release_id,
-            &stamp(),
-            &projects,
-            clock.midway(Step::Switch),
-        );
-        let exec = self.sh_ok(Step::Switch, &script, None)?;
-        let mut asides = Vec::new();
-        for line in exec.output.lines().filter_map(|l| l.strip_prefix("pad-moved-aside ")) {
+        let script = scripts::Switch {
+            home: &self.resolved.airflow_home,
+            id: &plan.release_id,
+            stamp: &stamp(),
+            projects: &projects,
+            fail_midway: clock.midway(Step::Switch),
+        };
+        let exec = self.sh_ok(Step::Switch, &script.text(), None)?;
+        let switched = scripts::Switch::parse(&exec.output);
+        for line in &switched.moved_aside {
             clock.note(
                 report,
                 &format!("moved aside `{line}` (a plain directory or file stood where the link goes; it is kept)"),
             );
-            if let Some((name, aside)) = line.split_once(" -> ") {
-                asides.push((name.to_owned(), aside.to_owned()));
-            }
         }
+        let asides = switched.asides();
         Ok(Some(Undo { previous: prepared.previous.clone(), asides }))
     }
 
     fn undo_switch(&mut self, plan: &Plan, undo: &Undo) -> Result<(), DeployError> {
         let projects: Vec<&str> = plan.manifest.projects.iter().map(|p| p.name.as_str()).collect();
+        let home = self.resolved.airflow_home.as_str();
         let script = match &undo.previous {
-            Some(previous) => script::switch(&self.resolved.airflow_home, previous, &stamp(), &projects, false),
-            None => script::unswitch(&self.resolved.airflow_home, &projects, &undo.asides),
+            Some(previous) => {
+                scripts::Switch { home, id: previous, stamp: &stamp(), projects: &projects, fail_midway: false }.text()
+            }
+            None => scripts::Unswitch { home, projects: &projects, asides: &undo.asides }.text(),
         };
         self.sh_ok(Step::Switch, &script, None).map(|_| ())
     }
@@ -892,40 +846,20 @@ impl<'a> Session<'a> {
         report: &mut HostReport,
     ) -> Result<(), DeployError> {
         clock.begin(Step::Prune, report)?;
-        let exec = self.sh_ok(Step::Prune, &script::list(&self.resolved.airflow_home), None)?;
-        let state = HostState0::parse(&exec.output);
-        let doomed = prune_list(&state, keep, &plan.release_id);
+        let home = self.resolved.airflow_home.as_str();
+        let exec = self.sh_ok(Step::Prune, &scripts::List { home }.text(), None)?;
+        let contents = scripts::List::contents(&exec.output);
+        let doomed = scripts::prune_list(&contents, keep, &plan.release_id);
         let ids: Vec<&str> = doomed.iter().map(String::as_str).collect();
-        let exec = self.sh_ok(Step::Prune, &script::prune(&self.resolved.airflow_home, &ids, &self.nonce), None)?;
-        report.pruned_releases =
-            exec.output.lines().filter_map(|l| l.strip_prefix("pad-pruned ")).map(str::to_owned).collect();
-        report.pruned_objects = exec
-            .output
-            .lines()
-            .find_map(|l| l.strip_prefix("pad-pruned-objects "))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let exec = self.sh_ok(Step::Prune, &scripts::Prune { home, ids: &ids, nonce: &self.nonce }.text(), None)?;
+        let pruned = scripts::Prune::parse(&exec.output);
+        report.pruned_releases = pruned.releases;
+        report.pruned_objects = pruned.objects;
         if !report.pruned_releases.is_empty() {
             clock.note(report, &format!("pruned {}", report.pruned_releases.join(", ")));
         }
         Ok(())
     }
-}
-
-/// The releases to remove so that at most `keep` remain: the oldest by when they were
-/// last made current (never-current ones first), never `current`, the previous one or
-/// `fresh` (the release just deployed).
-pub(crate) fn prune_list(state: &HostState0, keep: usize, fresh: &str) -> Vec<String> {
-    let mut last_used: BTreeMap<&str, usize> = BTreeMap::new();
-    for (index, (_, id)) in state.history.iter().enumerate() {
-        last_used.insert(id, index + 1);
-    }
-    let mut order: Vec<&String> = state.releases.iter().collect();
-    order.sort_by_key(|id| (last_used.get(id.as_str()).copied().unwrap_or(0), (*id).clone()));
-    let previous = state.previous();
-    let protected = |id: &str| Some(id) == state.current.as_deref() || Some(id) == previous.as_deref() || id == fresh;
-    let excess = order.len().saturating_sub(keep);
-    order.into_iter().filter(|id| !protected(id)).take(excess).cloned().collect()
 }
 
 /// Copies the package's files at `by_path` into `tar` as `objects/<key>`, each once.
@@ -1083,50 +1017,6 @@ fn lock_failure(host: &str, airflow_home: &str, output: &str) -> DeployError {
     DeployError::Remote { host: host.to_owned(), step: Step::Lock, status: 1, output: output.trim().to_owned() }
 }
 
-/// `3.11` of `3.11.2`.
-pub(crate) fn minor(version: &str) -> &str {
-    let mut dots = version.match_indices('.');
-    let end = dots.nth(1).map_or(version.len(), |(i, _)| i);
-    &version[..end]
-}
-
-pub(crate) fn parse_listing(output: &str) -> Vec<ReleaseInfo> {
-    let state = HostState0::parse(output);
-    let previous = state.previous();
-    let mut infos: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
-    for line in output.lines() {
-        if let Some(rest) = line.strip_prefix("I ")
-            && let Some((id, pair)) = rest.split_once(' ')
-            && let Some((key, value)) = pair.split_once('=')
-        {
-            infos.entry(id).or_default().insert(key, value);
-        }
-    }
-    let mut first_used: BTreeMap<&str, u64> = BTreeMap::new();
-    for (time, id) in &state.history {
-        first_used.entry(id.as_str()).or_insert(*time);
-    }
-    let mut releases: Vec<ReleaseInfo> = state
-        .releases
-        .iter()
-        .map(|id| {
-            let info = infos.get(id.as_str());
-            let field = |key: &str| info.and_then(|i| i.get(key)).filter(|v| !v.is_empty()).map(|v| (*v).to_owned());
-            ReleaseInfo {
-                id: id.clone(),
-                version: field("version"),
-                commit: field("commit"),
-                deployed_at: first_used.get(id.as_str()).copied(),
-                deployed_by: field("built_by"),
-                current: state.current.as_deref() == Some(id.as_str()),
-                previous: previous.as_deref() == Some(id.as_str()),
-            }
-        })
-        .collect();
-    releases.sort_by_key(|r| (r.deployed_at.unwrap_or(u64::MAX), r.id.clone()));
-    releases
-}
-
 /// Who deploys: `user@host pid N`, recorded in the lock and the release.
 fn owner() -> String {
     let user = pad_process::Cmd::new("id", Utf8Path::new("/")).arg("-un").read().unwrap_or_else(|_| "unknown".into());
@@ -1147,9 +1037,4 @@ fn stamp() -> String {
 fn nonce() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{}-{:x}{:08x}", std::process::id(), unix_now(), nanos)
-}
-
-#[cfg(test)]
-pub(crate) mod testing {
-    pub(crate) use super::{HostState0, minor, parse_listing, prune_list};
 }

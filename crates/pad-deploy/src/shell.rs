@@ -7,7 +7,7 @@ use std::io;
 use pad_process::shell_quote;
 
 use crate::host::{Exec, Feed, Host, HostSpec, Resolved, Running};
-use crate::script::TICK;
+use crate::scripts;
 use crate::{DeployError, Step};
 
 /// A host's transport and the account its commands run as.
@@ -43,9 +43,7 @@ impl Shell {
     pub(crate) fn run(&mut self, step: Step, script: &str, feed: Option<&mut Feed<'_>>) -> Result<Exec, DeployError> {
         let command = self.command(script);
         let mut exec = self.host.exec(&command, feed).map_err(|source| self.transport(step, source))?;
-        if exec.output.contains(TICK) {
-            exec.output = exec.output.lines().filter(|l| *l != TICK).map(|l| format!("{l}\n")).collect();
-        }
+        exec.output = scripts::strip_ticks(exec.output);
         if exec.status != 0
             && let Some(err) = self.refusal(&exec.output)
         {
@@ -63,9 +61,9 @@ impl Shell {
 
     /// Checks that commands run as [`Shell::runs_as`], before anything is written.
     pub(crate) fn check_access(&mut self) -> Result<(), DeployError> {
-        let command = self.command(&crate::script::preflight());
+        let command = self.command(&scripts::Preflight.text());
         let exec = self.host.exec(&command, None).map_err(|source| self.transport(Step::Connect, source))?;
-        if exec.status != 0 || !exec.output.lines().any(|l| l == "pad-sudo-ok") {
+        if exec.status != 0 || !scripts::Preflight::parse(&exec.output) {
             return Err(self.refused(&exec.output));
         }
         Ok(())

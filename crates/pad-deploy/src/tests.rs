@@ -11,7 +11,7 @@ use pad_bundle::{PackOptions, PackageFile, PackageSpec, ProjectEntry, SymlinkPol
 use pad_layout::{Hosts, Target};
 
 use crate::fault::{FailAt, FailPoint};
-use crate::run::testing::{HostState0, minor, parse_listing, prune_list};
+use crate::scripts::{HostContents, minor, prune_list};
 
 mod trust;
 use crate::{ConnectOptions, DeployError, DeployOptions, DeployReport, HostState, NoProgress, Progress, Step};
@@ -394,7 +394,12 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
 
     // Another deploy holds the lock: a live holder process.
     let mut shell = local_shell();
-    let script = crate::script::lock(f.home.as_str(), "alice@laptop pid 42", crate::LOCK_STALE_SECS);
+    let script = crate::scripts::Lock {
+        home: f.home.as_str(),
+        owner: "alice@laptop pid 42",
+        stale_secs: crate::LOCK_STALE_SECS,
+    }
+    .text();
     let mut holder = shell.spawn(Step::Lock, &script).unwrap();
     let line = holder.read_line().unwrap().unwrap();
     assert!(line.starts_with("pad-lock-taken owner=alice@laptop pid 42"), "{line}");
@@ -421,7 +426,8 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
 fn a_lock_wait_outlasts_a_short_holder() {
     let f = Fixture::new();
     let mut shell = local_shell();
-    let script = crate::script::lock(f.home.as_str(), "carol", crate::LOCK_STALE_SECS);
+    let script =
+        crate::scripts::Lock { home: f.home.as_str(), owner: "carol", stale_secs: crate::LOCK_STALE_SECS }.text();
     let mut holder = shell.spawn(Step::Lock, &script).unwrap();
     holder.read_line().unwrap().unwrap();
     let release = std::thread::spawn(move || {
@@ -597,11 +603,11 @@ fn release_ids_follow_the_inputs_and_the_env() {
 
 #[test]
 fn prune_never_takes_current_or_previous() {
-    let state = HostState0 {
+    let state = HostContents {
         releases: ["a", "b", "c", "d", "e"].iter().map(|s| s.to_string()).collect(),
         current: Some("a".into()),
         history: vec![(1, "a".into()), (2, "b".into()), (3, "c".into()), (4, "d".into()), (5, "a".into())],
-        ..HostState0::default()
+        ..HostContents::default()
     };
     // Oldest first by last use: e (never current), b, c; d is the previous one.
     assert_eq!(prune_list(&state, 2, "a"), vec!["e".to_owned(), "b".to_owned(), "c".to_owned()]);
@@ -613,7 +619,7 @@ fn prune_never_takes_current_or_previous() {
 fn listing_parses_markers() {
     let out =
         "C releases/b\nH 10 a\nH 20 b\nR a\nI a version=1\nI a built_by=me@x pid 1\nR b\nI b version=2\npad-listed\n";
-    let listed = parse_listing(out);
+    let listed = crate::scripts::List::parse(out);
     let rows: Vec<_> =
         listed.iter().map(|r| (r.id.as_str(), r.version.as_deref(), r.deployed_at, r.current, r.previous)).collect();
     assert_eq!(rows, vec![("a", Some("1"), Some(10), false, true), ("b", Some("2"), Some(20), true, false)]);

@@ -132,7 +132,8 @@ fn unpack_with(f: &Fixture, files: &[(&str, &[u8])], links: &[(&str, &str)], env
     for name in ["keys", "sha256sums", "info", "MANIFEST.json", "env"] {
         fs::write(meta.join(name), "").unwrap();
     }
-    let script = crate::script::unpack(f.home.as_str(), staging, ".tmp-test", envs, false);
+    let script =
+        crate::scripts::Unpack { home: f.home.as_str(), staging, tmp: ".tmp-test", envs, fail_midway: false }.text();
     // As a deploy runs it: through the local transport, which keeps its input open.
     let exec = local_shell().run(Step::Unpack, &script, None).unwrap();
     (exec.status, exec.output)
