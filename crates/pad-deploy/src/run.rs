@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use camino::Utf8Path;
 use flate2::read::MultiGzDecoder;
@@ -15,6 +15,7 @@ use pad_bundle::{GzOptions, Manifest, ParallelGzWriter};
 use pad_layout::Target;
 use sha2::{Digest, Sha256};
 
+use crate::clock::{Clock, nonce, stamp, unix_now};
 use crate::fault::{self, FailAt};
 use crate::host::{Exec, Feed, HostSpec, Resolved, Running, resolve};
 use crate::plan::Plan;
@@ -22,7 +23,7 @@ use crate::scripts::{self, HostContents, LockLine};
 use crate::shell::Shell;
 use crate::{
     ConnectOptions, DeployError, DeployOptions, DeployReport, HostReleases, HostReport, HostState, LOCK_STALE_SECS,
-    Progress, ReleaseInfo, RollbackReport, Step, StepTime,
+    Progress, ReleaseInfo, RollbackReport, Step,
 };
 
 /// How often a live client renews its lock.
@@ -337,42 +338,6 @@ fn rollback_host(
     })();
     clock.end(&mut report);
     RollbackReport { host: name, from, to: chosen, error: result.err() }
-}
-
-/// Step bookkeeping for one host: progress, timings and the test fail point.
-struct Clock<'a> {
-    host: String,
-    progress: &'a dyn Progress,
-    fail: FailAt,
-    current: Option<(Step, Instant)>,
-}
-
-impl<'a> Clock<'a> {
-    fn new(host: &str, progress: &'a dyn Progress, fail: FailAt) -> Clock<'a> {
-        Clock { host: host.to_owned(), progress, fail, current: None }
-    }
-
-    fn begin(&mut self, step: Step, report: &mut HostReport) -> Result<(), DeployError> {
-        self.end(report);
-        self.progress.step(&self.host, step);
-        self.current = Some((step, Instant::now()));
-        self.fail.before(&self.host, step)
-    }
-
-    fn midway(&self, step: Step) -> bool {
-        self.fail.midway(step)
-    }
-
-    fn end(&mut self, report: &mut HostReport) {
-        if let Some((step, start)) = self.current.take() {
-            report.steps.push(StepTime { step, seconds: start.elapsed().as_secs_f64() });
-        }
-    }
-
-    fn note(&self, report: &mut HostReport, message: &str) {
-        self.progress.note(&self.host, message);
-        report.notes.push(message.to_owned());
-    }
 }
 
 /// The lock holder on a host: a running `sh` that keeps `.pad/lock/` while its input is
@@ -1022,19 +987,4 @@ fn owner() -> String {
     let user = pad_process::Cmd::new("id", Utf8Path::new("/")).arg("-un").read().unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
     format!("{user}@{host} pid {}", std::process::id())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// A time stamp for history lines and moved-aside names: seconds since the epoch.
-fn stamp() -> String {
-    unix_now().to_string()
-}
-
-/// A name part no other run uses.
-fn nonce() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{}-{:x}{:08x}", std::process::id(), unix_now(), nanos)
 }
