@@ -56,6 +56,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_layout::Target;
 use serde::Serialize;
 
+mod classify;
 mod clock;
 mod fault;
 mod host;

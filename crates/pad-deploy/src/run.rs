@@ -15,6 +15,7 @@ use pad_bundle::{GzOptions, Manifest, ParallelGzWriter};
 use pad_layout::Target;
 use sha2::{Digest, Sha256};
 
+use crate::classify::{self, check};
 use crate::clock::{Clock, nonce, stamp, unix_now};
 use crate::fault::{self, FailAt};
 use crate::host::{Exec, Feed, HostSpec, Resolved, Running, resolve};
@@ -250,7 +251,7 @@ fn list_host(spec: &HostSpec, resolved: &Resolved) -> Result<Vec<ReleaseInfo>, D
     let mut shell = Shell::connect(spec, resolved)?;
     shell.check_access()?;
     let exec = shell.run(Step::Inspect, &scripts::List { home: &resolved.airflow_home }.text(), None)?;
-    let exec = check(shell.name(), resolved, Step::Inspect, exec)?;
+    let exec = check(shell.name(), &resolved.airflow_home, Step::Inspect, exec)?;
     Ok(scripts::List::parse(&exec.output))
 }
 
@@ -421,14 +422,7 @@ impl<'a> Session<'a> {
                 if let Some(err) = self.shell.refusal(&seen) {
                     return Err(err);
                 }
-                if let Some(marker) = scripts::Lock::not_airflow_home(&seen) {
-                    return Err(DeployError::NotAirflowHome {
-                        host,
-                        airflow_home: self.resolved.airflow_home.clone(),
-                        marker: marker.to_owned(),
-                    });
-                }
-                return Err(lock_failure(&host, &self.resolved.airflow_home, &seen));
+                return Err(classify::lock_not_taken(&host, &self.resolved.airflow_home, &seen));
             };
             match scripts::Lock::parse_line(&line) {
                 LockLine::Stale(stale) => clock.note(report, &format!("cleared a stale lock: {stale}")),
@@ -476,7 +470,7 @@ impl<'a> Session<'a> {
     /// Runs `script` as the service user; a non-zero exit is an error.
     fn sh_ok(&mut self, step: Step, script: &str, feed: Option<&mut Feed<'_>>) -> Result<Exec, DeployError> {
         let exec = self.sh(step, script, feed)?;
-        check(self.shell.name(), self.resolved, step, exec)
+        check(self.shell.name(), &self.resolved.airflow_home, step, exec)
     }
 
     fn inspect(&mut self, clock: &mut Clock<'_>, report: &mut HostReport) -> Result<HostContents, DeployError> {
@@ -495,17 +489,10 @@ impl<'a> Session<'a> {
     /// A failed command on a host whose `AIRFLOW_HOME` has (almost) no space left is
     /// reported as a full disk, whatever the command said.
     fn diagnose(&mut self, err: DeployError) -> DeployError {
-        let DeployError::Remote { host, step, status, output } = err else { return err };
+        let DeployError::Remote { step, .. } = err else { return err };
         let df = self.sh(step, &scripts::FreeSpace { home: &self.resolved.airflow_home }.text(), None);
-        match df.ok().and_then(|exec| scripts::FreeSpace::parse(&exec.output)) {
-            Some(space) if space.available_kib < 1024 => DeployError::DiskFull {
-                host,
-                step,
-                airflow_home: self.resolved.airflow_home.clone(),
-                output: format!("{output}\n(df: {})", space.line),
-            },
-            _ => DeployError::Remote { host, step, status, output },
-        }
+        let space = df.ok().and_then(|exec| scripts::FreeSpace::parse(&exec.output));
+        classify::low_space(err, space, &self.resolved.airflow_home)
     }
 
     fn protocol(&self, step: Step, output: &str) -> DeployError {
@@ -676,7 +663,7 @@ impl<'a> Session<'a> {
                 source: io::Error::new(err.kind(), err.to_string()),
             });
         }
-        check(self.shell.name(), self.resolved, Step::Upload, exec)?;
+        check(self.shell.name(), &self.resolved.airflow_home, Step::Upload, exec)?;
         Ok(())
     }
 
@@ -695,7 +682,7 @@ impl<'a> Session<'a> {
             failed.push(format!("{}/sha256sums (the release was made from other contents)", crate::plan::RELEASE_META));
         }
         if exec.status != 0 && failed.is_empty() {
-            return check(self.shell.name(), self.resolved, Step::Verify, exec).map(|_| false);
+            return check(self.shell.name(), &self.resolved.airflow_home, Step::Verify, exec).map(|_| false);
         }
         if failed.is_empty() {
             return Ok(verified.quick);
@@ -724,35 +711,7 @@ impl<'a> Session<'a> {
                 package: project.package.as_deref(),
             };
             let exec = self.sh(Step::SmokeTest, &script.text(), None)?;
-            let smoked = scripts::Smoke::parse(exec.status, &exec.output);
-            let host = self.shell.name().to_owned();
-            let user = self.shell.runs_as().to_owned();
-            let interpreter = |output: &str| DeployError::Interpreter {
-                host: host.clone(),
-                project: project.name.clone(),
-                interpreter: project.interpreter_path.clone(),
-                version: project.interpreter_version.clone(),
-                user: user.clone(),
-                output: output.trim().to_owned(),
-            };
-            if smoked.no_interpreter {
-                return Err(interpreter(&exec.output));
-            }
-            if let Some(found) = &smoked.python
-                && scripts::minor(found) != scripts::minor(&project.interpreter_version)
-            {
-                return Err(interpreter(&format!("the host runs Python {found} there")));
-            }
-            if smoked.import_failed {
-                return Err(DeployError::Import {
-                    host,
-                    project: project.name.clone(),
-                    package: project.package.clone().unwrap_or_default(),
-                    user,
-                    output: exec.output.trim().to_owned(),
-                });
-            }
-            check(&host, self.resolved, Step::SmokeTest, exec)?;
+            classify::smoke(self.shell.name(), &self.resolved.airflow_home, self.shell.runs_as(), project, exec)?;
         }
         Ok(())
     }
@@ -948,38 +907,6 @@ impl Write for Counting<'_, '_> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// A non-zero exit as an error: out of disk space, a test's fail point, or the output.
-fn check(host: &str, resolved: &Resolved, step: Step, exec: Exec) -> Result<Exec, DeployError> {
-    if exec.status == 0 {
-        return Ok(exec);
-    }
-    let output = exec.output.trim().to_owned();
-    if let Some(err) = fault::stopped(host, step, exec.status, &output) {
-        return Err(err);
-    }
-    if ["No space left on device", "Disk quota exceeded", "Wrote only"].iter().any(|m| output.contains(m)) {
-        return Err(DeployError::DiskFull {
-            host: host.to_owned(),
-            step,
-            airflow_home: resolved.airflow_home.clone(),
-            output,
-        });
-    }
-    Err(DeployError::Remote { host: host.to_owned(), step, status: exec.status, output })
-}
-
-fn lock_failure(host: &str, airflow_home: &str, output: &str) -> DeployError {
-    if output.contains("No space left on device") {
-        return DeployError::DiskFull {
-            host: host.to_owned(),
-            step: Step::Lock,
-            airflow_home: airflow_home.to_owned(),
-            output: output.trim().to_owned(),
-        };
-    }
-    DeployError::Remote { host: host.to_owned(), step: Step::Lock, status: 1, output: output.trim().to_owned() }
 }
 
 /// Who deploys: `user@host pid N`, recorded in the lock and the release.

@@ -27,7 +27,7 @@ mod switch;
 
 pub(crate) use access::{Lock, LockLine, Preflight};
 pub(crate) use check::{Discard, ReadManifest, Smoke, Verify, minor};
-pub(crate) use inventory::{CleanUp, FreeSpace, HostContents, Inspect, List, Prune, prune_list};
+pub(crate) use inventory::{CleanUp, DiskSpace, FreeSpace, HostContents, Inspect, List, Prune, prune_list};
 pub(crate) use release::{Finish, RemoveStaging, Unpack, Upload};
 pub(crate) use switch::{Switch, Unswitch};
 
