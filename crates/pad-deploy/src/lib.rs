@@ -66,6 +66,7 @@ mod run;
 mod scripts;
 mod shell;
 mod ssh;
+mod upload;
 
 #[cfg(test)]
 mod tests;

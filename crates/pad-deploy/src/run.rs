@@ -2,18 +2,15 @@
 //! failure policy applied between preparing a release and switching to it; and the
 //! `releases` and `rollback` operations.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::collections::BTreeSet;
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use camino::Utf8Path;
-use flate2::read::MultiGzDecoder;
-use pad_bundle::{GzOptions, Manifest, ParallelGzWriter};
+use pad_bundle::Manifest;
 use pad_layout::Target;
-use sha2::{Digest, Sha256};
 
 use crate::classify::{self, check};
 use crate::clock::{Clock, nonce, stamp, unix_now};
@@ -22,6 +19,7 @@ use crate::host::{Exec, Feed, HostSpec, Resolved, Running, resolve};
 use crate::plan::Plan;
 use crate::scripts::{self, HostContents, LockLine};
 use crate::shell::Shell;
+use crate::upload;
 use crate::{
     ConnectOptions, DeployError, DeployOptions, DeployReport, HostReleases, HostReport, HostState, LOCK_STALE_SECS,
     Progress, ReleaseInfo, RollbackReport, Step,
@@ -616,41 +614,21 @@ impl<'a> Session<'a> {
         fail_midway: bool,
         report: &mut HostReport,
     ) -> Result<(), DeployError> {
-        let missing: BTreeMap<&str, u64> =
-            plan.objects.iter().filter(|(key, _)| !store.contains(*key)).map(|(k, o)| (k.as_str(), o.size)).collect();
-        report.objects_uploaded = missing.len();
-        report.object_bytes = missing.values().sum();
-        report.objects_reused = plan.objects.len() - missing.len();
-        let by_path: BTreeMap<&Utf8Path, (&str, u64)> = plan
-            .files
-            .iter()
-            .filter_map(|f| missing.get_key_value(f.key.as_str()).map(|(key, size)| (f.path.as_path(), (*key, *size))))
-            .collect();
-        let budget = if fail_midway { Some((report.object_bytes / 2).max(1)) } else { None };
-        let wire = AtomicUsize::new(0);
+        let mut stream = upload::Stream::new(plan, store, fail_midway);
+        report.objects_uploaded = stream.objects;
+        report.object_bytes = stream.object_bytes;
+        report.objects_reused = plan.objects.len() - stream.objects;
         let lock = self.lock.as_ref();
-        let mut read_error = None;
-        let mut feed = |out: &mut dyn Write| -> io::Result<()> {
-            let counting = Counting { inner: out, count: &wire, budget, lock };
-            let gz =
-                ParallelGzWriter::new(counting, GzOptions { level: 6, block_size: GzOptions::DEFAULT_BLOCK_SIZE })?;
-            let mut tar = tar::Builder::new(gz);
-            for (name, bytes) in &plan.meta {
-                append(&mut tar, &format!("meta/{name}"), bytes.len() as u64, 0o644, &mut &bytes[..])?;
+        let alive = || {
+            if let Some(lock) = lock {
+                lock.heartbeat();
             }
-            let result = stream_objects(&plan.package, &by_path, &mut tar);
-            if let Err(err) = &result
-                && err.kind() == io::ErrorKind::InvalidData
-            {
-                read_error = Some(io::Error::new(err.kind(), err.to_string()));
-            }
-            result?;
-            tar.into_inner()?.finish()?.flush()
         };
+        let mut feed = |out: &mut dyn Write| stream.write(out, &alive);
         let script = scripts::Upload { home: &self.resolved.airflow_home, staging }.text();
         let exec = self.shell.run(Step::Upload, &script, Some(&mut feed))?;
-        report.bytes_uploaded = wire.load(Ordering::SeqCst) as u64;
-        if let Some(source) = read_error {
+        report.bytes_uploaded = stream.wire_bytes();
+        if let Some(source) = stream.package_error() {
             return Err(DeployError::PackageIo { path: plan.package.clone(), source });
         }
         if fail_midway && let Some(err) = fault::injected(self.shell.name(), Step::Upload) {
@@ -783,129 +761,6 @@ impl<'a> Session<'a> {
             clock.note(report, &format!("pruned {}", report.pruned_releases.join(", ")));
         }
         Ok(())
-    }
-}
-
-/// Copies the package's files at `by_path` into `tar` as `objects/<key>`, each once.
-///
-/// The package was verified before, but it is read again here: each entry must still
-/// have the size the plan gives its object (checked before a byte of it is sent) and
-/// the SHA-256 its key names (checked as it streams; a difference stops the upload
-/// before the archive is complete, so the host keeps nothing of it).
-fn stream_objects<W: Write>(
-    package: &Utf8Path,
-    by_path: &BTreeMap<&Utf8Path, (&str, u64)>,
-    tar: &mut tar::Builder<ParallelGzWriter<W>>,
-) -> io::Result<()> {
-    if by_path.is_empty() {
-        return Ok(());
-    }
-    let invalid = |e: io::Error| io::Error::new(io::ErrorKind::InvalidData, e);
-    let file = File::open(package).map_err(invalid)?;
-    let mut archive = tar::Archive::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file)));
-    let mut sent = BTreeSet::new();
-    for entry in archive.entries().map_err(invalid)? {
-        let mut entry = entry.map_err(invalid)?;
-        let path = entry.path().map_err(invalid)?.to_string_lossy().into_owned();
-        let Some(&(key, size)) = by_path.get(Utf8Path::new(path.trim_end_matches('/'))) else { continue };
-        if !sent.insert(key) {
-            continue;
-        }
-        let found = entry.header().size().map_err(invalid)?;
-        if found != size || entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "`{path}` changed since the package was verified: it is now a {found}-byte entry, the manifest says a {size}-byte file"
-                ),
-            ));
-        }
-        // Reading the package and writing the host fail differently: only the first
-        // is the package's fault.
-        let mut reader = ReadTagged { inner: &mut entry, hasher: Sha256::new() };
-        // Compressed members (a venv.tar.gz) are stored: deflating them again costs a
-        // full pass and saves nothing.
-        tar.get_mut().set_level(if is_compressed(&path) { 0 } else { 6 })?;
-        let mode = if key.ends_with("-755") { 0o755 } else { 0o644 };
-        append(tar, &format!("objects/{key}"), size, mode, &mut reader)?;
-        let sha256 = pad_bundle::hex(&reader.hasher.finalize());
-        if !key.starts_with(&sha256) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("`{path}` changed since the package was verified: its sha256 is now {sha256}"),
-            ));
-        }
-    }
-    let missing: Vec<&&Utf8Path> = by_path.iter().filter(|(_, (k, _))| !sent.contains(k)).map(|(p, _)| p).collect();
-    if let Some(path) = missing.first() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("`{path}` is in the manifest but not in the archive"),
-        ));
-    }
-    Ok(())
-}
-
-fn is_compressed(path: &str) -> bool {
-    [".gz", ".tgz", ".bz2", ".xz", ".zst", ".zip", ".whl", ".jar", ".png", ".jpg"].iter().any(|ext| path.ends_with(ext))
-}
-
-/// A package entry being read: its errors tagged as the package's, its bytes hashed.
-struct ReadTagged<'a, R: Read> {
-    inner: &'a mut R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for ReadTagged<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-fn append<W: Write>(
-    tar: &mut tar::Builder<W>,
-    path: &str,
-    size: u64,
-    mode: u32,
-    data: &mut dyn Read,
-) -> io::Result<()> {
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(tar::EntryType::Regular);
-    header.set_size(size);
-    header.set_mode(mode);
-    header.set_mtime(0);
-    tar.append_data(&mut header, path, data)
-}
-
-/// Counts the bytes written, renews the lock as they go, and (for a test's fail point)
-/// stops after `budget` bytes.
-struct Counting<'a, 'b> {
-    inner: &'a mut dyn Write,
-    count: &'a AtomicUsize,
-    budget: Option<u64>,
-    lock: Option<&'b Lock>,
-}
-
-impl Write for Counting<'_, '_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let so_far = self.count.load(Ordering::SeqCst) as u64;
-        if let Some(budget) = self.budget
-            && so_far >= budget
-        {
-            return Err(io::Error::other("injected failure: upload cut off"));
-        }
-        let n = self.inner.write(buf)?;
-        self.count.fetch_add(n, Ordering::SeqCst);
-        if let Some(lock) = self.lock {
-            lock.heartbeat();
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 
