@@ -61,6 +61,7 @@ mod clock;
 mod fault;
 mod host;
 mod local;
+mod lock;
 mod plan;
 mod run;
 mod scripts;

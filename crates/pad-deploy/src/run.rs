@@ -4,9 +4,8 @@
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
+use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex};
-use std::time::{Duration, Instant};
 
 use camino::Utf8Path;
 use pad_bundle::Manifest;
@@ -15,18 +14,16 @@ use pad_layout::Target;
 use crate::classify::{self, check};
 use crate::clock::{Clock, nonce, stamp, unix_now};
 use crate::fault::{self, FailAt};
-use crate::host::{Exec, Feed, HostSpec, Resolved, Running, resolve};
+use crate::host::{Exec, Feed, HostSpec, Resolved, resolve};
+use crate::lock::HeldLock;
 use crate::plan::Plan;
-use crate::scripts::{self, HostContents, LockLine};
+use crate::scripts::{self, HostContents};
 use crate::shell::Shell;
 use crate::upload;
 use crate::{
-    ConnectOptions, DeployError, DeployOptions, DeployReport, HostReleases, HostReport, HostState, LOCK_STALE_SECS,
-    Progress, ReleaseInfo, RollbackReport, Step,
+    ConnectOptions, DeployError, DeployOptions, DeployReport, HostReleases, HostReport, HostState, Progress,
+    ReleaseInfo, RollbackReport, Step,
 };
-
-/// How often a live client renews its lock.
-const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// Deploys the package of `options` to every host of `target`, in parallel.
 ///
@@ -339,23 +336,6 @@ fn rollback_host(
     RollbackReport { host: name, from, to: chosen, error: result.err() }
 }
 
-/// The lock holder on a host: a running `sh` that keeps `.pad/lock/` while its input is
-/// open. Every line written renews it.
-struct Lock {
-    running: Mutex<Box<dyn Running>>,
-    last: Mutex<Instant>,
-}
-
-impl Lock {
-    fn heartbeat(&self) {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.elapsed() >= HEARTBEAT {
-            *last = Instant::now();
-            let _ = self.running.lock().unwrap_or_else(|e| e.into_inner()).write_all(b"\n");
-        }
-    }
-}
-
 /// How phase 1 left a host.
 #[derive(Debug, Clone)]
 struct Prepared {
@@ -372,11 +352,11 @@ struct Undo {
     asides: Vec<(String, String)>,
 }
 
-/// A host under deploy: its shell, the target, and the lock once taken.
+/// A host under deploy: its shell, the target, and the lock it holds.
 struct Session<'a> {
     shell: Shell,
     resolved: &'a Resolved,
-    lock: Option<Lock>,
+    lock: HeldLock,
     nonce: String,
     /// Whether a release checked before may be taken as checked while its stamp matches.
     quick_verify: bool,
@@ -394,74 +374,23 @@ impl<'a> Session<'a> {
     ) -> Result<Session<'a>, DeployError> {
         clock.begin(Step::Connect, report)?;
         // The lock script is the first command and the sudo check: refused, it runs nothing.
-        let shell = Shell::connect(spec, resolved)?;
-        let mut session = Session { shell, resolved, lock: None, nonce: nonce(), quick_verify: !options.full_verify };
+        let mut shell = Shell::connect(spec, resolved)?;
+        let nonce = nonce();
         clock.begin(Step::Lock, report)?;
-        let deadline = Instant::now() + options.lock_wait;
-        loop {
-            match session.take_lock(owner, clock, report) {
-                Err(DeployError::Locked { .. }) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_secs(1).min(options.lock_wait));
-                }
-                other => return other.map(|()| session),
-            }
-        }
+        let mut cleared = |stale: &str| clock.note(report, &format!("cleared a stale lock: {stale}"));
+        let lock = HeldLock::take(&mut shell, &resolved.airflow_home, owner, options.lock_wait, &mut cleared)?;
+        Ok(Session { shell, resolved, lock, nonce, quick_verify: !options.full_verify })
     }
 
-    fn take_lock(&mut self, owner: &str, clock: &Clock<'_>, report: &mut HostReport) -> Result<(), DeployError> {
-        let host = self.shell.name().to_owned();
-        let script = scripts::Lock { home: &self.resolved.airflow_home, owner, stale_secs: LOCK_STALE_SECS }.text();
-        let mut running = self.shell.spawn(Step::Lock, &script)?;
-        let mut seen = String::new();
-        loop {
-            let Some(line) = running.read_line().map_err(|source| self.shell.transport(Step::Lock, source))? else {
-                let rest = running.close().unwrap_or_default();
-                seen.push_str(&rest);
-                if let Some(err) = self.shell.refusal(&seen) {
-                    return Err(err);
-                }
-                return Err(classify::lock_not_taken(&host, &self.resolved.airflow_home, &seen));
-            };
-            match scripts::Lock::parse_line(&line) {
-                LockLine::Stale(stale) => clock.note(report, &format!("cleared a stale lock: {stale}")),
-                LockLine::Taken => {
-                    self.lock = Some(Lock { running: Mutex::new(running), last: Mutex::new(Instant::now()) });
-                    return Ok(());
-                }
-                LockLine::Held(holder) => {
-                    let _ = running.close();
-                    return Err(DeployError::Locked {
-                        host,
-                        lock: format!("{}/.pad/lock", self.resolved.airflow_home),
-                        holder: holder.to_owned(),
-                    });
-                }
-                LockLine::Other => {
-                    seen.push_str(&line);
-                    seen.push('\n');
-                }
-            }
-        }
-    }
-
-    fn unlock(mut self) {
-        if let Some(lock) = self.lock.take() {
-            let running = lock.running.into_inner().unwrap_or_else(|e| e.into_inner());
-            let _ = running.close();
-        }
-    }
-
-    fn heartbeat(&self) {
-        if let Some(lock) = &self.lock {
-            lock.heartbeat();
-        }
+    fn unlock(self) {
+        self.lock.release();
     }
 
     /// Runs `script` as the service user.
     fn sh(&mut self, step: Step, script: &str, feed: Option<&mut Feed<'_>>) -> Result<Exec, DeployError> {
-        self.heartbeat();
+        self.lock.heartbeat();
         let exec = self.shell.run(step, script, feed)?;
-        self.heartbeat();
+        self.lock.heartbeat();
         Ok(exec)
     }
 
@@ -618,12 +547,8 @@ impl<'a> Session<'a> {
         report.objects_uploaded = stream.objects;
         report.object_bytes = stream.object_bytes;
         report.objects_reused = plan.objects.len() - stream.objects;
-        let lock = self.lock.as_ref();
-        let alive = || {
-            if let Some(lock) = lock {
-                lock.heartbeat();
-            }
-        };
+        let lock = &self.lock;
+        let alive = || lock.heartbeat();
         let mut feed = |out: &mut dyn Write| stream.write(out, &alive);
         let script = scripts::Upload { home: &self.resolved.airflow_home, staging }.text();
         let exec = self.shell.run(Step::Upload, &script, Some(&mut feed))?;
