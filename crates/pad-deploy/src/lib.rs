@@ -65,6 +65,7 @@ mod lock;
 mod plan;
 mod run;
 mod scripts;
+mod session;
 mod shell;
 mod ssh;
 mod upload;
