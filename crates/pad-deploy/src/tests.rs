@@ -13,6 +13,7 @@ use pad_layout::{Hosts, Target};
 use crate::fault::{FailAt, FailPoint};
 use crate::scripts::{HostContents, minor, prune_list};
 
+mod scripts;
 mod trust;
 use crate::{ConnectOptions, DeployError, DeployOptions, DeployReport, HostState, NoProgress, Progress, Step};
 
