@@ -1,14 +1,13 @@
-//! The transport to one host: run a shell script there as the service user, with input
+//! The transport to one host: run a command line there as the login user, with input
 //! streamed in and output (stdout and stderr merged) read back, or start one that keeps
-//! running (the lock holder). Two implementations: [`crate::local`] and [`crate::ssh`].
+//! running (the lock holder). Two implementations: [`crate::local`] and [`crate::ssh`];
+//! [`crate::shell`] runs scripts through them as the service user.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
-use camino::{Utf8Path, Utf8PathBuf};
-use pad_process::shell_quote;
-
 use crate::{ConnectOptions, DeployError};
+use camino::{Utf8Path, Utf8PathBuf};
 
 /// Writes a command's standard input; called once, then the input is closed.
 pub(crate) type Feed<'a> = dyn FnMut(&mut dyn Write) -> io::Result<()> + Send + 'a;
@@ -183,17 +182,5 @@ pub(crate) fn connect(spec: &HostSpec) -> Result<Box<dyn Host>, DeployError> {
     match spec {
         HostSpec::Local => Ok(Box::new(crate::local::LocalHost::new()?)),
         HostSpec::Ssh(spec) => Ok(Box::new(crate::ssh::SshHost::connect(spec)?)),
-    }
-}
-
-/// The command line that runs `script` with `sh` as `service_user` (through
-/// `sudo -n`, which never prompts), or as the login user when it is `None` or the login
-/// user itself.
-pub(crate) fn as_service(service_user: Option<&str>, login_user: &str, script: &str) -> String {
-    match service_user {
-        Some(user) if user != login_user => {
-            format!("sudo -n -u {} -- sh -c {}", shell_quote(user), shell_quote(script))
-        }
-        _ => format!("sh -c {}", shell_quote(script)),
     }
 }

@@ -56,12 +56,19 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_layout::Target;
 use serde::Serialize;
 
+mod classify;
+mod clock;
+mod fault;
 mod host;
 mod local;
+mod lock;
 mod plan;
 mod run;
-mod script;
+mod scripts;
+mod session;
+mod shell;
 mod ssh;
+mod upload;
 
 #[cfg(test)]
 mod tests;
@@ -147,16 +154,6 @@ impl Progress for NoProgress {
     fn note(&self, _host: &str, _message: &str) {}
 }
 
-/// A failure injected by tests: the deploy stops as if the client were killed there,
-/// with no clean-up of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailPoint {
-    pub step: Step,
-    /// Part way through the step (upload: after half the bytes; unpack: after the files
-    /// are linked, before the environments are unpacked) rather than before it.
-    pub midway: bool,
-}
-
 /// How to deploy.
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
@@ -168,8 +165,6 @@ pub struct DeployOptions {
     /// `failure_limit`): with more failures no host switches, and hosts that already
     /// switched are switched back.
     pub failure_limit: usize,
-    /// For tests: fail at this point, leaving what an interrupted run leaves.
-    pub fail_at: Option<FailPoint>,
     /// Where the packed environments whose entries passed are remembered, by SHA-256
     /// (`pad_bundle::VerifyOptions::checked_envs`), so a redeploy hashes them instead
     /// of unpacking them again to check. `None` checks every time.
@@ -215,7 +210,6 @@ impl DeployOptions {
             package: package.to_owned(),
             connect: ConnectOptions::new(root),
             failure_limit: 0,
-            fail_at: None,
             checked_envs: None,
         }
     }
@@ -463,6 +457,7 @@ pub enum DeployError {
     NoPrevious { host: String, current: String },
     #[error("{host}: not switched: {failed} of {hosts} hosts failed, more than the failure limit of {limit}")]
     FailureLimit { host: String, failed: usize, hosts: usize, limit: usize },
+    #[cfg(test)]
     #[error("{host}: injected failure at {step} (test hook)")]
     Injected { host: String, step: Step },
 }

@@ -1,5 +1,5 @@
-//! The local transport: commands run here with `sh -c`, as the current user or through
-//! `sudo -n -u` when the target names a service user.
+//! The local transport: command lines run here with `sh -c`, as the current user
+//! ([`crate::shell`] wraps them in `sudo -n -u` when the target names a service user).
 //!
 //! Commands are started with `std::process::Command` rather than `pad_process::Cmd`
 //! because their input is streamed (an upload can be larger than memory) and the lock

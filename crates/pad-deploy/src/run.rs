@@ -2,29 +2,24 @@
 //! failure policy applied between preparing a release and switching to it; and the
 //! `releases` and `rollback` operations.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use camino::Utf8Path;
-use flate2::read::MultiGzDecoder;
-use pad_bundle::{GzOptions, Manifest, ParallelGzWriter};
 use pad_layout::Target;
-use sha2::{Digest, Sha256};
 
-use crate::host::{Exec, Feed, Host, HostSpec, Resolved, Running, as_service, connect, resolve};
+use crate::classify::check;
+use crate::clock::{Clock, unix_now};
+use crate::fault::{self, FailAt};
+use crate::host::{HostSpec, Resolved, resolve};
 use crate::plan::Plan;
-use crate::script::{self, INJECTED_STATUS, TICK};
+use crate::scripts;
+use crate::session::Session;
+use crate::shell::Shell;
 use crate::{
-    ConnectOptions, DeployError, DeployOptions, DeployReport, FailPoint, HostReleases, HostReport, HostState,
-    LOCK_STALE_SECS, Progress, ReleaseInfo, RollbackReport, Step, StepTime,
+    ConnectOptions, DeployError, DeployOptions, DeployReport, HostReleases, HostReport, HostState, Progress,
+    ReleaseInfo, RollbackReport, Step,
 };
-
-/// How often a live client renews its lock.
-const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// Deploys the package of `options` to every host of `target`, in parallel.
 ///
@@ -35,6 +30,16 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// package, a target whose variables are unset) are returned; a host's failure is in
 /// its [`HostReport`].
 pub fn deploy(target: &Target, options: &DeployOptions, progress: &dyn Progress) -> Result<DeployReport, DeployError> {
+    deploy_failing_at(target, options, FailAt::default(), progress)
+}
+
+/// [`deploy`], stopped at `fail` as if the client were killed there.
+pub(crate) fn deploy_failing_at(
+    target: &Target,
+    options: &DeployOptions,
+    fail: FailAt,
+    progress: &dyn Progress,
+) -> Result<DeployReport, DeployError> {
     let resolved = resolve(target, &options.connect)?;
     // A package is untrusted input: all of it, the packed environments' entries
     // included, must match its manifest and pass the extraction rules before any byte
@@ -63,7 +68,8 @@ pub fn deploy(target: &Target, options: &DeployOptions, progress: &dyn Progress)
             .iter()
             .map(|spec| {
                 let (plan, resolved, failures, barrier, owner) = (&plan, &resolved, &failures, &barrier, &owner);
-                scope.spawn(move || deploy_host(spec, resolved, plan, options, owner, progress, failures, barrier))
+                scope
+                    .spawn(move || deploy_host(spec, resolved, plan, options, fail, owner, progress, failures, barrier))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a host's deploy panicked")).collect()
@@ -85,6 +91,7 @@ fn deploy_host(
     resolved: &Resolved,
     plan: &Plan,
     options: &DeployOptions,
+    fail: FailAt,
     owner: &str,
     progress: &dyn Progress,
     failures: &AtomicUsize,
@@ -92,7 +99,7 @@ fn deploy_host(
 ) -> HostReport {
     let name = spec.name().to_owned();
     let mut report = HostReport::failed(&name, &plan.release_id);
-    let mut clock = Clock::new(&name, progress, options.fail_at);
+    let mut clock = Clock::new(&name, progress, fail);
 
     // Phase 1: steps 1 to 7.
     let mut session = None;
@@ -115,7 +122,8 @@ fn deploy_host(
         // cleans up itself, so a full disk gets its room back now. A host that stopped
         // answering is not asked again: that would cost another I/O timeout.
         if let Some(s) = session.as_mut()
-            && !matches!(err, DeployError::Injected { .. } | DeployError::Transport { .. })
+            && !fault::is_injected(err)
+            && !matches!(err, DeployError::Transport { .. })
         {
             let full = matches!(err, DeployError::DiskFull { .. });
             match s.clean_up(plan, full) {
@@ -231,10 +239,11 @@ pub fn releases(target: &Target, options: &ConnectOptions) -> Result<Vec<HostRel
 }
 
 fn list_host(spec: &HostSpec, resolved: &Resolved) -> Result<Vec<ReleaseInfo>, DeployError> {
-    let mut host = connect(spec)?;
-    preflight(host.as_mut(), resolved)?;
-    let exec = run_checked(host.as_mut(), resolved, Step::Inspect, &script::list(&resolved.airflow_home), None)?;
-    Ok(parse_listing(&exec.output))
+    let mut shell = Shell::connect(spec, resolved)?;
+    shell.check_access()?;
+    let exec = shell.run(Step::Inspect, &scripts::List { home: &resolved.airflow_home }.text(), None)?;
+    let exec = check(shell.name(), &resolved.airflow_home, Step::Inspect, exec)?;
+    Ok(scripts::List::parse(&exec.output))
 }
 
 /// Switches every host of `target` back to the release before the current one, or to
@@ -270,7 +279,7 @@ fn rollback_host(
 ) -> RollbackReport {
     let name = spec.name().to_owned();
     let mut report = HostReport::failed(&name, "");
-    let mut clock = Clock::new(&name, progress, None);
+    let mut clock = Clock::new(&name, progress, FailAt::default());
     let mut from = None;
     let mut chosen = None;
     let result = (|| {
@@ -294,28 +303,7 @@ fn rollback_host(
             })?,
         };
         chosen = Some(id.clone());
-        let text = session.sh(Step::Verify, &script::read_manifest(&resolved.airflow_home, &id), None)?;
-        let json = text.output.trim_start_matches(|c: char| c != '{');
-        let manifest =
-            Manifest::from_json(json.as_bytes(), &format!("{name}:releases/{id}/.pad-release/MANIFEST.json")).map_err(
-                |_| DeployError::Protocol { host: name.clone(), step: Step::Verify, output: text.output.clone() },
-            )?;
-        let envs: Vec<&str> = manifest.projects.iter().map(|p| p.name.as_str()).collect();
-        clock.begin(Step::Verify, &mut report)?;
-        let quick = session.quick_verify;
-        session.sh_ok(Step::Verify, &script::verify(&resolved.airflow_home, &id, &id, &envs, quick), None)?;
-        clock.begin(Step::SmokeTest, &mut report)?;
-        session.smoke(&id, &manifest.projects)?;
-        clock.begin(Step::Switch, &mut report)?;
-        let projects: Vec<&str> = manifest.projects.iter().map(|p| p.name.as_str()).collect();
-        let out = session.sh_ok(
-            Step::Switch,
-            &script::switch(&resolved.airflow_home, &id, &stamp(), &projects, false),
-            None,
-        )?;
-        for line in out.output.lines().filter_map(|l| l.strip_prefix("pad-moved-aside ")) {
-            clock.note(&mut report, &format!("moved aside {line}"));
-        }
+        session.roll_back_to(&id, &mut clock, &mut report)?;
         clock.begin(Step::Unlock, &mut report)?;
         session.unlock();
         Ok(())
@@ -324,884 +312,9 @@ fn rollback_host(
     RollbackReport { host: name, from, to: chosen, error: result.err() }
 }
 
-/// Step bookkeeping for one host: progress, timings and the test fail point.
-struct Clock<'a> {
-    host: String,
-    progress: &'a dyn Progress,
-    fail_at: Option<FailPoint>,
-    current: Option<(Step, Instant)>,
-}
-
-impl<'a> Clock<'a> {
-    fn new(host: &str, progress: &'a dyn Progress, fail_at: Option<FailPoint>) -> Clock<'a> {
-        Clock { host: host.to_owned(), progress, fail_at, current: None }
-    }
-
-    fn begin(&mut self, step: Step, report: &mut HostReport) -> Result<(), DeployError> {
-        self.end(report);
-        self.progress.step(&self.host, step);
-        self.current = Some((step, Instant::now()));
-        if self.fail_at == Some(FailPoint { step, midway: false }) {
-            return Err(DeployError::Injected { host: self.host.clone(), step });
-        }
-        Ok(())
-    }
-
-    fn midway(&self, step: Step) -> bool {
-        self.fail_at == Some(FailPoint { step, midway: true })
-    }
-
-    fn end(&mut self, report: &mut HostReport) {
-        if let Some((step, start)) = self.current.take() {
-            report.steps.push(StepTime { step, seconds: start.elapsed().as_secs_f64() });
-        }
-    }
-
-    fn note(&self, report: &mut HostReport, message: &str) {
-        self.progress.note(&self.host, message);
-        report.notes.push(message.to_owned());
-    }
-}
-
-/// The lock holder on a host: a running `sh` that keeps `.pad/lock/` while its input is
-/// open. Every line written renews it.
-struct Lock {
-    running: Mutex<Box<dyn Running>>,
-    last: Mutex<Instant>,
-}
-
-impl Lock {
-    fn heartbeat(&self) {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.elapsed() >= HEARTBEAT {
-            *last = Instant::now();
-            let _ = self.running.lock().unwrap_or_else(|e| e.into_inner()).write_all(b"\n");
-        }
-    }
-}
-
-/// What a host had before this deploy.
-#[derive(Debug, Default)]
-pub(crate) struct HostState0 {
-    pub(crate) store: BTreeSet<String>,
-    pub(crate) releases: BTreeSet<String>,
-    pub(crate) current: Option<String>,
-    /// Release ids in the order they were made current, oldest first.
-    pub(crate) history: Vec<(u64, String)>,
-}
-
-impl HostState0 {
-    fn parse(output: &str) -> HostState0 {
-        let mut state = HostState0::default();
-        for line in output.lines() {
-            if let Some(key) = line.strip_prefix("S ") {
-                state.store.insert(key.to_owned());
-            } else if let Some(id) = line.strip_prefix("R ") {
-                state.releases.insert(id.to_owned());
-            } else if let Some(target) = line.strip_prefix("C ") {
-                state.current = Some(target.strip_prefix("releases/").unwrap_or(target).to_owned());
-            } else if let Some(entry) = line.strip_prefix("H ")
-                && let Some((time, id)) = entry.split_once(' ')
-                && let Ok(time) = time.parse()
-            {
-                state.history.push((time, id.to_owned()));
-            }
-        }
-        state
-    }
-
-    /// The release made current before the current one that still exists.
-    pub(crate) fn previous(&self) -> Option<String> {
-        let current = self.current.as_deref();
-        self.history
-            .iter()
-            .rev()
-            .map(|(_, id)| id)
-            .find(|id| Some(id.as_str()) != current && self.releases.contains(*id))
-            .cloned()
-    }
-}
-
-/// How phase 1 left a host.
-#[derive(Debug, Clone)]
-struct Prepared {
-    /// The new release was already current.
-    was_current: bool,
-    /// The release `current` pointed at.
-    previous: Option<String>,
-}
-
-/// What undoing a switch needs.
-#[derive(Debug, Clone)]
-struct Undo {
-    previous: Option<String>,
-    asides: Vec<(String, String)>,
-}
-
-/// A host under deploy: its transport, the target, and the lock once taken.
-struct Session<'a> {
-    host: Box<dyn Host>,
-    resolved: &'a Resolved,
-    lock: Option<Lock>,
-    nonce: String,
-    /// Whether a release checked before may be taken as checked while its stamp matches.
-    quick_verify: bool,
-}
-
-impl<'a> Session<'a> {
-    /// Steps 1 and 2: connect, check sudo, take the lock.
-    fn open(
-        spec: &HostSpec,
-        resolved: &'a Resolved,
-        options: &ConnectOptions,
-        owner: &str,
-        clock: &mut Clock<'_>,
-        report: &mut HostReport,
-    ) -> Result<Session<'a>, DeployError> {
-        clock.begin(Step::Connect, report)?;
-        // The lock script is the first command and the sudo check: refused, it runs nothing.
-        let host = connect(spec)?;
-        let mut session = Session { host, resolved, lock: None, nonce: nonce(), quick_verify: !options.full_verify };
-        clock.begin(Step::Lock, report)?;
-        let deadline = Instant::now() + options.lock_wait;
-        loop {
-            match session.take_lock(owner, clock, report) {
-                Err(DeployError::Locked { .. }) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_secs(1).min(options.lock_wait));
-                }
-                other => return other.map(|()| session),
-            }
-        }
-    }
-
-    fn take_lock(&mut self, owner: &str, clock: &Clock<'_>, report: &mut HostReport) -> Result<(), DeployError> {
-        let host = self.host.name().to_owned();
-        let script = script::lock(&self.resolved.airflow_home, owner, LOCK_STALE_SECS);
-        let command = as_service(self.resolved.service_user.as_deref(), self.host.login_user(), &script);
-        let transport = |source| DeployError::Transport { host: host.clone(), step: Step::Lock, source };
-        let mut running = self.host.spawn(&command).map_err(transport)?;
-        let mut seen = String::new();
-        loop {
-            let Some(line) = running.read_line().map_err(transport)? else {
-                let rest = running.close().unwrap_or_default();
-                seen.push_str(&rest);
-                if sudo_refused(&seen) {
-                    return Err(sudo_error(self.host.as_ref(), self.resolved, &seen));
-                }
-                if let Some(marker) = seen.lines().find_map(|l| l.strip_prefix("pad-not-airflow-home ")) {
-                    return Err(DeployError::NotAirflowHome {
-                        host,
-                        airflow_home: self.resolved.airflow_home.clone(),
-                        marker: marker.to_owned(),
-                    });
-                }
-                return Err(lock_failure(&host, &self.resolved.airflow_home, &seen));
-            };
-            if let Some(stale) = line.strip_prefix("pad-lock-stale ") {
-                clock.note(report, &format!("cleared a stale lock: {stale}"));
-            } else if line.starts_with("pad-lock-taken") {
-                self.lock = Some(Lock { running: Mutex::new(running), last: Mutex::new(Instant::now()) });
-                return Ok(());
-            } else if let Some(holder) = line.strip_prefix("pad-lock-held ") {
-                let _ = running.close();
-                return Err(DeployError::Locked {
-                    host,
-                    lock: format!("{}/.pad/lock", self.resolved.airflow_home),
-                    holder: holder.to_owned(),
-                });
-            } else {
-                seen.push_str(&line);
-                seen.push('\n');
-            }
-        }
-    }
-
-    fn unlock(mut self) {
-        if let Some(lock) = self.lock.take() {
-            let running = lock.running.into_inner().unwrap_or_else(|e| e.into_inner());
-            let _ = running.close();
-        }
-    }
-
-    fn heartbeat(&self) {
-        if let Some(lock) = &self.lock {
-            lock.heartbeat();
-        }
-    }
-
-    /// Runs `script` as the service user.
-    fn sh(&mut self, step: Step, script: &str, feed: Option<&mut Feed<'_>>) -> Result<Exec, DeployError> {
-        self.heartbeat();
-        let exec = run_script(self.host.as_mut(), self.resolved, step, script, feed)?;
-        self.heartbeat();
-        Ok(exec)
-    }
-
-    /// Runs `script` as the service user; a non-zero exit is an error.
-    fn sh_ok(&mut self, step: Step, script: &str, feed: Option<&mut Feed<'_>>) -> Result<Exec, DeployError> {
-        let exec = self.sh(step, script, feed)?;
-        check(self.host.name(), self.resolved, step, exec)
-    }
-
-    fn inspect(&mut self, clock: &mut Clock<'_>, report: &mut HostReport) -> Result<HostState0, DeployError> {
-        clock.begin(Step::Inspect, report)?;
-        let exec = self.sh_ok(Step::Inspect, &script::inspect(&self.resolved.airflow_home), None)?;
-        for line in exec.output.lines().filter_map(|l| l.strip_prefix("pad-cleaned ")) {
-            clock.note(report, &format!("removed `{line}` left by an interrupted run"));
-        }
-        if !exec.output.lines().any(|l| l == "pad-inspected") {
-            return Err(self.protocol(Step::Inspect, &exec.output));
-        }
-        Ok(HostState0::parse(&exec.output))
-    }
-
-    /// A failed command on a host whose `AIRFLOW_HOME` has (almost) no space left is
-    /// reported as a full disk, whatever the command said.
-    fn diagnose(&mut self, err: DeployError) -> DeployError {
-        let DeployError::Remote { host, step, status, output } = err else { return err };
-        let df = self.sh(step, &script::free_space(&self.resolved.airflow_home), None);
-        let line =
-            df.as_ref().ok().and_then(|e| e.output.lines().find_map(|l| l.strip_prefix("pad-df ")).map(str::to_owned));
-        let available = line.as_deref().and_then(|l| l.split_whitespace().nth(3)).and_then(|kb| kb.parse::<u64>().ok());
-        match available {
-            Some(kb) if kb < 1024 => DeployError::DiskFull {
-                host,
-                step,
-                airflow_home: self.resolved.airflow_home.clone(),
-                output: format!(
-                    "{output}
-(df: {})",
-                    line.unwrap_or_default()
-                ),
-            },
-            _ => DeployError::Remote { host, step, status, output },
-        }
-    }
-
-    fn protocol(&self, step: Step, output: &str) -> DeployError {
-        DeployError::Protocol { host: self.host.name().to_owned(), step, output: output.to_owned() }
-    }
-
-    /// Steps 3 to 7: the release complete under `releases/<id>`, checked.
-    fn prepare(
-        &mut self,
-        plan: &Plan,
-        clock: &mut Clock<'_>,
-        report: &mut HostReport,
-    ) -> Result<Prepared, DeployError> {
-        let id = plan.release_id.as_str();
-        let mut state = self.inspect(clock, report)?;
-        report.previous = state.current.clone();
-        let envs: Vec<&str> = plan.envs.iter().map(|p| p.name.as_str()).collect();
-
-        if state.releases.contains(id) {
-            // Already there: check it against the manifest, nothing to upload.
-            report.objects_reused = plan.objects.len();
-            clock.begin(Step::Upload, report)?;
-            clock.begin(Step::Unpack, report)?;
-            clock.begin(Step::Verify, report)?;
-            match self.verify(plan, id, self.quick_verify) {
-                Ok(quick) => {
-                    if quick {
-                        clock.note(
-                            report,
-                            "checked by size, mtime and inode against its last full check (full_verify hashes it)",
-                        );
-                    }
-                    let was_current = state.current.as_deref() == Some(id);
-                    clock.begin(Step::SmokeTest, report)?;
-                    if !was_current {
-                        self.smoke(id, &plan.manifest.projects)?;
-                    }
-                    return Ok(Prepared { was_current, previous: state.current.clone() });
-                }
-                Err(err) if state.current.as_deref() == Some(id) => return Err(err),
-                Err(err) => {
-                    clock.note(
-                        report,
-                        &format!("release `{id}` was damaged and is rebuilt: {}", pad_layout::error_chain(&err)),
-                    );
-                    self.sh_ok(
-                        Step::Verify,
-                        &script::discard(&self.resolved.airflow_home, &[], Some((id, &self.nonce))),
-                        None,
-                    )?;
-                    state = self.inspect(clock, report)?;
-                }
-            }
-        }
-
-        let staging = self.staging();
-        let tmp = self.tmp_release(id);
-        clock.begin(Step::Upload, report)?;
-        self.upload(plan, &state.store, &staging, clock.midway(Step::Upload), report)?;
-        clock.note(
-            report,
-            &format!(
-                "uploaded {} file(s), {} byte(s) ({} on the wire); {} already there",
-                report.objects_uploaded, report.object_bytes, report.bytes_uploaded, report.objects_reused
-            ),
-        );
-
-        clock.begin(Step::Unpack, report)?;
-        let unpack = script::unpack(&self.resolved.airflow_home, &staging, &tmp, &envs, clock.midway(Step::Unpack));
-        self.sh_ok(Step::Unpack, &unpack, None)?;
-
-        clock.begin(Step::Verify, report)?;
-        self.verify(plan, &tmp, false)?;
-
-        clock.begin(Step::SmokeTest, report)?;
-        self.smoke(&tmp, &plan.manifest.projects)?;
-        self.sh_ok(Step::SmokeTest, &script::finish(&self.resolved.airflow_home, &tmp, id), None)?;
-        let rm = format!("cd \"$AH\" && rm -rf {}\n", pad_process::shell_quote(&staging));
-        self.sh_ok(
-            Step::SmokeTest,
-            &format!("set -eu\nAH={}\n{rm}", pad_process::shell_quote(&self.resolved.airflow_home)),
-            None,
-        )?;
-        Ok(Prepared { was_current: false, previous: state.current.clone() })
-    }
-
-    /// Where this run stages its upload, under `AIRFLOW_HOME`.
-    fn staging(&self) -> String {
-        format!(".pad/staging-{}", self.nonce)
-    }
-
-    /// Where this run builds the release `id`, under `releases/`.
-    fn tmp_release(&self, id: &str) -> String {
-        format!(".tmp-{id}-{}", self.nonce)
-    }
-
-    /// Removes what this run wrote before it failed (see [`script::clean_up`]); returns
-    /// what it removed.
-    fn clean_up(&mut self, plan: &Plan, drop_unused: bool) -> Result<Vec<String>, DeployError> {
-        let script = script::clean_up(
-            &self.resolved.airflow_home,
-            &self.staging(),
-            &self.tmp_release(&plan.release_id),
-            drop_unused,
-        );
-        let exec = self.sh_ok(Step::Unlock, &script, None)?;
-        let mut cleaned: Vec<String> =
-            exec.output.lines().filter_map(|l| l.strip_prefix("pad-cleaned ")).map(str::to_owned).collect();
-        if let Some(n) = exec.output.lines().find_map(|l| l.strip_prefix("pad-pruned-objects "))
-            && n != "0"
-        {
-            cleaned.push(format!("{n} store object(s) no release uses"));
-        }
-        Ok(cleaned)
-    }
-
-    /// Step 4: a gzipped tar of the metadata and the objects the store lacks, streamed
-    /// from the package into the host's staging directory.
-    fn upload(
-        &mut self,
-        plan: &Plan,
-        store: &BTreeSet<String>,
-        staging: &str,
-        fail_midway: bool,
-        report: &mut HostReport,
-    ) -> Result<(), DeployError> {
-        let missing: BTreeMap<&str, u64> =
-            plan.objects.iter().filter(|(key, _)| !store.contains(*key)).map(|(k, o)| (k.as_str(), o.size)).collect();
-        report.objects_uploaded = missing.len();
-        report.object_bytes = missing.values().sum();
-        report.objects_reused = plan.objects.len() - missing.len();
-        let by_path: BTreeMap<&Utf8Path, (&str, u64)> = plan
-            .files
-            .iter()
-            .filter_map(|f| missing.get_key_value(f.key.as_str()).map(|(key, size)| (f.path.as_path(), (*key, *size))))
-            .collect();
-        let budget = if fail_midway { Some((report.object_bytes / 2).max(1)) } else { None };
-        let wire = AtomicUsize::new(0);
-        let lock = self.lock.as_ref();
-        let mut read_error = None;
-        let mut feed = |out: &mut dyn Write| -> io::Result<()> {
-            let counting = Counting { inner: out, count: &wire, budget, lock };
-            let gz =
-                ParallelGzWriter::new(counting, GzOptions { level: 6, block_size: GzOptions::DEFAULT_BLOCK_SIZE })?;
-            let mut tar = tar::Builder::new(gz);
-            for (name, bytes) in &plan.meta {
-                append(&mut tar, &format!("meta/{name}"), bytes.len() as u64, 0o644, &mut &bytes[..])?;
-            }
-            let result = stream_objects(&plan.package, &by_path, &mut tar);
-            if let Err(err) = &result
-                && err.kind() == io::ErrorKind::InvalidData
-            {
-                read_error = Some(io::Error::new(err.kind(), err.to_string()));
-            }
-            result?;
-            tar.into_inner()?.finish()?.flush()
-        };
-        let script = script::upload(&self.resolved.airflow_home, staging);
-        let exec = run_script(self.host.as_mut(), self.resolved, Step::Upload, &script, Some(&mut feed))?;
-        report.bytes_uploaded = wire.load(Ordering::SeqCst) as u64;
-        if let Some(source) = read_error {
-            return Err(DeployError::PackageIo { path: plan.package.clone(), source });
-        }
-        if fail_midway {
-            return Err(DeployError::Injected { host: self.host.name().to_owned(), step: Step::Upload });
-        }
-        if let Some(err) = exec.feed_error.as_ref().filter(|_| exec.status == 0) {
-            return Err(DeployError::Transport {
-                host: self.host.name().to_owned(),
-                step: Step::Upload,
-                source: io::Error::new(err.kind(), err.to_string()),
-            });
-        }
-        check(self.host.name(), self.resolved, Step::Upload, exec)?;
-        Ok(())
-    }
-
-    /// Step 6 on a release directory under `releases/`.
-    /// Step 6: the release in `releases/<dir>` against the plan's checksums; `quick` lets
-    /// a matching stamp of an earlier full check stand for hashing.
-    /// Returns whether the stamp stood for hashing.
-    fn verify(&mut self, plan: &Plan, dir: &str, quick: bool) -> Result<bool, DeployError> {
-        let envs: Vec<&str> = plan.envs.iter().map(|p| p.name.as_str()).collect();
-        let id = plan.release_id.as_str();
-        let script = script::verify(&self.resolved.airflow_home, dir, id, &envs, quick);
-        let exec = self.sh(Step::Verify, &script, None)?;
-        let sums = exec.output.lines().find_map(|l| l.strip_prefix("pad-sums ")).unwrap_or("").to_owned();
-        let mut failed: Vec<String> = exec
-            .output
-            .lines()
-            .filter(|l| l.contains(": FAILED"))
-            .map(|l| l.split(": FAILED").next().unwrap_or(l).trim_start_matches("./").to_owned())
-            .collect();
-        if exec.status == 0 && sums != plan.sums_sha256 {
-            failed.push(format!("{}/sha256sums (the release was made from other contents)", crate::plan::RELEASE_META));
-        }
-        if exec.status != 0 && failed.is_empty() {
-            return check(self.host.name(), self.resolved, Step::Verify, exec).map(|_| false);
-        }
-        if failed.is_empty() {
-            return Ok(exec.output.lines().any(|l| l == "pad-verified-quick"));
-        }
-        let keys: Vec<&str> =
-            plan.files.iter().filter(|f| failed.iter().any(|p| p == f.path.as_str())).map(|f| f.key.as_str()).collect();
-        self.sh_ok(Step::Verify, &script::discard(&self.resolved.airflow_home, &keys, None), None)?;
-        let count = failed.len();
-        failed.truncate(10);
-        Err(DeployError::Verify {
-            host: self.host.name().to_owned(),
-            release: dir.to_owned(),
-            count,
-            files: failed.join(", "),
-        })
-    }
-
-    /// Step 7: each project's interpreter and package, as the service user.
-    fn smoke(&mut self, dir: &str, projects: &[pad_bundle::ProjectEntry]) -> Result<(), DeployError> {
-        for project in projects {
-            let script = script::smoke(&self.resolved.airflow_home, dir, &project.name, project.package.as_deref());
-            let exec = self.sh(Step::SmokeTest, &script, None)?;
-            let host = self.host.name().to_owned();
-            let user = self.resolved.service_user.clone().unwrap_or_else(|| self.host.login_user().to_owned());
-            let interpreter = |output: &str| DeployError::Interpreter {
-                host: host.clone(),
-                project: project.name.clone(),
-                interpreter: project.interpreter_path.clone(),
-                version: project.interpreter_version.clone(),
-                user: user.clone(),
-                output: output.trim().to_owned(),
-            };
-            if exec.status == 3 {
-                return Err(interpreter(&exec.output));
-            }
-            if let Some(found) = exec.output.lines().find_map(|l| l.strip_prefix("pad-python "))
-                && minor(found) != minor(&project.interpreter_version)
-            {
-                return Err(interpreter(&format!("the host runs Python {found} there")));
-            }
-            if exec.status == 4 {
-                return Err(DeployError::Import {
-                    host,
-                    project: project.name.clone(),
-                    package: project.package.clone().unwrap_or_default(),
-                    user,
-                    output: exec.output.trim().to_owned(),
-                });
-            }
-            check(&host, self.resolved, Step::SmokeTest, exec)?;
-        }
-        Ok(())
-    }
-
-    /// Step 8. Returns what undoing it needs, or `None` when the release was current.
-    fn switch_step(
-        &mut self,
-        plan: &Plan,
-        prepared: &Prepared,
-        clock: &mut Clock<'_>,
-        report: &mut HostReport,
-    ) -> Result<Option<Undo>, DeployError> {
-        clock.begin(Step::Switch, report)?;
-        if prepared.was_current {
-            return Ok(None);
-        }
-        let projects: Vec<&str> = plan.manifest.projects.iter().map(|p| p.name.as_str()).collect();
-        let script = script::switch(
-            &self.resolved.airflow_home,
-            &plan.release_id,
-            &stamp(),
-            &projects,
-            clock.midway(Step::Switch),
-        );
-        let exec = self.sh_ok(Step::Switch, &script, None)?;
-        let mut asides = Vec::new();
-        for line in exec.output.lines().filter_map(|l| l.strip_prefix("pad-moved-aside ")) {
-            clock.note(
-                report,
-                &format!("moved aside `{line}` (a plain directory or file stood where the link goes; it is kept)"),
-            );
-            if let Some((name, aside)) = line.split_once(" -> ") {
-                asides.push((name.to_owned(), aside.to_owned()));
-            }
-        }
-        Ok(Some(Undo { previous: prepared.previous.clone(), asides }))
-    }
-
-    fn undo_switch(&mut self, plan: &Plan, undo: &Undo) -> Result<(), DeployError> {
-        let projects: Vec<&str> = plan.manifest.projects.iter().map(|p| p.name.as_str()).collect();
-        let script = match &undo.previous {
-            Some(previous) => script::switch(&self.resolved.airflow_home, previous, &stamp(), &projects, false),
-            None => script::unswitch(&self.resolved.airflow_home, &projects, &undo.asides),
-        };
-        self.sh_ok(Step::Switch, &script, None).map(|_| ())
-    }
-
-    /// Step 9: releases beyond `keep` (never the current or previous one), then unused
-    /// store objects.
-    fn prune_step(
-        &mut self,
-        plan: &Plan,
-        keep: usize,
-        clock: &mut Clock<'_>,
-        report: &mut HostReport,
-    ) -> Result<(), DeployError> {
-        clock.begin(Step::Prune, report)?;
-        let exec = self.sh_ok(Step::Prune, &script::list(&self.resolved.airflow_home), None)?;
-        let state = HostState0::parse(&exec.output);
-        let doomed = prune_list(&state, keep, &plan.release_id);
-        let ids: Vec<&str> = doomed.iter().map(String::as_str).collect();
-        let exec = self.sh_ok(Step::Prune, &script::prune(&self.resolved.airflow_home, &ids, &self.nonce), None)?;
-        report.pruned_releases =
-            exec.output.lines().filter_map(|l| l.strip_prefix("pad-pruned ")).map(str::to_owned).collect();
-        report.pruned_objects = exec
-            .output
-            .lines()
-            .find_map(|l| l.strip_prefix("pad-pruned-objects "))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        if !report.pruned_releases.is_empty() {
-            clock.note(report, &format!("pruned {}", report.pruned_releases.join(", ")));
-        }
-        Ok(())
-    }
-}
-
-/// The releases to remove so that at most `keep` remain: the oldest by when they were
-/// last made current (never-current ones first), never `current`, the previous one or
-/// `fresh` (the release just deployed).
-pub(crate) fn prune_list(state: &HostState0, keep: usize, fresh: &str) -> Vec<String> {
-    let mut last_used: BTreeMap<&str, usize> = BTreeMap::new();
-    for (index, (_, id)) in state.history.iter().enumerate() {
-        last_used.insert(id, index + 1);
-    }
-    let mut order: Vec<&String> = state.releases.iter().collect();
-    order.sort_by_key(|id| (last_used.get(id.as_str()).copied().unwrap_or(0), (*id).clone()));
-    let previous = state.previous();
-    let protected = |id: &str| Some(id) == state.current.as_deref() || Some(id) == previous.as_deref() || id == fresh;
-    let excess = order.len().saturating_sub(keep);
-    order.into_iter().filter(|id| !protected(id)).take(excess).cloned().collect()
-}
-
-/// Copies the package's files at `by_path` into `tar` as `objects/<key>`, each once.
-///
-/// The package was verified before, but it is read again here: each entry must still
-/// have the size the plan gives its object (checked before a byte of it is sent) and
-/// the SHA-256 its key names (checked as it streams; a difference stops the upload
-/// before the archive is complete, so the host keeps nothing of it).
-fn stream_objects<W: Write>(
-    package: &Utf8Path,
-    by_path: &BTreeMap<&Utf8Path, (&str, u64)>,
-    tar: &mut tar::Builder<ParallelGzWriter<W>>,
-) -> io::Result<()> {
-    if by_path.is_empty() {
-        return Ok(());
-    }
-    let invalid = |e: io::Error| io::Error::new(io::ErrorKind::InvalidData, e);
-    let file = File::open(package).map_err(invalid)?;
-    let mut archive = tar::Archive::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file)));
-    let mut sent = BTreeSet::new();
-    for entry in archive.entries().map_err(invalid)? {
-        let mut entry = entry.map_err(invalid)?;
-        let path = entry.path().map_err(invalid)?.to_string_lossy().into_owned();
-        let Some(&(key, size)) = by_path.get(Utf8Path::new(path.trim_end_matches('/'))) else { continue };
-        if !sent.insert(key) {
-            continue;
-        }
-        let found = entry.header().size().map_err(invalid)?;
-        if found != size || entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "`{path}` changed since the package was verified: it is now a {found}-byte entry, the manifest says a {size}-byte file"
-                ),
-            ));
-        }
-        // Reading the package and writing the host fail differently: only the first
-        // is the package's fault.
-        let mut reader = ReadTagged { inner: &mut entry, hasher: Sha256::new() };
-        // Compressed members (a venv.tar.gz) are stored: deflating them again costs a
-        // full pass and saves nothing.
-        tar.get_mut().set_level(if is_compressed(&path) { 0 } else { 6 })?;
-        let mode = if key.ends_with("-755") { 0o755 } else { 0o644 };
-        append(tar, &format!("objects/{key}"), size, mode, &mut reader)?;
-        let sha256 = pad_bundle::hex(&reader.hasher.finalize());
-        if !key.starts_with(&sha256) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("`{path}` changed since the package was verified: its sha256 is now {sha256}"),
-            ));
-        }
-    }
-    let missing: Vec<&&Utf8Path> = by_path.iter().filter(|(_, (k, _))| !sent.contains(k)).map(|(p, _)| p).collect();
-    if let Some(path) = missing.first() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("`{path}` is in the manifest but not in the archive"),
-        ));
-    }
-    Ok(())
-}
-
-fn is_compressed(path: &str) -> bool {
-    [".gz", ".tgz", ".bz2", ".xz", ".zst", ".zip", ".whl", ".jar", ".png", ".jpg"].iter().any(|ext| path.ends_with(ext))
-}
-
-/// A package entry being read: its errors tagged as the package's, its bytes hashed.
-struct ReadTagged<'a, R: Read> {
-    inner: &'a mut R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for ReadTagged<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-fn append<W: Write>(
-    tar: &mut tar::Builder<W>,
-    path: &str,
-    size: u64,
-    mode: u32,
-    data: &mut dyn Read,
-) -> io::Result<()> {
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(tar::EntryType::Regular);
-    header.set_size(size);
-    header.set_mode(mode);
-    header.set_mtime(0);
-    tar.append_data(&mut header, path, data)
-}
-
-/// Counts the bytes written, renews the lock as they go, and (for a test's fail point)
-/// stops after `budget` bytes.
-struct Counting<'a, 'b> {
-    inner: &'a mut dyn Write,
-    count: &'a AtomicUsize,
-    budget: Option<u64>,
-    lock: Option<&'b Lock>,
-}
-
-impl Write for Counting<'_, '_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let so_far = self.count.load(Ordering::SeqCst) as u64;
-        if let Some(budget) = self.budget
-            && so_far >= budget
-        {
-            return Err(io::Error::other("injected failure: upload cut off"));
-        }
-        let n = self.inner.write(buf)?;
-        self.count.fetch_add(n, Ordering::SeqCst);
-        if let Some(lock) = self.lock {
-            lock.heartbeat();
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Runs `script` on `host` as the service user; output without ticks.
-fn run_script(
-    host: &mut dyn Host,
-    resolved: &Resolved,
-    step: Step,
-    script: &str,
-    feed: Option<&mut Feed<'_>>,
-) -> Result<Exec, DeployError> {
-    let command = as_service(resolved.service_user.as_deref(), host.login_user(), script);
-    let mut exec = host.exec(&command, feed).map_err(|source| DeployError::Transport {
-        host: host.name().to_owned(),
-        step,
-        source,
-    })?;
-    if exec.output.contains(TICK) {
-        exec.output = exec.output.lines().filter(|l| *l != TICK).map(|l| format!("{l}\n")).collect();
-    }
-    if exec.status != 0 && sudo_refused(&exec.output) {
-        return Err(sudo_error(host, resolved, &exec.output));
-    }
-    Ok(exec)
-}
-
-fn run_checked(
-    host: &mut dyn Host,
-    resolved: &Resolved,
-    step: Step,
-    script: &str,
-    feed: Option<&mut Feed<'_>>,
-) -> Result<Exec, DeployError> {
-    let exec = run_script(host, resolved, step, script, feed)?;
-    check(host.name(), resolved, step, exec)
-}
-
-/// A non-zero exit as an error: out of disk space, a test's fail point, or the output.
-fn check(host: &str, resolved: &Resolved, step: Step, exec: Exec) -> Result<Exec, DeployError> {
-    if exec.status == 0 {
-        return Ok(exec);
-    }
-    let output = exec.output.trim().to_owned();
-    if exec.status == INJECTED_STATUS && output.contains("pad-injected") {
-        return Err(DeployError::Injected { host: host.to_owned(), step });
-    }
-    if ["No space left on device", "Disk quota exceeded", "Wrote only"].iter().any(|m| output.contains(m)) {
-        return Err(DeployError::DiskFull {
-            host: host.to_owned(),
-            step,
-            airflow_home: resolved.airflow_home.clone(),
-            output,
-        });
-    }
-    Err(DeployError::Remote { host: host.to_owned(), step, status: exec.status, output })
-}
-
-fn sudo_refused(output: &str) -> bool {
-    output.lines().any(|l| {
-        l.starts_with("sudo:") || l.contains("is not allowed to execute") || l.contains("is not in the sudoers file")
-    })
-}
-
-fn sudo_error(host: &dyn Host, resolved: &Resolved, output: &str) -> DeployError {
-    DeployError::SudoRefused {
-        host: host.name().to_owned(),
-        login_user: host.login_user().to_owned(),
-        service_user: resolved.service_user.clone().unwrap_or_default(),
-        output: output.trim().replace('\n', "; "),
-    }
-}
-
-/// Checks that commands run as the service user, before anything is written.
-fn preflight(host: &mut dyn Host, resolved: &Resolved) -> Result<(), DeployError> {
-    let command = as_service(resolved.service_user.as_deref(), host.login_user(), &script::preflight());
-    let exec = host.exec(&command, None).map_err(|source| DeployError::Transport {
-        host: host.name().to_owned(),
-        step: Step::Connect,
-        source,
-    })?;
-    if exec.status != 0 || !exec.output.lines().any(|l| l == "pad-sudo-ok") {
-        return Err(sudo_error(host, resolved, &exec.output));
-    }
-    Ok(())
-}
-
-fn lock_failure(host: &str, airflow_home: &str, output: &str) -> DeployError {
-    if output.contains("No space left on device") {
-        return DeployError::DiskFull {
-            host: host.to_owned(),
-            step: Step::Lock,
-            airflow_home: airflow_home.to_owned(),
-            output: output.trim().to_owned(),
-        };
-    }
-    DeployError::Remote { host: host.to_owned(), step: Step::Lock, status: 1, output: output.trim().to_owned() }
-}
-
-/// `3.11` of `3.11.2`.
-pub(crate) fn minor(version: &str) -> &str {
-    let mut dots = version.match_indices('.');
-    let end = dots.nth(1).map_or(version.len(), |(i, _)| i);
-    &version[..end]
-}
-
-pub(crate) fn parse_listing(output: &str) -> Vec<ReleaseInfo> {
-    let state = HostState0::parse(output);
-    let previous = state.previous();
-    let mut infos: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
-    for line in output.lines() {
-        if let Some(rest) = line.strip_prefix("I ")
-            && let Some((id, pair)) = rest.split_once(' ')
-            && let Some((key, value)) = pair.split_once('=')
-        {
-            infos.entry(id).or_default().insert(key, value);
-        }
-    }
-    let mut first_used: BTreeMap<&str, u64> = BTreeMap::new();
-    for (time, id) in &state.history {
-        first_used.entry(id.as_str()).or_insert(*time);
-    }
-    let mut releases: Vec<ReleaseInfo> = state
-        .releases
-        .iter()
-        .map(|id| {
-            let info = infos.get(id.as_str());
-            let field = |key: &str| info.and_then(|i| i.get(key)).filter(|v| !v.is_empty()).map(|v| (*v).to_owned());
-            ReleaseInfo {
-                id: id.clone(),
-                version: field("version"),
-                commit: field("commit"),
-                deployed_at: first_used.get(id.as_str()).copied(),
-                deployed_by: field("built_by"),
-                current: state.current.as_deref() == Some(id.as_str()),
-                previous: previous.as_deref() == Some(id.as_str()),
-            }
-        })
-        .collect();
-    releases.sort_by_key(|r| (r.deployed_at.unwrap_or(u64::MAX), r.id.clone()));
-    releases
-}
-
 /// Who deploys: `user@host pid N`, recorded in the lock and the release.
 fn owner() -> String {
     let user = pad_process::Cmd::new("id", Utf8Path::new("/")).arg("-un").read().unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
     format!("{user}@{host} pid {}", std::process::id())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// A time stamp for history lines and moved-aside names: seconds since the epoch.
-fn stamp() -> String {
-    unix_now().to_string()
-}
-
-/// A name part no other run uses.
-fn nonce() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{}-{:x}{:08x}", std::process::id(), unix_now(), nanos)
-}
-
-#[cfg(test)]
-pub(crate) mod testing {
-    pub(crate) use super::{HostState0, minor, parse_listing, prune_list};
 }

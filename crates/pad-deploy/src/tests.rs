@@ -10,12 +10,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_bundle::{PackOptions, PackageFile, PackageSpec, ProjectEntry, SymlinkPolicy};
 use pad_layout::{Hosts, Target};
 
-use crate::run::testing::{HostState0, minor, parse_listing, prune_list};
+use crate::fault::{FailAt, FailPoint};
+use crate::scripts::{HostContents, minor, prune_list};
 
+mod scripts;
 mod trust;
-use crate::{
-    ConnectOptions, DeployError, DeployOptions, DeployReport, FailPoint, HostState, NoProgress, Progress, Step,
-};
+use crate::{ConnectOptions, DeployError, DeployOptions, DeployReport, HostState, NoProgress, Progress, Step};
 
 /// A temporary directory with an `AIRFLOW_HOME` and room for packages.
 struct Fixture {
@@ -165,6 +165,12 @@ impl Fixture {
         }
         found
     }
+}
+
+/// Commands on this machine as the current user, as a local target without a service
+/// user runs them.
+fn local_shell() -> crate::shell::Shell {
+    crate::shell::Shell::new(Box::new(crate::local::LocalHost::new().unwrap()), None)
 }
 
 #[track_caller]
@@ -357,9 +363,8 @@ fn an_interruption_at_any_step_leaves_the_previous_release_serving() {
         let one = f.deploy(&Spec::new("1.0")).release_id;
         let spec = Spec::new("2.0").with("dags/etl_dag.py", "two\n").with("projects/etl/extra.py", "extra\n");
         let package = f.package(&spec);
-        let mut options = f.options(&package);
-        options.fail_at = Some(point);
-        let report = f.deploy_with(&f.target(), &options);
+        let options = f.options(&package);
+        let report = crate::run::deploy_failing_at(&f.target(), &options, FailAt::at(point), &NoProgress).unwrap();
         let switched = point.step > Step::Switch || (point.step == Step::Switch && point.midway);
         if point.step >= Step::Prune {
             // After the switch: the deploy has done its job; what remains is retried later.
@@ -373,7 +378,6 @@ fn an_interruption_at_any_step_leaves_the_previous_release_serving() {
         assert!(f.home.join("dags/etl_dag.py").is_file(), "{point:?}: dags still resolve");
         assert!(!f.home.join(".pad/lock").exists(), "{point:?}: the lock died with its holder");
 
-        options.fail_at = None;
         let report = f.deploy_with(&f.target(), &options);
         assert_ok(&report);
         assert_eq!(f.current(), format!("releases/{}", report.release_id), "{point:?}");
@@ -390,9 +394,14 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
     assert_ok(&f.deploy(&spec));
 
     // Another deploy holds the lock: a live holder process.
-    let mut host = crate::local::LocalHost::new().unwrap();
-    let script = crate::script::lock(f.home.as_str(), "alice@laptop pid 42", crate::LOCK_STALE_SECS);
-    let mut holder = crate::host::Host::spawn(&mut host, &crate::host::as_service(None, "", &script)).unwrap();
+    let mut shell = local_shell();
+    let script = crate::scripts::Lock {
+        home: f.home.as_str(),
+        owner: "alice@laptop pid 42",
+        stale_secs: crate::LOCK_STALE_SECS,
+    }
+    .text();
+    let mut holder = shell.spawn(Step::Lock, &script).unwrap();
     let line = holder.read_line().unwrap().unwrap();
     assert!(line.starts_with("pad-lock-taken owner=alice@laptop pid 42"), "{line}");
     let report = f.deploy(&spec);
@@ -417,9 +426,10 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
 #[test]
 fn a_lock_wait_outlasts_a_short_holder() {
     let f = Fixture::new();
-    let mut host = crate::local::LocalHost::new().unwrap();
-    let script = crate::script::lock(f.home.as_str(), "carol", crate::LOCK_STALE_SECS);
-    let mut holder = crate::host::Host::spawn(&mut host, &crate::host::as_service(None, "", &script)).unwrap();
+    let mut shell = local_shell();
+    let script =
+        crate::scripts::Lock { home: f.home.as_str(), owner: "carol", stale_secs: crate::LOCK_STALE_SECS }.text();
+    let mut holder = shell.spawn(Step::Lock, &script).unwrap();
     holder.read_line().unwrap().unwrap();
     let release = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(1500));
@@ -594,11 +604,11 @@ fn release_ids_follow_the_inputs_and_the_env() {
 
 #[test]
 fn prune_never_takes_current_or_previous() {
-    let state = HostState0 {
+    let state = HostContents {
         releases: ["a", "b", "c", "d", "e"].iter().map(|s| s.to_string()).collect(),
         current: Some("a".into()),
         history: vec![(1, "a".into()), (2, "b".into()), (3, "c".into()), (4, "d".into()), (5, "a".into())],
-        ..HostState0::default()
+        ..HostContents::default()
     };
     // Oldest first by last use: e (never current), b, c; d is the previous one.
     assert_eq!(prune_list(&state, 2, "a"), vec!["e".to_owned(), "b".to_owned(), "c".to_owned()]);
@@ -610,7 +620,7 @@ fn prune_never_takes_current_or_previous() {
 fn listing_parses_markers() {
     let out =
         "C releases/b\nH 10 a\nH 20 b\nR a\nI a version=1\nI a built_by=me@x pid 1\nR b\nI b version=2\npad-listed\n";
-    let listed = parse_listing(out);
+    let listed = crate::scripts::List::parse(out);
     let rows: Vec<_> =
         listed.iter().map(|r| (r.id.as_str(), r.version.as_deref(), r.deployed_at, r.current, r.previous)).collect();
     assert_eq!(rows, vec![("a", Some("1"), Some(10), false, true), ("b", Some("2"), Some(20), true, false)]);
@@ -633,10 +643,10 @@ fn ssh_helpers() {
 
 #[test]
 fn commands_run_as_the_service_user_through_sudo() {
-    assert_eq!(crate::host::as_service(None, "deployer", "echo 'hi'"), r#"sh -c 'echo '\''hi'\'''"#);
-    assert_eq!(crate::host::as_service(Some("deployer"), "deployer", "true"), "sh -c true");
+    assert_eq!(crate::shell::as_service(None, "deployer", "echo 'hi'"), r#"sh -c 'echo '\''hi'\'''"#);
+    assert_eq!(crate::shell::as_service(Some("deployer"), "deployer", "true"), "sh -c true");
     assert_eq!(
-        crate::host::as_service(Some("airflow-svc"), "deployer", "cd \"$AH\""),
+        crate::shell::as_service(Some("airflow-svc"), "deployer", "cd \"$AH\""),
         r#"sudo -n -u airflow-svc -- sh -c 'cd "$AH"'"#
     );
 }

@@ -12,9 +12,8 @@ use pad_bundle::craft::{Base, RawTar, benign_package, hostile_packages};
 use pad_process::Cmd;
 use sha2::{Digest, Sha256};
 
-use super::{Fixture, Spec, assert_ok, error_of};
-use crate::host::Host as _;
-use crate::{DeployError, NoProgress};
+use super::{Fixture, Spec, assert_ok, error_of, local_shell};
+use crate::{DeployError, NoProgress, Step};
 
 /// Every path under `dir` with its kind, and the SHA-256 of each file: equal before and
 /// after means nothing under `dir` was written.
@@ -133,10 +132,10 @@ fn unpack_with(f: &Fixture, files: &[(&str, &[u8])], links: &[(&str, &str)], env
     for name in ["keys", "sha256sums", "info", "MANIFEST.json", "env"] {
         fs::write(meta.join(name), "").unwrap();
     }
-    let script = crate::script::unpack(f.home.as_str(), staging, ".tmp-test", envs, false);
+    let script =
+        crate::scripts::Unpack { home: f.home.as_str(), staging, tmp: ".tmp-test", envs, fail_midway: false }.text();
     // As a deploy runs it: through the local transport, which keeps its input open.
-    let mut host = crate::local::LocalHost::new().unwrap();
-    let exec = host.exec(&crate::host::as_service(None, "", &script), None).unwrap();
+    let exec = local_shell().run(Step::Unpack, &script, None).unwrap();
     (exec.status, exec.output)
 }
 
