@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use camino::Utf8Path;
 use pad_process::Cmd;
 
-use crate::support::{TestRepo, e2e_enabled, names_in, only_entry, xtask_cmd};
+use crate::support::{TestRepo, e2e_enabled, names_in, only_entry, uv_bin_dir, xtask_cmd, xtask_with_env};
 
 /// `(project, reused, tarball path, sha256 of the tarball)` for each project, in order.
 fn built(json: &serde_json::Value) -> Vec<(String, bool, String, String)> {
@@ -211,4 +211,27 @@ fn an_interrupted_build_is_cleaned_up_by_the_next() {
     assert!(Utf8Path::new(json[0]["path"].as_str().unwrap()).is_file());
     let left = names_in(&envs);
     assert!(!left.iter().any(|n| n.starts_with(".tmp-")), "{left:?}");
+}
+
+#[test]
+fn uv_on_path_and_a_fresh_target_directory() {
+    if !e2e_enabled("uv_on_path_and_a_fresh_target_directory") {
+        return;
+    }
+    // The users who already have uv: on PATH, and no target/ yet (not even target/tools).
+    let repo = TestRepo::example();
+    let target = repo.root.join("fresh/target");
+    let path = format!("{}:{}", uv_bin_dir(), std::env::var("PATH").unwrap_or_default());
+    let env = [("PATH", path.as_str()), (pad_layout::EnvVars::PAD_TARGET_DIR, target.as_str())];
+    let run = |args: &[&str]| {
+        let mut full = vec!["--repo", repo.root.as_str()];
+        full.extend_from_slice(args);
+        xtask_with_env(&repo.root, &full, &env)
+    };
+    let json = run(&["venv", "archive-sync", "--json"]).success().json();
+    assert_eq!(json[0]["reused"], false, "{json:#}");
+    let tools = names_in(&target.join("tools"));
+    assert!(!tools.iter().any(|n| n.starts_with("uv-")), "uv from PATH was installed again: {tools:?}");
+    let tested = run(&["test", "archive-sync", "--no-dags", "--json"]).success().json();
+    assert_eq!(tested["ok"], true, "{tested:#}");
 }

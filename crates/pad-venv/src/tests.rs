@@ -92,6 +92,15 @@ fn probes_are_asked_once_while_the_program_is_unchanged() {
 }
 
 #[test]
+fn a_probe_runs_before_its_cache_directory_exists() {
+    // A fresh target directory with uv on PATH: nothing has made `target/tools` yet.
+    let (_dir, root) = tempdir();
+    let cache = root.join("target/tools/probes.json");
+    assert_eq!(probe::probe(&cache, Utf8Path::new("/bin/echo"), &["uv 0.13.9"]).unwrap(), "uv 0.13.9");
+    assert!(cache.is_file(), "the answer is kept for the next run");
+}
+
+#[test]
 fn the_source_hash_sees_content_names_and_the_executable_bit() {
     use sha2::{Digest, Sha256};
     let (_dir, root) = tempdir();
