@@ -53,7 +53,9 @@ pub(crate) fn xtask_cmd(cwd: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> 
         .args(args)
         .env_remove(pad_layout::EnvVars::PAD_REPO)
         .env_remove(pad_layout::EnvVars::PAD_VERSION)
-        .env_remove(pad_layout::EnvVars::PAD_TARGET_DIR);
+        .env_remove(pad_layout::EnvVars::PAD_TARGET_DIR)
+        // Cargo sets it for the tests; the binary is run by path, as without cargo.
+        .env_remove(pad_layout::EnvVars::CARGO_MANIFEST_DIR);
     for (key, value) in env {
         cmd = cmd.env(key, value);
     }
