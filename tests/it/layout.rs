@@ -159,3 +159,94 @@ fn two_checkouts_sharing_a_target_directory_each_act_on_their_own() {
         assert_eq!(json["root"], root.as_str(), "checkout {i} got another checkout's root:\n{}", run.stderr);
     }
 }
+
+/// `layout` on a copy of the example with `files` written, and its stderr.
+fn layout_with(files: &[(&str, &str)]) -> (TestRepo, crate::support::XtaskRun) {
+    let repo = TestRepo::example();
+    for (path, text) in files {
+        repo.write(path, text);
+    }
+    let run = repo.xtask(&["layout"]);
+    (repo, run)
+}
+
+const IM_ARTIFACTS: &str = "projects/image-matching/artifacts.yaml";
+
+#[test]
+fn a_broken_artifacts_yaml_fails_the_layout() {
+    let original = std::fs::read_to_string(workspace_root().join(IM_ARTIFACTS)).unwrap();
+    let cases: [(&str, String, &str); 4] = [
+        (
+            "bad YAML",
+            format!("{original}\n  - [unclosed\n"),
+            "projects/image-matching/artifacts.yaml:46:5: invalid YAML",
+        ),
+        (
+            "unknown class",
+            original.replace("class_name: maven", "class_name: mavne"),
+            "projects/image-matching/artifacts.yaml:12:17: unknown source class `mavne`",
+        ),
+        (
+            "unknown source",
+            original.replace("source: maven_central", "source: maven_centrl"),
+            "projects/image-matching/artifacts.yaml:40:13: unknown source `maven_centrl`",
+        ),
+        (
+            "an artifact twice in one file",
+            original.replace(
+                "artifacts:\n",
+                "artifacts:\n  image-matching-venv-0.1.0.tgz: {id: other.tgz, source: gitlab_packages}\n",
+            ),
+            "projects/image-matching/artifacts.yaml:",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        let (_repo, run) = layout_with(&[(IM_ARTIFACTS, &text)]);
+        let run = run.failure();
+        assert!(run.stderr.contains(expected), "{what}: `{expected}` missing from:\n{}", run.stderr);
+        assert!(run.stderr.contains("help: "), "{what}: no fix in:\n{}", run.stderr);
+    }
+
+    // The same name into the same cache from two files (sources and caches are shared).
+    let (repo, run) = layout_with(&[(
+        "projects/archive-sync/artifacts.yaml",
+        "artifacts:\n  spark-avro_2.12-3.5.1.jar:\n    id: org.apache.spark:spark-avro_2.12:3.5.0\n    source: maven_central\n",
+    )]);
+    let run = run.failure();
+    assert!(
+        run.stderr.contains(
+            "projects/image-matching/artifacts.yaml:39:5: two artifacts named `spark-avro_2.12-3.5.1.jar` go to cache"
+        ) && run.stderr.contains("and the one at projects/archive-sync/artifacts.yaml:3:5"),
+        "{}",
+        run.stderr
+    );
+    let json = repo.xtask(&["layout", "--json"]).failure().json();
+    let error = &json["errors"][0];
+    assert_eq!(
+        (error["path"].as_str(), error["line"].as_u64()),
+        (Some("projects/image-matching/artifacts.yaml"), Some(39))
+    );
+    // `test`, `package` and the main job stop on it too, before building anything.
+    let home = repo.root.join("airflow-home");
+    let env = [(EnvVars::AIRFLOW_HOME, home.as_str())];
+    for command in [&["test", "--no-dags"][..], &["package"], &["deploy-local-build"]] {
+        let args: Vec<&str> = ["--repo", repo.root.as_str()].into_iter().chain(command.iter().copied()).collect();
+        let run = xtask_with_env(&repo.root, &args, &env).failure();
+        assert!(run.stderr.contains("two artifacts named"), "{command:?}:\n{}", run.stderr);
+    }
+    assert!(!home.exists(), "nothing was deployed");
+}
+
+#[test]
+fn an_unset_variable_in_artifacts_yaml_is_not_a_layout_error() {
+    // Credentials and hosts come from the environment when a cache is warmed; `layout`
+    // checks only the syntax of `${VAR}`.
+    let original = std::fs::read_to_string(workspace_root().join(IM_ARTIFACTS)).unwrap();
+    let text = original.replace("${PAD_MAVEN_URL:-https://repo1.maven.org/maven2}", "${PAD_UNSET_MAVEN_URL_FOR_TESTS}");
+    let (_repo, run) = layout_with(&[(IM_ARTIFACTS, &text)]);
+    run.success();
+    let text = original.replace("${PAD_MAVEN_URL:-https://repo1.maven.org/maven2}", "${PAD_MAVEN_URL");
+    let (_repo, run) = layout_with(&[(IM_ARTIFACTS, &text)]);
+    let run = run.failure();
+    assert!(run.stderr.contains("bad `${VAR}` reference"), "{}", run.stderr);
+}
