@@ -78,7 +78,7 @@ fn print_text(repo: &Repo, version: &Version) {
         });
         facts.push(format!("python {}", project.settings.python.as_deref().unwrap_or("3 (default)")));
         if project.tests_dir.is_some() {
-            facts.push("tests".to_owned());
+            facts.push(format!("tests (dependencies: {})", project.test_deps));
         }
         if project.artifacts.is_some() {
             facts.push("artifacts.yaml".to_owned());
