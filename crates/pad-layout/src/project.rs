@@ -142,7 +142,7 @@ pub(crate) fn scan_project(dir: &Utf8Path, rel: &Utf8Path, name: &str, errors: &
             rel,
             format!("project `{name}` has neither {REQUIREMENTS_FILE} nor {PYPROJECT_FILE}"),
             format!(
-                "add {rel}/{REQUIREMENTS_FILE} listing its runtime dependencies pinned with `==` (a comment line is enough when it has none)"
+                "add {rel}/{REQUIREMENTS_FILE} listing its runtime dependencies, exact or ranges (requirements.lock pins them; a comment line is enough when it has none)"
             ),
         ));
     }

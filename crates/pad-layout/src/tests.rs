@@ -188,7 +188,7 @@ hosts = [
             target local (built-in): hosts=local home=${AIRFLOW_HOME:-target/airflow} keep=5
             error projects/Bad_Name: invalid project name `Bad_Name`: use lowercase letters, digits and single `-`, starting with a letter (for example `bad-name`) | help: rename the directory; the name becomes `$AIRFLOW_HOME/<name>` on the workers
             error projects/dags: `dags` is reserved: `$AIRFLOW_HOME/dags` is used by Airflow or by releases; choose another name | help: rename the directory; the name becomes `$AIRFLOW_HOME/<name>` on the workers
-            error projects/empty: project `empty` has neither requirements.txt nor pyproject.toml | help: add projects/empty/requirements.txt listing its runtime dependencies pinned with `==` (a comment line is enough when it has none)
+            error projects/empty: project `empty` has neither requirements.txt nor pyproject.toml | help: add projects/empty/requirements.txt listing its runtime dependencies, exact or ranges (requirements.lock pins them; a comment line is enough when it has none)
             error projects/missing-package/project.toml: package `nowhere` is named in project.toml but neither src/nowhere/__init__.py nor nowhere/__init__.py exists | help: fix `package` in project.toml, or move the package to src/<package>/
             error projects/settings/project.toml:1:1: `python = "py3"` is neither a Python 3 version nor an absolute path | help: write a version such as `python = "3.11"`, or the interpreter's absolute path
             error projects/settings/project.toml:2:1: `package = "not-an-identifier"` is not a Python import name | help: use letters, digits and `_`, not starting with a digit
