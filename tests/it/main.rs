@@ -11,6 +11,7 @@ mod cache;
 mod cli;
 mod deploy;
 mod examples;
+mod foreign;
 mod layout;
 mod new_project;
 mod package;

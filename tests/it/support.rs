@@ -53,7 +53,9 @@ pub(crate) fn xtask_cmd(cwd: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> 
         .args(args)
         .env_remove(pad_layout::EnvVars::PAD_REPO)
         .env_remove(pad_layout::EnvVars::PAD_VERSION)
-        .env_remove(pad_layout::EnvVars::PAD_TARGET_DIR);
+        .env_remove(pad_layout::EnvVars::PAD_TARGET_DIR)
+        // Cargo sets it for the tests; the binary is run by path, as without cargo.
+        .env_remove(pad_layout::EnvVars::CARGO_MANIFEST_DIR);
     for (key, value) in env {
         cmd = cmd.env(key, value);
     }
@@ -70,6 +72,28 @@ pub(crate) fn xtask_with_env(cwd: &Utf8Path, args: &[&str], env: &[(&str, &str)]
 /// so copies of the example repository reuse each other's builds and tool environments.
 pub(crate) fn shared_target() -> Utf8PathBuf {
     workspace_root().join("target/e2e")
+}
+
+/// A directory holding a `uv` executable, for tests that put uv on `PATH` as its users
+/// do: the directory of the uv already on `PATH`, or else that of the pinned uv the
+/// toolchain installs into the shared target (installed here on first use).
+pub(crate) fn uv_bin_dir() -> Utf8PathBuf {
+    let on_path = std::env::var("PATH").unwrap_or_default();
+    if let Some(dir) = on_path.split(':').map(Utf8Path::new).find(|dir| dir.join("uv").is_file()) {
+        return dir.to_owned();
+    }
+    let installed = || {
+        names_in(&shared_target().join("tools"))
+            .into_iter()
+            .map(|name| shared_target().join("tools").join(name).join("bin"))
+            .find(|dir| dir.join("uv").is_file())
+    };
+    if let Some(dir) = installed() {
+        return dir;
+    }
+    // Any command that needs uv installs the pinned one, with no uv on PATH.
+    TestRepo::example().xtask(&["venv", "archive-sync"]).success();
+    installed().expect("`cargo xtask venv` installed uv under the shared target's tools/")
 }
 
 /// The one entry of `dir` whose name starts with `prefix`.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use camino::Utf8Path;
 use pad_process::Cmd;
 
-use crate::support::{TestRepo, e2e_enabled, names_in, only_entry, xtask_cmd};
+use crate::support::{TestRepo, e2e_enabled, names_in, only_entry, uv_bin_dir, xtask_cmd, xtask_with_env};
 
 /// `(project, reused, tarball path, sha256 of the tarball)` for each project, in order.
 fn built(json: &serde_json::Value) -> Vec<(String, bool, String, String)> {
@@ -211,4 +211,53 @@ fn an_interrupted_build_is_cleaned_up_by_the_next() {
     assert!(Utf8Path::new(json[0]["path"].as_str().unwrap()).is_file());
     let left = names_in(&envs);
     assert!(!left.iter().any(|n| n.starts_with(".tmp-")), "{left:?}");
+}
+
+#[test]
+fn uv_on_path_and_a_fresh_target_directory() {
+    if !e2e_enabled("uv_on_path_and_a_fresh_target_directory") {
+        return;
+    }
+    // The users who already have uv: on PATH, and no target/ yet (not even target/tools).
+    let repo = TestRepo::example();
+    let target = repo.root.join("fresh/target");
+    let path = format!("{}:{}", uv_bin_dir(), std::env::var("PATH").unwrap_or_default());
+    let env = [("PATH", path.as_str()), (pad_layout::EnvVars::PAD_TARGET_DIR, target.as_str())];
+    let run = |args: &[&str]| {
+        let mut full = vec!["--repo", repo.root.as_str()];
+        full.extend_from_slice(args);
+        xtask_with_env(&repo.root, &full, &env)
+    };
+    let json = run(&["venv", "archive-sync", "--json"]).success().json();
+    assert_eq!(json[0]["reused"], false, "{json:#}");
+    let tools = names_in(&target.join("tools"));
+    assert!(!tools.iter().any(|n| n.starts_with("uv-")), "uv from PATH was installed again: {tools:?}");
+    let tested = run(&["test", "archive-sync", "--no-dags", "--json"]).success().json();
+    assert_eq!(tested["ok"], true, "{tested:#}");
+}
+
+#[test]
+fn a_requirement_range_is_pinned_by_the_lock() {
+    if !e2e_enabled("a_requirement_range_is_pinned_by_the_lock") {
+        return;
+    }
+    // Ranges are allowed in requirements.txt (README, "Projects"): the lock pins them.
+    let repo = TestRepo::example();
+    repo.write("projects/archive-sync/requirements.txt", "six>=1.16,<2\n");
+    let json = repo.xtask(&["venv", "archive-sync", "--json"]).success().json();
+    assert_eq!(json[0]["lock_updated"], true, "{json:#}");
+    let lock = std::fs::read_to_string(repo.root.join("projects/archive-sync/requirements.lock")).unwrap();
+    let pin = lock.lines().find(|l| l.starts_with("six==")).unwrap_or_else(|| panic!("six is not pinned:\n{lock}"));
+    let version = pin.trim_end_matches(" \\").strip_prefix("six==").unwrap().to_owned();
+    assert!(version.split('.').all(|part| part.parse::<u32>().is_ok()), "an exact version: {pin}");
+    assert!(lock.contains(&format!("{pin}\n    --hash=sha256:")), "with hashes:\n{lock}");
+
+    // The environment holds that version, and with the lock committed (`--locked`) the
+    // same environment is reused: nothing is resolved again.
+    let record = Utf8Path::new(json[0]["path"].as_str().unwrap()).parent().unwrap().join("pad-env.json");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let packages: Vec<&str> = record["packages"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(packages.contains(&format!("six=={version}").as_str()), "{packages:?}");
+    let again = repo.xtask(&["venv", "archive-sync", "--locked", "--json"]).success().json();
+    assert_eq!((again[0]["reused"].as_bool(), again[0]["lock_updated"].as_bool()), (Some(true), Some(false)));
 }

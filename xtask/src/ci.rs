@@ -7,7 +7,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 use pad_layout::EnvVars;
-use pad_process::Cmd;
 
 use crate::flags::CiArgs;
 
@@ -15,13 +14,12 @@ mod provision;
 
 pub(crate) fn run(root: &Utf8Path, args: &CiArgs) -> Result<ExitCode> {
     provision::ensure(root, !args.no_provision)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let steps = [
-        Cmd::new(&cargo, root).args(["fmt", "--all", "--", "--check"]),
-        Cmd::new(&cargo, root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        crate::cargo(root).args(["fmt", "--all", "--", "--check"]),
+        crate::cargo(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         // PAD_E2E runs the slow tests too: the ones that build environments and start
         // real services. CI never skips them.
-        Cmd::new(&cargo, root).args(["test", "--workspace"]).env(EnvVars::PAD_E2E, "1"),
+        crate::cargo(root).args(["test", "--workspace"]).env(EnvVars::PAD_E2E, "1"),
     ];
     let started = Instant::now();
     for step in &steps {

@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version, propagate_version = true)]
 pub(crate) struct Cli {
-    /// The repository to work on (default: the workspace `cargo xtask` was built from).
+    /// The repository to work on (default: the checkout `cargo xtask` runs in, else the
+    /// current directory or its nearest parent holding dags/ and projects/).
     #[arg(long, global = true, env = "PAD_REPO", value_name = "DIR")]
     pub(crate) repo: Option<Utf8PathBuf>,
     /// More logs on stderr (-v info, -vv debug); PAD_LOG takes a full filter.

@@ -28,6 +28,8 @@ mod venv;
 pub mod worker;
 
 #[cfg(test)]
+mod tests;
+#[cfg(test)]
 mod tidy;
 
 use flags::{Cli, Command};
@@ -111,22 +113,71 @@ fn error_line(error: &dyn std::error::Error) -> String {
     pad_http::redact(&pad_layout::error_chain(error))
 }
 
-/// The workspace this binary was built from: the repository it serves unless `--repo`
-/// names another. Never the current directory, so `cargo xtask` works from anywhere.
-fn workspace_root() -> Utf8PathBuf {
-    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits one level below the workspace root")
-        .to_owned()
-}
-
+/// The repository to work on, found at run time, in this order:
+///
+/// 1. `--repo DIR`, else `PAD_REPO`;
+/// 2. the workspace `cargo run` (so `cargo xtask`) was run in: cargo sets
+///    `CARGO_MANIFEST_DIR` to `<root>/xtask` in the program's environment;
+/// 3. the current directory.
+///
+/// For 2 and 3 the root is the nearest directory at or above that holds `dags/` and
+/// `projects/`. Never the directory the binary was built in: with a shared target
+/// directory (a global `build.target-dir`) one binary serves every checkout.
 fn repo_root(explicit: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
-    let root = explicit.map_or_else(workspace_root, Utf8Path::to_owned);
-    if !root.is_dir() {
-        anyhow::bail!("repository `{root}` is not a directory: pass an existing path to --repo");
-    }
+    let manifest_dir = std::env::var(pad_layout::EnvVars::CARGO_MANIFEST_DIR).ok().map(Utf8PathBuf::from);
+    let cwd = std::env::current_dir().ok().and_then(|dir| Utf8PathBuf::from_path_buf(dir).ok());
+    let root = find_repo(explicit, manifest_dir.as_deref(), cwd.as_deref())?;
     let root = std::fs::canonicalize(&root)?;
     Utf8PathBuf::from_path_buf(root).map_err(|p| anyhow::anyhow!("`{}` is not UTF-8", p.display()))
+}
+
+/// [`repo_root`]'s choice, given what it read from the process.
+fn find_repo(
+    explicit: Option<&Utf8Path>,
+    manifest_dir: Option<&Utf8Path>,
+    cwd: Option<&Utf8Path>,
+) -> Result<Utf8PathBuf> {
+    if let Some(root) = explicit {
+        if !root.is_dir() {
+            anyhow::bail!("repository `{root}` is not a directory: pass an existing path to --repo");
+        }
+        return Ok(root.to_owned());
+    }
+    if let Some(root) = manifest_dir.and_then(pad_layout::find_root) {
+        tracing::debug!("repository {root}: the workspace cargo runs us in");
+        return Ok(root);
+    }
+    let Some(cwd) = cwd else {
+        anyhow::bail!("cannot read the current directory: run `cargo xtask` inside a checkout, or pass --repo DIR")
+    };
+    match pad_layout::find_root(cwd) {
+        Some(root) => {
+            tracing::debug!("repository {root}: at or above the current directory");
+            Ok(root)
+        }
+        None => anyhow::bail!(
+            "no repository at or above `{cwd}` (a directory holding dags/ and projects/): run `cargo xtask` inside a checkout, or pass --repo DIR (or set PAD_REPO)"
+        ),
+    }
+}
+
+/// Prefixes of the variables cargo sets for a program it runs (`cargo run`, a test),
+/// which build scripts also watch (ring's: `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`).
+const CARGO_RUN_VARS: &[&str] = &["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_NAME", "CARGO_BIN_", "OUT_DIR"];
+
+/// `cargo` (the one that runs us, else from `PATH`) in `dir`, with the environment a shell
+/// would give it: without [`CARGO_RUN_VARS`]. A cargo started with them (by `cargo xtask
+/// ci`, or by a test) finds those build scripts' inputs changed and rebuilds them and
+/// every crate above, and the next cargo from a shell rebuilds them back.
+pub fn cargo(dir: &Utf8Path) -> pad_process::Cmd {
+    let program = std::env::var(pad_layout::EnvVars::CARGO).unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = pad_process::Cmd::new(program, dir);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|name| CARGO_RUN_VARS.iter().any(|prefix| name.starts_with(prefix))) {
+            cmd = cmd.env_remove(name);
+        }
+    }
+    cmd
 }
 
 /// Where build output goes: `PAD_TARGET_DIR`, or `target/` in the repository.

@@ -21,13 +21,14 @@ struct Report<'a> {
 }
 
 pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
-    let repo = pad_layout::discover(root)?;
+    let repo = crate::layout::discover(root)?;
     let projects = crate::venv::select(&repo, &args.projects)?;
     let ctx = crate::venv::context(&repo, args.locked, false)?;
     let steps = Steps::new();
     let mut errors = Vec::new();
 
     let envs = pad_venv::build_projects(&ctx, &repo.root, &projects, &steps);
+    let mut notes: Vec<String> = envs.iter().flatten().flat_map(|env| env.notes.clone()).collect();
     let options = TestOptions { junit_dir: args.junit.clone(), force: args.force };
     let mut reports = Vec::new();
     // Two projects at a time: pytest runs are mostly one process each.
@@ -41,7 +42,8 @@ pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
                     scope.spawn(move || match env {
                         Ok(env) => pad_venv::test_project(ctx, &repo.root, project, env, options, steps)
                             .map_err(anyhow::Error::new),
-                        Err(err) => Err(anyhow::anyhow!("{err}"))
+                        // With its causes: uv's own words on why it could not resolve.
+                        Err(err) => Err(anyhow::anyhow!("{}", pad_layout::error_chain(err)))
                             .context(format!("{}: no environment to test in", project.name)),
                     })
                 })
@@ -95,6 +97,10 @@ pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
         }
     }
 
+    notes.extend(reports.iter().flat_map(|r| r.notes.iter().cloned()));
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
     let ok = errors.is_empty() && reports.iter().all(|r| r.passed) && dag_reports.iter().all(|r| r.problems.is_empty());
     if args.json {
         crate::print_json(&Report { ok, projects: &reports, dags: &dag_reports })?;

@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_process::Cmd;
 
+/// The workspace these tests were built from (a test may know where it was compiled;
+/// the front end may not: see `crate::repo_root`).
 fn root() -> Utf8PathBuf {
-    crate::workspace_root()
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
 /// Every Rust file of the workspace, relative to the root.
@@ -67,12 +68,31 @@ fn no_unfinished_or_skipped_code() {
     assert!(found.is_empty(), "unfinished or skipped code:\n{}", found.join("\n"));
 }
 
+/// Whether a file holds only tests: `tests.rs`, `tidy.rs`, or anything under `tests/`.
+fn is_test_file(file: &Utf8Path) -> bool {
+    matches!(file.file_name(), Some("tests.rs" | "tidy.rs")) || file.components().any(|c| c.as_str() == "tests")
+}
+
+#[test]
+fn no_build_time_paths_in_shipped_code() {
+    // A path baked in at compile time names the checkout the binary was built in, and
+    // with a shared target directory one binary serves every checkout: the front end
+    // finds the repository at run time instead.
+    let banned = concat!("env!(\"", "CARGO_MANIFEST_DIR");
+    let root = root();
+    let found: Vec<String> = rust_files()
+        .into_iter()
+        .filter(|file| !is_test_file(file) && !file.starts_with("tests"))
+        .filter(|file| std::fs::read_to_string(root.join(file)).unwrap().contains(banned))
+        .map(|file| file.to_string())
+        .collect();
+    assert!(found.is_empty(), "a build-time path in code that ships: {found:?}; find the path at run time");
+}
+
 /// `crate -> dependency` edges between workspace members, from `cargo metadata`
 /// (normal and build dependencies; dev-dependencies may reach anywhere).
 fn actual_graph(root: &Utf8Path) -> BTreeMap<String, BTreeSet<String>> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let json =
-        Cmd::new(cargo, root).args(["metadata", "--format-version", "1", "--no-deps", "--offline"]).read().unwrap();
+    let json = crate::cargo(root).args(["metadata", "--format-version", "1", "--no-deps", "--offline"]).read().unwrap();
     let metadata: serde_json::Value = serde_json::from_str(&json).unwrap();
     let packages = metadata["packages"].as_array().unwrap();
     let members: BTreeSet<String> = packages.iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect();

@@ -6,8 +6,15 @@ pub struct EnvVars;
 impl EnvVars {
     /// Overrides the version computed from git (`1.4.0`, `main-abc1234`).
     pub const PAD_VERSION: &'static str = "PAD_VERSION";
-    /// The repository root, when the front end should not use its own workspace.
+    /// The repository root, when not the checkout `cargo xtask` runs in (`--repo` wins).
     pub const PAD_REPO: &'static str = "PAD_REPO";
+    /// Set by `cargo run` (so by `cargo xtask`) to the directory of the manifest of the
+    /// package it runs: how the front end knows which checkout it was run in. Read at run
+    /// time, never baked in at build time (one binary may serve several checkouts).
+    pub const CARGO_MANIFEST_DIR: &'static str = "CARGO_MANIFEST_DIR";
+    /// Set by cargo for the programs it runs: the cargo binary, which `cargo xtask ci` and
+    /// the tests run again (default: `cargo` from `PATH`).
+    pub const CARGO: &'static str = "CARGO";
     /// Where environments, tools and test results go (default: the repository's
     /// `target/`). Environments are keyed by content, so repositories may share one.
     pub const PAD_TARGET_DIR: &'static str = "PAD_TARGET_DIR";

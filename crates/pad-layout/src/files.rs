@@ -24,7 +24,7 @@ pub const NOT_SHIPPED: &[&str] = &[
 
 /// Top-level entries of a project that are for testing it, never shipped.
 fn is_test_only(name: &str) -> bool {
-    name == "tests" || name.starts_with("requirements-test")
+    name == "tests" || name.starts_with("requirements-test") || name.starts_with("requirements-dev")
 }
 
 /// The files of a project that ship, relative to its directory, sorted. Follows the

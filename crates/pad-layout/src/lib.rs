@@ -19,6 +19,7 @@ mod problem;
 mod project;
 mod scaffold;
 mod target;
+mod test_deps;
 mod toml_file;
 pub mod vars;
 mod version;
@@ -30,13 +31,14 @@ pub use env_vars::EnvVars;
 pub use files::{NOT_SHIPPED, ShippedFile, dag_files, project_files, release_files};
 pub use problem::{LayoutError, Problem, error_chain, line_column};
 pub use project::{
-    ARTIFACTS_FILE, PROJECT_SETTINGS_FILE, PYPROJECT_FILE, Project, ProjectSettings, REQUIREMENTS_FILE, RESERVED_NAMES,
-    TEST_REQUIREMENTS_FILE, check_project_name, default_package,
+    ARTIFACTS_FILE, DEV_REQUIREMENTS_FILE, PROJECT_SETTINGS_FILE, PYPROJECT_FILE, Project, ProjectSettings,
+    REQUIREMENTS_FILE, RESERVED_NAMES, TEST_REQUIREMENTS_FILE, check_project_name, default_package,
 };
 pub use scaffold::{NewProject, ScaffoldError, new_project};
 pub use target::{
     DEFAULT_AIRFLOW_HOME, DEFAULT_KEEP, DEFAULT_LOCAL_TARGET, DEFAULT_SSH_PORT, Hosts, REGISTRIES_FILE, Target,
 };
+pub use test_deps::{TEST_DEPS_ORDER, TestDeps};
 pub use version::{UNVERSIONED, Version, VersionSource, sanitize, version};
 
 /// Directory names never searched for `artifacts.yaml` files.

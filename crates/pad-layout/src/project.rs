@@ -5,6 +5,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::Problem;
+use crate::test_deps::{self, PyProject, TestDeps};
 use crate::toml_file::TomlFile;
 
 /// The per-project settings file, optional, beside `requirements.txt`.
@@ -13,6 +14,9 @@ pub const PROJECT_SETTINGS_FILE: &str = "project.toml";
 pub const REQUIREMENTS_FILE: &str = "requirements.txt";
 /// Test-only requirements, kept out of the shipped environment.
 pub const TEST_REQUIREMENTS_FILE: &str = "requirements-test.txt";
+/// Development requirements, as many existing projects name them: read for tests when
+/// there is no `requirements-test.txt`, never shipped.
+pub const DEV_REQUIREMENTS_FILE: &str = "requirements-dev.txt";
 pub const PYPROJECT_FILE: &str = "pyproject.toml";
 pub const ARTIFACTS_FILE: &str = "artifacts.yaml";
 
@@ -29,8 +33,8 @@ pub struct Project {
     pub dir: Utf8PathBuf,
     /// `requirements.txt`, when present.
     pub requirements: Option<Utf8PathBuf>,
-    /// `requirements-test.txt`, when present.
-    pub test_requirements: Option<Utf8PathBuf>,
+    /// Where its test-only dependencies are declared (or that none are).
+    pub test_deps: TestDeps,
     /// `pyproject.toml`, when present: the project is then installed into its environment.
     pub pyproject: Option<Utf8PathBuf>,
     /// `tests/`, when present.
@@ -138,7 +142,7 @@ pub(crate) fn scan_project(dir: &Utf8Path, rel: &Utf8Path, name: &str, errors: &
             rel,
             format!("project `{name}` has neither {REQUIREMENTS_FILE} nor {PYPROJECT_FILE}"),
             format!(
-                "add {rel}/{REQUIREMENTS_FILE} listing its runtime dependencies pinned with `==` (a comment line is enough when it has none)"
+                "add {rel}/{REQUIREMENTS_FILE} listing its runtime dependencies, exact or ranges (requirements.lock pins them; a comment line is enough when it has none)"
             ),
         ));
     }
@@ -149,12 +153,13 @@ pub(crate) fn scan_project(dir: &Utf8Path, rel: &Utf8Path, name: &str, errors: &
         None => ProjectSettings::default(),
     };
 
+    let pyproject_table = pyproject.as_ref().and_then(|path| PyProject::read(path, &rel.join(PYPROJECT_FILE), errors));
     let package = find_package(dir, rel, name, &settings, errors);
     Some(Project {
         name: name.to_owned(),
         dir: dir.to_owned(),
         requirements,
-        test_requirements: file(TEST_REQUIREMENTS_FILE),
+        test_deps: test_deps::find(dir, pyproject_table.as_ref()),
         pyproject,
         tests_dir: Some(dir.join("tests")).filter(|p| p.is_dir()),
         artifacts: file(ARTIFACTS_FILE),

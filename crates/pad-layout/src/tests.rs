@@ -40,9 +40,11 @@ fn render(root: &Utf8Path) -> String {
         if let Some(python) = &p.settings.python {
             facts.push(format!("python={python}"));
         }
+        if p.test_deps != crate::TestDeps::Toolchain {
+            facts.push(format!("test-deps={}", p.test_deps));
+        }
         for (label, path) in [
             ("req", &p.requirements),
-            ("test-req", &p.test_requirements),
             ("pyproject", &p.pyproject),
             ("tests", &p.tests_dir),
             ("artifacts", &p.artifacts),
@@ -122,7 +124,7 @@ SPARK_HOME = \"${{SPARK_HOME:-/opt/spark}}\"
 "
         ),
         expect![[r#"
-            project alpha: package=alpha python=3.11 req=projects/alpha/requirements.txt test-req=projects/alpha/requirements-test.txt tests=projects/alpha/tests
+            project alpha: package=alpha python=3.11 test-deps=requirements-test.txt req=projects/alpha/requirements.txt tests=projects/alpha/tests
             project beta: package=beta pyproject=projects/beta/pyproject.toml tests=projects/beta/tests artifacts=projects/beta/artifacts.yaml
             dag dags/alpha.py -> [alpha]
             dag dags/sub/beta_dag.py -> [beta]
@@ -186,7 +188,7 @@ hosts = [
             target local (built-in): hosts=local home=${AIRFLOW_HOME:-target/airflow} keep=5
             error projects/Bad_Name: invalid project name `Bad_Name`: use lowercase letters, digits and single `-`, starting with a letter (for example `bad-name`) | help: rename the directory; the name becomes `$AIRFLOW_HOME/<name>` on the workers
             error projects/dags: `dags` is reserved: `$AIRFLOW_HOME/dags` is used by Airflow or by releases; choose another name | help: rename the directory; the name becomes `$AIRFLOW_HOME/<name>` on the workers
-            error projects/empty: project `empty` has neither requirements.txt nor pyproject.toml | help: add projects/empty/requirements.txt listing its runtime dependencies pinned with `==` (a comment line is enough when it has none)
+            error projects/empty: project `empty` has neither requirements.txt nor pyproject.toml | help: add projects/empty/requirements.txt listing its runtime dependencies, exact or ranges (requirements.lock pins them; a comment line is enough when it has none)
             error projects/missing-package/project.toml: package `nowhere` is named in project.toml but neither src/nowhere/__init__.py nor nowhere/__init__.py exists | help: fix `package` in project.toml, or move the package to src/<package>/
             error projects/settings/project.toml:1:1: `python = "py3"` is neither a Python 3 version nor an absolute path | help: write a version such as `python = "3.11"`, or the interpreter's absolute path
             error projects/settings/project.toml:2:1: `package = "not-an-identifier"` is not a Python import name | help: use letters, digits and `_`, not starting with a digit
@@ -421,7 +423,8 @@ fn new_project_passes_validation_and_refuses_bad_names() {
     let repo = crate::discover(root).unwrap();
     let project = repo.project("demo-job").unwrap();
     assert_eq!(project.package.as_deref(), Some("demo_job"));
-    assert!(project.tests_dir.is_some() && project.test_requirements.is_some());
+    assert!(project.tests_dir.is_some());
+    assert_eq!(project.test_deps, crate::TestDeps::File { file: "requirements-test.txt".to_owned() });
     assert_eq!(repo.dags_of("demo-job").count(), 1);
     assert!(repo.warnings.is_empty(), "{:?}", repo.warnings);
 
@@ -455,6 +458,7 @@ fn shipped_files_leave_out_tests_build_output_and_ignored_files() {
         "//- .gitignore\n*.secret\n/projects/p/scratch/\n\
          //- projects/p/pyproject.toml\n//- projects/p/project.toml\n//- projects/p/requirements.txt\n\
          //- projects/p/requirements.lock\n//- projects/p/requirements-test.txt\n//- projects/p/requirements-test.lock\n\
+         //- projects/p/requirements-dev.txt\n\
          //- projects/p/README.md\n//- projects/p/src/p/__init__.py\n//- projects/p/src/p/__pycache__/x.cpython-311.pyc\n\
          //- projects/p/src/p/data/table.tsv\n//- projects/p/src/p/tests/test_inner.py\n//- projects/p/tests/test_p.py\n\
          //- projects/p/build/lib/p/__init__.py\n//- projects/p/src/p.egg-info/PKG-INFO\n//- projects/p/.pytest_cache/README.md\n\
@@ -489,4 +493,58 @@ fn registries_toml_is_not_a_target() {
     let repo = crate::discover(&fixture.root).unwrap();
     let names: Vec<&str> = repo.targets.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["local"]);
+}
+
+#[test]
+fn test_dependencies_come_from_the_first_standard_place() {
+    // Each case: the project's files, and where its test dependencies are read from.
+    #[track_caller]
+    fn case(files: &str, expected: &str) {
+        let fixture = fixture(&format!("//- dags/\n//- projects/p/tests/\n{files}"));
+        let scan = scan(&fixture.root);
+        assert!(scan.errors.is_empty(), "{:?}", scan.errors);
+        assert_eq!(scan.repo.projects[0].test_deps.to_string(), expected, "{files}");
+    }
+    const GROUPS: &str = "[dependency-groups]\nlint = [\"ruff\"]\ndev = [\"pytest\", {include-group = \"lint\"}]\n";
+    case("//- projects/p/requirements.txt\n", "the toolchain's pytest");
+    case("//- projects/p/requirements.txt\n//- projects/p/requirements-dev.txt\n", "requirements-dev.txt");
+    case(
+        "//- projects/p/requirements-dev.txt\n//- projects/p/requirements-test.txt\n//- projects/p/requirements.txt\n",
+        "requirements-test.txt",
+    );
+    case(&format!("//- projects/p/pyproject.toml\n{GROUPS}"), "pyproject.toml [dependency-groups] dev");
+    case(
+        &format!("//- projects/p/pyproject.toml\n{GROUPS}Tests = [\"pytest\"]\n"),
+        "pyproject.toml [dependency-groups] tests",
+    );
+    case(
+        "//- projects/p/pyproject.toml\n[project]\nname = \"p\"\n[project.optional-dependencies]\ntest = [\"pytest\"]\n",
+        "pyproject.toml [project.optional-dependencies] test",
+    );
+    // A test-specific place wins over a development one, whatever its format.
+    case(
+        &format!(
+            "//- projects/p/requirements-dev.txt\n//- projects/p/pyproject.toml\n{GROUPS}[project.optional-dependencies]\ntest = [\"pytest\"]\n"
+        ),
+        "pyproject.toml [project.optional-dependencies] test",
+    );
+    case(
+        &format!("//- projects/p/requirements-dev.txt\n//- projects/p/pyproject.toml\n{GROUPS}"),
+        "requirements-dev.txt",
+    );
+}
+
+#[test]
+fn a_pyproject_toml_whose_groups_are_not_lists_is_a_layout_error() {
+    check(
+        "//- dags/\n//- projects/p/pyproject.toml\n[project]\nname = \"p\"\n[dependency-groups]\ndev = \"pytest\"\n",
+        expect![[r#"
+            project p: package=- pyproject=projects/p/pyproject.toml
+            target local (built-in): hosts=local home=${AIRFLOW_HOME:-target/airflow} keep=5
+            error projects/p/pyproject.toml:4:7: invalid type: string "pytest", expected a sequence | help: fix pyproject.toml: `[dependency-groups]` maps names to lists (PEP 735), `[project.optional-dependencies]` maps extras to lists of requirements
+            warning dags: dags/ has no DAG file | help: add one per project; `cargo xtask new-project NAME` writes a stub
+            warning projects/p: no DAG names project `p` | help: add a DAG in dags/ that runs it and names it as "p"
+            warning projects/p: project `p` has no tests/ directory | help: add pytest tests under tests/; `cargo xtask test` runs them
+        "#]],
+    );
 }

@@ -47,6 +47,11 @@ def find_cycle(dag):
 
 def main():
     folder, out = sys.argv[1], sys.argv[2]
+    # Airflow appends the DAGs folder to sys.path, so DAGs import helpers beside them
+    # (`from common.defaults import ...`): Airflow 2 when `airflow` is imported, Airflow 3
+    # for the DAG bundle being parsed (BundleDagBag), which a plain DagBag does not do.
+    if folder not in sys.path:
+        sys.path.append(folder)
     warnings.simplefilter("ignore", DeprecationWarning)
     import airflow
 

@@ -93,6 +93,8 @@ pub struct BuiltEnv {
     /// Whether the lock file was rewritten.
     pub lock_updated: bool,
     pub warnings: Vec<String>,
+    /// Things to know that are no problem (such as: the lock was written, commit it).
+    pub notes: Vec<String>,
 }
 
 /// What an environment is: written as `pad-env.json` inside it and beside it.
@@ -136,7 +138,7 @@ pub fn build(ctx: &Context, spec: &EnvSpec<'_>, progress: &dyn Progress) -> Resu
         project: name,
         dir: spec.dir,
         shown_dir: spec.shown_dir,
-        input: spec.requirements,
+        input: lock::LockInput::File(spec.requirements),
         output: lock::LOCK_FILE,
         constraints: None,
     };
@@ -192,6 +194,10 @@ fn finish(
     lock_updated: bool,
     warnings: Vec<String>,
 ) -> BuiltEnv {
+    let mut notes = Vec::new();
+    if lock_updated {
+        notes.push(lock::written_note(&spec.shown_dir.join(lock::LOCK_FILE), spec.requirements));
+    }
     BuiltEnv {
         name: spec.name.to_owned(),
         key: record.key.clone(),
@@ -203,6 +209,7 @@ fn finish(
         record,
         lock_updated,
         warnings,
+        notes,
     }
 }
 
@@ -346,7 +353,12 @@ fn build_into(
 
     if let Some(package) = spec.package {
         progress.step(name, "smoke test");
-        pad_process::Cmd::new(python.as_str(), staging)
+        // As a deploy imports it: an installed package from the environment (so not from
+        // the sources beside it); a package a project without pyproject.toml keeps in its
+        // directory from there, where its DAG runs it (`cd $AIRFLOW_HOME/<project> &&
+        // venv/bin/python -m <package>`).
+        let dir = if !spec.install_project && spec.dir.join(package).is_dir() { spec.dir } else { staging };
+        pad_process::Cmd::new(python.as_str(), dir)
             .args(["-c", &format!("import {package}")])
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("PYTHONNOUSERSITE", "1")

@@ -39,6 +39,9 @@ pub use pytest::{TestOptions, TestReport, test_project};
 pub use python::{Interpreter, resolve as resolve_interpreter, unreadable_by_others};
 pub use uv::{PINNED_UV_VERSION, Uv};
 
+/// The pytest a project's tests run with when it declares no test dependencies.
+pub const PINNED_PYTEST: &str = "pytest==8.3.4";
+
 /// Receives the steps of long work, to show progress. Called from several threads.
 pub trait Progress: Sync {
     fn step(&self, name: &str, step: &str);
@@ -76,10 +79,12 @@ pub enum VenvError {
     InterpreterMissing { project: String, request: String, searched: Vec<String> },
     #[error("{project}: `{file}` is stale ({why}): run `cargo xtask venv {project}` to update it, then commit it")]
     StaleLock { project: String, file: Utf8PathBuf, why: String },
-    #[error("{project}: uv could not resolve `{file}`: check its syntax and that every name and version exists")]
+    #[error("{project}: uv could not resolve {input}: check its syntax and that every name and version exists")]
     Resolve {
         project: String,
-        file: Utf8PathBuf,
+        /// The input as shown: `` `projects/p/requirements.txt` ``, or with the part of
+        /// pyproject.toml: `` `projects/p/pyproject.toml` ([dependency-groups] dev) ``.
+        input: String,
         #[source]
         source: Box<ProcessError>,
     },
@@ -99,9 +104,9 @@ pub enum VenvError {
     #[error("{project} has no tests/ directory: add pytest tests under projects/{project}/tests/")]
     NoTests { project: String },
     #[error(
-        "{project} has tests but no requirements-test.txt: add one listing pytest pinned with `==`, such as `pytest==8.3.4`"
+        "{project}: its test dependencies ({input}) do not install pytest, which runs its tests: add `pytest` to them"
     )]
-    NoTestRequirements { project: String },
+    NoPytest { project: String, input: String },
     #[error(transparent)]
     Process(Box<ProcessError>),
 }

@@ -40,6 +40,9 @@ pub(crate) fn probe(cache: &Utf8Path, program: &Utf8Path, args: &[&str]) -> Resu
         return Ok(entry.output.clone());
     }
     let dir = cache.parent().unwrap_or(Utf8Path::new("/"));
+    // The probe runs in the cache's directory, which a fresh target does not have yet
+    // when nothing was installed into it (uv found on PATH).
+    std::fs::create_dir_all(dir).map_err(|source| VenvError::io(dir, source))?;
     let output = Cmd::new(program.as_str(), dir).args(args).read()?;
     if let Some((size, mtime_ns)) = stamp {
         probes.entries.insert(key, Entry { size, mtime_ns, output: output.clone() });

@@ -5,13 +5,13 @@
 use std::time::Instant;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_layout::{Project, TEST_REQUIREMENTS_FILE};
+use pad_layout::{Project, TestDeps};
 use pad_process::Cmd;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::env::{BuiltEnv, Context};
-use crate::lock::{self, LockSpec};
+use crate::lock::{self, LockInput, LockSpec};
 use crate::{Progress, VenvError, fsutil};
 
 /// How tests are run.
@@ -39,6 +39,10 @@ pub struct TestReport {
     pub output: String,
     pub junit: Option<Utf8PathBuf>,
     pub seconds: f64,
+    /// Things to know that are no failure, one line each (such as: the toolchain's pytest
+    /// was used, as the project declares no test dependencies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Runs the project's tests in its environment `env` (built by [`crate::build_project`]).
@@ -55,22 +59,40 @@ pub fn test_project(
     let Some(tests_dir) = &project.tests_dir else {
         return Err(VenvError::NoTests { project: name.to_owned() });
     };
-    if project.test_requirements.is_none() {
-        return Err(VenvError::NoTestRequirements { project: name.to_owned() });
-    }
+    let (input, mut notes) = match &project.test_deps {
+        TestDeps::File { file } => (LockInput::File(file), Vec::new()),
+        TestDeps::Group { group } => (LockInput::Group(group), Vec::new()),
+        TestDeps::Extra { extra } => (LockInput::Extra(extra), Vec::new()),
+        TestDeps::Toolchain => (
+            LockInput::Pinned(crate::PINNED_PYTEST),
+            vec![format!(
+                "{name} declares no test dependencies, so its tests run with the toolchain's {} (declare them in requirements-test.txt, requirements-dev.txt, or a `test` or `dev` group or extra of pyproject.toml)",
+                crate::PINNED_PYTEST
+            )],
+        ),
+    };
     let shown_dir = project.dir.strip_prefix(root).unwrap_or(&project.dir);
     progress.step(name, "lock test requirements");
     let spec = LockSpec {
         project: name,
         dir: &project.dir,
         shown_dir,
-        input: TEST_REQUIREMENTS_FILE,
+        input,
         output: lock::TEST_LOCK_FILE,
         constraints: Some(lock::LOCK_FILE),
     };
-    lock::ensure(&ctx.uv, &spec, &env.record.interpreter, ctx.options.locked)?;
+    if lock::ensure(&ctx.uv, &spec, &env.record.interpreter, ctx.options.locked)? == lock::LockOutcome::Written {
+        notes.push(lock::written_note(&shown_dir.join(lock::TEST_LOCK_FILE), &input.label()));
+    }
     let test_lock = project.dir.join(lock::TEST_LOCK_FILE);
     let test_lock_bytes = std::fs::read(&test_lock).map_err(|source| VenvError::io(&test_lock, source))?;
+    let runtime_lock = project.dir.join(lock::LOCK_FILE);
+    let runtime_lock_text =
+        std::fs::read_to_string(&runtime_lock).map_err(|source| VenvError::io(&runtime_lock, source))?;
+    // pytest from the test lock, or shipped (a runtime dependency the test lock leaves out).
+    if !lock::pins(&String::from_utf8_lossy(&test_lock_bytes), "pytest") && !lock::pins(&runtime_lock_text, "pytest") {
+        return Err(VenvError::NoPytest { project: name.to_owned(), input: input.label() });
+    }
 
     let mut hasher = Sha256::new();
     hasher.update(env.record.key.as_bytes());
@@ -91,6 +113,7 @@ pub fn test_project(
     {
         report.cached = true;
         report.seconds = started.elapsed().as_secs_f64();
+        report.notes = notes;
         return Ok(report);
     }
 
@@ -122,6 +145,7 @@ pub fn test_project(
         output: if passed { String::new() } else { tail(&output, 80) },
         junit,
         seconds: started.elapsed().as_secs_f64(),
+        notes,
     };
     if passed {
         fsutil::write_atomic(&cached_result, &serde_json::to_vec_pretty(&report).expect("serializable"))?;

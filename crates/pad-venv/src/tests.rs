@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::{Interpreter, VenvError, fsutil, probe, python};
+use crate::{Interpreter, VenvError, fsutil, lock, probe, python};
 
 fn tempdir() -> (tempfile::TempDir, Utf8PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -92,6 +92,15 @@ fn probes_are_asked_once_while_the_program_is_unchanged() {
 }
 
 #[test]
+fn a_probe_runs_before_its_cache_directory_exists() {
+    // A fresh target directory with uv on PATH: nothing has made `target/tools` yet.
+    let (_dir, root) = tempdir();
+    let cache = root.join("target/tools/probes.json");
+    assert_eq!(probe::probe(&cache, Utf8Path::new("/bin/echo"), &["uv 0.13.9"]).unwrap(), "uv 0.13.9");
+    assert!(cache.is_file(), "the answer is kept for the next run");
+}
+
+#[test]
 fn the_source_hash_sees_content_names_and_the_executable_bit() {
     use sha2::{Digest, Sha256};
     let (_dir, root) = tempdir();
@@ -109,4 +118,58 @@ fn the_source_hash_sees_content_names_and_the_executable_bit() {
     assert_ne!(executable, plain);
     std::fs::write(root.join("bin/run.sh"), "echo ho").unwrap();
     assert_ne!(hash(), executable);
+}
+
+const RUNTIME_LOCK: &str = "\
+# pad-lock v1: python 3.11; requirements.txt sha256 00
+# Made by `cargo xtask venv` with uv from requirements.txt: edit requirements.txt instead, then rerun it.
+python-dateutil==2.9.0.post0 \\
+    --hash=sha256:aa
+    # via -r requirements.txt
+six==1.17.0 \\
+    --hash=sha256:bb
+    # via python-dateutil
+";
+
+#[test]
+fn a_test_lock_leaves_out_what_the_shipped_environment_pins() {
+    // `-r requirements.txt` in requirements-dev.txt, or an extra, brings the runtime
+    // dependencies along; at the same versions they come from the shipped environment.
+    let test_lock = "\
+packaging==26.4 \\
+    --hash=sha256:cc
+    # via pytest
+pytest==8.4.2 \\
+    --hash=sha256:dd
+    # via -r requirements-dev.txt
+python-dateutil==2.9.0.post0 \\
+    --hash=sha256:aa
+    # via -r requirements.txt
+Six==1.16.0 \\
+    --hash=sha256:ee
+    # via python-dateutil";
+    let kept = lock::without_pins_of(test_lock, RUNTIME_LOCK);
+    let names: Vec<&str> = kept.lines().filter(|l| !l.starts_with(' ')).collect();
+    // six at another version stays: the test environment needs its own.
+    assert_eq!(names, ["packaging==26.4 \\", "pytest==8.4.2 \\", "Six==1.16.0 \\"], "{kept}");
+    assert!(kept.contains("    --hash=sha256:dd\n    # via -r requirements-dev.txt"), "{kept}");
+    assert!(!kept.contains("sha256:aa"), "{kept}");
+
+    assert!(lock::pins(&kept, "pytest") && lock::pins(&kept, "six") && !lock::pins(&kept, "python-dateutil"));
+    assert!(lock::pins(RUNTIME_LOCK, "Python_Dateutil"));
+    assert!(!lock::pins("pytest-cov==6.0.0 \\\n", "pytest"));
+}
+
+#[test]
+fn lock_inputs_name_the_part_of_the_file() {
+    use lock::LockInput;
+    let cases = [
+        (LockInput::File("requirements-dev.txt"), "requirements-dev.txt"),
+        (LockInput::Group("dev"), "pyproject.toml [dependency-groups] dev"),
+        (LockInput::Extra("test"), "pyproject.toml [project.optional-dependencies] test"),
+        (LockInput::Pinned(crate::PINNED_PYTEST), "the toolchain's pytest==8.3.4"),
+    ];
+    for (input, label) in cases {
+        assert_eq!(input.label(), label);
+    }
 }
