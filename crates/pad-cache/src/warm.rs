@@ -526,7 +526,7 @@ fn declared(artifact: &Artifact) -> Option<Expected> {
 }
 
 /// An error as a report holds it: the whole chain, redacted (a server may have quoted a
-/// credential back, see `pad_http::redact`).
+/// credential back, see `pad_store::redact`).
 fn shown(err: &dyn std::error::Error) -> String {
-    pad_http::redact(&pad_layout::error_chain(err))
+    pad_store::redact(&pad_layout::error_chain(err))
 }

@@ -45,8 +45,8 @@
 //! OpenDAL is async: a `fs`, `s3` or `webdav` [`Registry`] owns a small Tokio runtime
 //! (one worker thread) that drives it, so the API is blocking and must not be called, or
 //! dropped, inside another async runtime.
-//! Tokens, keys and passwords are kept in `pad_http::Secret`, whose `Debug` hides them
-//! and which registers them for `pad_http::redact`; they are sent only as headers (never
+//! Tokens, keys and passwords are kept in `pad_store::Secret`, whose `Debug` hides them
+//! and which registers them for `pad_store::redact`; they are sent only as headers (never
 //! in a URL) and not along a redirect to another host. What a server answers is quoted
 //! in errors redacted and cut short (a server may echo the request's headers), and the
 //! front end redacts every line it shows.

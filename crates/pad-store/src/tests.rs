@@ -5,10 +5,8 @@ use std::io::Write as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
-use crate::{
-    MAX_QUOTE, Redacting, Secret, basic_auth, join_path, join_segments, message_of, origin, quote_within, redact,
-    redact_userinfo, register, resolve_location,
-};
+use crate::http::{basic_auth, join_path, join_segments, message_of, origin, redact_userinfo, resolve_location};
+use crate::{MAX_QUOTE, Redacting, Secret, quote_within, redact, register};
 
 #[test]
 fn base64_of_basic_auth() {
