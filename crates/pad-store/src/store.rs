@@ -175,39 +175,31 @@ impl Store {
         replace: bool,
         progress: &dyn TransferProgress,
     ) -> Result<u64, StoreError> {
-        retry(|_| self.put_file_once(path, key, sha256, replace, progress)).0
-    }
-
-    fn put_file_once(
-        &self,
-        path: &Utf8Path,
-        key: &str,
-        sha256: &str,
-        replace: bool,
-        progress: &dyn TransferProgress,
-    ) -> Result<u64, StoreError> {
-        let local = |err| StoreError::new("read", path.as_str(), Problem::ReadLocal(err));
-        let file = File::open(path).map_err(local)?;
-        let size = file.metadata().map_err(local)?.len();
-        progress.start(Some(size));
-        let mut put = self.put(key, Some(size), replace)?;
-        let mut reader = HashingReader::new(file, progress);
-        let mut buf = vec![0; CHUNK];
-        loop {
-            let n = read_full(&mut reader, &mut buf).map_err(local)?;
-            if n == 0 {
-                break;
+        retry(|_| {
+            let local = |err| StoreError::new("read", path.as_str(), Problem::ReadLocal(err));
+            let file = File::open(path).map_err(local)?;
+            let size = file.metadata().map_err(local)?.len();
+            progress.start(Some(size));
+            let mut put = self.put(key, Some(size), replace)?;
+            let mut reader = HashingReader::new(file, progress);
+            let mut buf = vec![0; CHUNK];
+            loop {
+                let n = read_full(&mut reader, &mut buf).map_err(local)?;
+                if n == 0 {
+                    break;
+                }
+                put.write(&buf[..n])?;
             }
-            put.write(&buf[..n])?;
-        }
-        let (sent, bytes) = reader.finish();
-        if sent != sha256 {
-            // Dropping the put throws the upload away.
-            let problem = Problem::Changed { expected: sha256.to_owned(), actual: sent };
-            return Err(StoreError::new("read", path.as_str(), problem));
-        }
-        put.commit(sha256)?;
-        Ok(bytes)
+            let (sent, bytes) = reader.finish();
+            if sent != sha256 {
+                // Dropping the put throws the upload away.
+                let problem = Problem::Changed { expected: sha256.to_owned(), actual: sent };
+                return Err(StoreError::new("read", path.as_str(), problem));
+            }
+            put.commit(sha256)?;
+            Ok(bytes)
+        })
+        .0
     }
 
     /// Downloads `key` into `dest_dir` as `file_name` (see [`Download`]), checked against

@@ -1,4 +1,4 @@
-//! Tests of the URL, auth and message helpers, and of redaction.
+//! Tests of the URL, auth and message helpers, checksum files, and of redaction.
 
 use std::io::Write as _;
 
@@ -119,4 +119,16 @@ fn urls() {
     assert_eq!(resolve_location("http://h/a/b", "https://o/x"), "https://o/x");
     assert_eq!(redact_userinfo("https://u:p@h/x@y"), "https://***@h/x@y");
     assert_eq!(redact_userinfo("https://h/x"), "https://h/x");
+}
+
+#[test]
+fn checksum_text_round_trips() {
+    let sha = "a".repeat(64);
+    let text = crate::checksum::sidecar_text(&sha, "f.tar.gz");
+    assert_eq!(text, format!("{sha}  f.tar.gz\n"));
+    assert_eq!(crate::checksum::parse_sha256(&text), Some(sha.clone()));
+    assert_eq!(crate::checksum::parse_sha256("not a checksum"), None);
+    assert_eq!(crate::checksum::parse_sha256(""), None);
+    assert!(crate::checksum::is_sha256_hex(&sha.to_uppercase()));
+    assert!(!crate::checksum::is_sha256_hex(&format!("{sha} x")));
 }
