@@ -122,7 +122,7 @@ pub fn error_message(response: &mut ureq::http::Response<ureq::Body>) -> String 
 
 /// `{"message": …}` or `{"error": …}` (GitLab), the same inside a Hadoop
 /// `{"RemoteException": …}`, an HTML page's `<title>`, else the start of the text; in
-/// every case redacted and cut to [`MAX_QUOTE`] characters (see [`quote`]), since a
+/// every case redacted and cut to [`crate::MAX_QUOTE`] characters (see [`quote`]), since a
 /// server may echo the request, credentials included.
 pub fn message_of(text: &str) -> String {
     let quoted = quote(&explanation(text));
