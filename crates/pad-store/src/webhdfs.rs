@@ -55,14 +55,22 @@ impl Hdfs {
         format!("{}/webhdfs/v1/{}", self.endpoint, encoded.join("/"))
     }
 
+    /// A `PUT` without a body, as the namenode's operations are.
+    fn operation(
+        &self,
+        agent: &ureq::Agent,
+        action: &'static str,
+        url: &str,
+        key: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, StoreError> {
+        let request = agent.put(url).header("Content-Length", "0");
+        request.send_empty().map_err(|err| StoreError::new(action, self.location(key), Problem::Transport(err)))
+    }
+
     /// Step one of `CREATE` (overwriting): the datanode URL to `PUT` the data to.
     pub(crate) fn create(&self, agent: &ureq::Agent, key: &str) -> Result<String, StoreError> {
         let url = format!("{}?op=CREATE&overwrite=true{}", self.url(key), self.query);
-        let mut response = agent
-            .put(&url)
-            .header("Content-Length", "0")
-            .send_empty()
-            .map_err(|err| StoreError::new("create", self.location(key), Problem::Transport(err)))?;
+        let mut response = self.operation(agent, "create", &url, key)?;
         let status = response.status().as_u16();
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Err(status_error("create", self.location(key), &mut response, None));
@@ -83,11 +91,7 @@ impl Hdfs {
             destination.split('/').map(http::encode_segment).collect::<Vec<_>>().join("/"),
             self.query
         );
-        let mut response = agent
-            .put(&url)
-            .header("Content-Length", "0")
-            .send_empty()
-            .map_err(|err| StoreError::new("rename", self.location(to), Problem::Transport(err)))?;
+        let mut response = self.operation(agent, "rename", &url, to)?;
         if response.status().as_u16() != 200 {
             return Err(status_error("rename", self.location(to), &mut response, None));
         }
