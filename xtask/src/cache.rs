@@ -74,7 +74,7 @@ fn warm(root: &Utf8Path, args: &CacheWarmArgs) -> Result<ExitCode> {
         crate::print_text(&pad_cache::render::warm_text(&report));
     }
     for error in pad_cache::render::warm_errors(&report) {
-        eprintln!("error: {}", pad_http::redact(&error));
+        eprintln!("error: {}", pad_store::redact(&error));
     }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

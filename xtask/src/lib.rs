@@ -67,12 +67,12 @@ pub fn main() -> ExitCode {
 }
 
 fn report(err: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {}", pad_http::redact(&format!("{err:#}")));
+    eprintln!("error: {}", pad_store::redact(&format!("{err:#}")));
     ExitCode::FAILURE
 }
 
 /// Logs to stderr at the level of `-v`/`-vv`, or as `PAD_LOG` says; every line is
-/// redacted (`pad_http::Redacting`), and events that would format a credential are
+/// redacted (`pad_store::Redacting`), and events that would format a credential are
 /// never made (see [`formats_no_secret`]).
 fn init_logging(verbose: u8) {
     use tracing_subscriber::filter::{FilterExt as _, filter_fn};
@@ -87,7 +87,7 @@ fn init_logging(verbose: u8) {
     };
     let filter = EnvFilter::try_from_env(pad_layout::EnvVars::PAD_LOG).unwrap_or_else(|_| EnvFilter::new(default));
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(|| pad_http::Redacting(std::io::stderr()))
+        .with_writer(|| pad_store::Redacting(std::io::stderr()))
         .without_time()
         .with_target(false)
         .with_filter(filter.and(filter_fn(|meta| formats_no_secret(meta.target(), *meta.level()))));
@@ -105,12 +105,12 @@ fn formats_no_secret(target: &str, level: tracing::Level) -> bool {
 
 /// Prints a text for people on stdout, redacted (reports quote what servers said).
 fn print_text(text: &str) {
-    print!("{}", pad_http::redact(text));
+    print!("{}", pad_store::redact(text));
 }
 
 /// An error and its causes on one line, redacted, for a report's line.
 fn error_line(error: &dyn std::error::Error) -> String {
-    pad_http::redact(&pad_layout::error_chain(error))
+    pad_store::redact(&pad_layout::error_chain(error))
 }
 
 /// The repository to work on, found at run time, in this order:
@@ -190,6 +190,6 @@ fn target_dir(root: &Utf8Path) -> Utf8PathBuf {
 
 /// Prints a value as pretty JSON on stdout, redacted.
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", pad_http::redact(&serde_json::to_string_pretty(value)?));
+    println!("{}", pad_store::redact(&serde_json::to_string_pretty(value)?));
     Ok(())
 }

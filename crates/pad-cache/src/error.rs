@@ -69,3 +69,9 @@ impl TransferError {
         }
     }
 }
+
+impl pad_store::Transient for TransferError {
+    fn is_transient(&self) -> bool {
+        TransferError::is_transient(self)
+    }
+}

@@ -1,13 +1,19 @@
-//! Plain HTTP for sources and caches: the shared plumbing of `pad-http`.
+//! Plain HTTP for sources: the shared plumbing of `pad-store`.
 
-pub use pad_http::ATTEMPTS;
-pub(crate) use pad_http::{
-    MAX_REDIRECTS, Secret, backoff, basic_auth, encode_segment, error_message, join_path, origin, quote, quote_within,
-    redact_userinfo, resolve_location, retryable_error, retryable_status,
+use std::time::Duration;
+
+pub(crate) use pad_store::Secret;
+pub(crate) use pad_store::http::{
+    MAX_REDIRECTS, error_message, join_path, origin, redact_userinfo, resolve_location, retryable_status,
 };
 
-/// The agent every source and cache request goes through (see [`pad_http::agent`]); a
-/// body that takes over 5 minutes is given up on (and retried).
+/// What every request of this crate, to a source or a cache, says it comes from.
+pub(crate) const USER_AGENT: &str = concat!("pad-cache/", env!("CARGO_PKG_VERSION"));
+
+/// A body that takes longer is given up on (and retried).
+pub(crate) const BODY_TIMEOUT: Option<Duration> = Some(Duration::from_secs(300));
+
+/// The agent every source request goes through (see [`pad_store::http::agent`]).
 pub(crate) fn agent() -> ureq::Agent {
-    pad_http::agent(concat!("pad-cache/", env!("CARGO_PKG_VERSION")), Some(std::time::Duration::from_secs(300)))
+    pad_store::http::agent(USER_AGENT, BODY_TIMEOUT)
 }

@@ -13,10 +13,10 @@
 //!   source once, streams it into every cache that needs it under a temporary name while
 //!   hashing, checks the source's checksums (Maven `.sha1`/`.sha256`/`.sha512`, GitLab's
 //!   `X-Checksum-SHA256`, the file's `sha256:`), then renames or commits and writes
-//!   `<name>.sha256` beside the object, last. Several artifacts go at once (`jobs`).
-//!   Server errors (5xx, 429), failed connections and truncated bodies are retried with
-//!   backoff, up to [`ATTEMPTS`] tries; a 404, another 4xx or a checksum mismatch is
-//!   final. Each artifact is reported present, copied (bytes, seconds) or failed (why).
+//!   `<name>.sha256` beside the object, last (`pad_store`'s protocol). Several artifacts
+//!   go at once (`jobs`). Server errors (5xx, 429), failed connections and truncated
+//!   bodies are retried with backoff, up to [`ATTEMPTS`] tries; a 404, another 4xx or a
+//!   checksum mismatch is final. Each artifact is reported present, copied (bytes, seconds) or failed (why).
 //!
 //! # Memory
 //!
@@ -25,8 +25,8 @@
 //!
 //! # Runtime and environment
 //!
-//! OpenDAL is async: [`status`] and [`warm`] start a small Tokio runtime of their own, so
-//! they must not be called inside another async runtime. The crate reads no environment
+//! Caches are `pad_store` stores: [`status`] and [`warm`] drive them through that crate's
+//! one Tokio runtime, so they must not be called inside another async runtime. The crate reads no environment
 //! variable itself: the caller passes a lookup in [`Options`]; besides the ones an
 //! artifacts.yaml names, it asks for `pad_layout::EnvVars::AWS_*` (an S3 cache's default
 //! credentials).
@@ -51,7 +51,7 @@ pub use config::{
     WU_FS_SOURCE, WU_MAVEN_SOURCE, load, parse_texts,
 };
 pub use error::TransferError;
-pub use http::ATTEMPTS;
+pub use pad_store::ATTEMPTS;
 pub use source::maven_path;
 pub use store::{CacheState, STALE_TMP, TMP_DIR};
 pub use warm::{

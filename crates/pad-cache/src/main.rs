@@ -9,7 +9,7 @@
 //! Exit codes: 0 all good (warm: nothing failed; status: everything present), 1 some
 //! artifact failed or is not warm, 2 bad usage or a broken artifacts.yaml.
 //!
-//! Everything it prints goes through `pad_http::redact` first: the credentials the
+//! Everything it prints goes through `pad_store::redact` first: the credentials the
 //! caches and sources read never show, even when a server quotes them back.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
 use pad_cache::{ArtifactReport, ConfigFile, Options, Summary, WarmProgress, render};
-use pad_http::redact;
+use pad_store::redact;
 
 /// Warm or check the artifact caches that artifacts.yaml files name.
 ///

@@ -197,9 +197,7 @@ fn absolute(dir: &Utf8Path, path: &str) -> Utf8PathBuf {
 
 /// The first word of a checksum file, when it is a checksum of that algorithm.
 pub(crate) fn parse_checksum(text: &str, algorithm: Algorithm) -> Option<String> {
-    let word = text.split_whitespace().next()?;
-    (word.len() == algorithm.hex_len() && word.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| word.to_ascii_lowercase())
+    pad_store::checksum::parse_hex(text, algorithm.hex_len())
 }
 
 /// Reads sources over HTTP and from files.

@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use crate::config::{Artifact, Config};
 use crate::error::TransferError;
-use crate::http::{ATTEMPTS, backoff};
 use crate::source::{self, Algorithm, Expected, Fetcher, Hashes};
-use crate::store::{CacheState, Sink, Store};
+use crate::store::{Cache, CacheState, Sink};
+use pad_store::{ATTEMPTS, backoff, retry};
 
 /// How much is read from a source at a time.
 const CHUNK: usize = 1024 * 1024;
@@ -163,36 +163,22 @@ impl StatusReport {
     }
 }
 
-/// The open caches of a config, sharing one runtime for OpenDAL.
+/// The open caches of a config.
 struct Caches {
-    // Field order matters: the stores drop before the runtime they use.
-    stores: BTreeMap<String, Result<Store, String>>,
-    _runtime: tokio::runtime::Runtime,
+    stores: BTreeMap<String, Result<Cache, String>>,
 }
 
 impl Caches {
     fn open(config: &Config, options: &Options<'_>) -> Caches {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            // OpenDAL's fs service runs each call on the blocking pool: a few threads
-            // serve every job, where Tokio's default of 512 would each take memory.
-            .max_blocking_threads(16)
-            .thread_name("pad-cache")
-            .enable_all()
-            .build()
-            .expect("a Tokio runtime can be built");
         let stores = config
             .caches
             .values()
-            .map(|def| {
-                let store = Store::open(def, options.env, runtime.handle()).map_err(|err| shown(&err));
-                (def.name.clone(), store)
-            })
+            .map(|def| (def.name.clone(), Cache::open(def, options.env).map_err(|err| shown(&err))))
             .collect();
-        Caches { stores, _runtime: runtime }
+        Caches { stores }
     }
 
-    fn get(&self, name: &str) -> Result<&Store, String> {
+    fn get(&self, name: &str) -> Result<&Cache, String> {
         match self.stores.get(name) {
             Some(Ok(store)) => Ok(store),
             Some(Err(err)) => Err(err.clone()),
@@ -207,21 +193,6 @@ fn pool(jobs: usize) -> rayon::ThreadPool {
         .thread_name(|i| format!("pad-cache-{i}"))
         .build()
         .expect("a thread pool can be built")
-}
-
-/// Tries `f` up to [`ATTEMPTS`] times while it fails with a transient error.
-fn retry<T>(mut f: impl FnMut() -> Result<T, TransferError>) -> (Result<T, TransferError>, u32) {
-    let mut attempt = 1;
-    loop {
-        match f() {
-            Err(err) if err.is_transient() && attempt < ATTEMPTS => {
-                tracing::debug!(%err, attempt, "transient failure, retrying");
-                std::thread::sleep(backoff(attempt));
-                attempt += 1;
-            }
-            result => return (result, attempt),
-        }
-    }
 }
 
 /// What each cache holds for each artifact: existence and the stored checksum, no
@@ -244,7 +215,7 @@ pub fn status(config: &Config, options: &Options<'_>) -> StatusReport {
                         Ok(store) => CacheStatus {
                             cache: cache.clone(),
                             location: store.location(&artifact.name),
-                            state: retry(|| store.state(&artifact.name, artifact.sha256.as_deref()))
+                            state: retry(|_| store.state(&artifact.name, artifact.sha256.as_deref()))
                                 .0
                                 .unwrap_or_else(|err| CacheState::Error { error: shown(&err) }),
                         },
@@ -266,7 +237,7 @@ pub fn status(config: &Config, options: &Options<'_>) -> StatusReport {
 pub fn warm(config: &Config, options: &Options<'_>, progress: &dyn WarmProgress) -> WarmReport {
     let started = Instant::now();
     let caches = Caches::open(config, options);
-    let swept: Vec<String> = caches.stores.values().filter_map(|s| s.as_ref().ok()).flat_map(Store::sweep).collect();
+    let swept: Vec<String> = caches.stores.values().filter_map(|s| s.as_ref().ok()).flat_map(Cache::sweep).collect();
     let fetcher = Fetcher::new();
     progress.begin(config.artifacts.len());
     let results: Vec<(ArtifactReport, u64)> = pool(options.jobs).install(|| {
@@ -292,7 +263,7 @@ pub fn warm(config: &Config, options: &Options<'_>, progress: &dyn WarmProgress)
 /// A cache that needs a copy.
 struct Target<'a> {
     index: usize,
-    store: &'a Store,
+    store: &'a Cache,
     /// Something is there already (wrong, or present under `force`).
     replace: bool,
 }
@@ -323,7 +294,7 @@ fn warm_one(
             }
         };
         let location = store.location(name);
-        let (state, attempts) = retry(|| store.state(name, artifact.sha256.as_deref()));
+        let (state, attempts) = retry(|_| store.state(name, artifact.sha256.as_deref()));
         let outcome = match state {
             Ok(CacheState::Present { .. }) if !options.force => Outcome::Present,
             Ok(CacheState::Present { .. } | CacheState::Wrong { .. }) => {
@@ -425,7 +396,7 @@ fn copy(
     let mut errors: Vec<Option<TransferError>> = Vec::with_capacity(targets.len());
     let mut sinks: Vec<Option<Sink<'_>>> = Vec::with_capacity(targets.len());
     for target in targets {
-        match target.store.begin(&artifact.name, opened.length) {
+        match target.store.begin(&artifact.name, opened.length, target.replace) {
             Ok(sink) => {
                 sinks.push(Some(sink));
                 errors.push(None);
@@ -471,10 +442,9 @@ fn copy(
     let results = sinks
         .into_iter()
         .zip(errors)
-        .zip(targets)
-        .map(|((sink, error), target)| match (sink, error) {
+        .map(|(sink, error)| match (sink, error) {
             (_, Some(err)) => Err(err),
-            (Some(sink), None) => sink.commit(&sha256, target.replace).map(|()| (read, sha256.clone())),
+            (Some(sink), None) => sink.commit(&sha256).map(|()| (read, sha256.clone())),
             (None, None) => unreachable!("a sink is either open or failed"),
         })
         .collect();
@@ -526,7 +496,7 @@ fn declared(artifact: &Artifact) -> Option<Expected> {
 }
 
 /// An error as a report holds it: the whole chain, redacted (a server may have quoted a
-/// credential back, see `pad_http::redact`).
+/// credential back, see `pad_store::redact`).
 fn shown(err: &dyn std::error::Error) -> String {
-    pad_http::redact(&pad_layout::error_chain(err))
+    pad_store::redact(&pad_layout::error_chain(err))
 }

@@ -196,7 +196,7 @@ fn credentials_never_print_even_when_a_server_quotes_them() {
         "artifact_sources:\n  files: {{class_name: fs, base_uri: src}}\n  gitlab: {{class_name: gitlab, base_uri: 'http://{address}/api/v4/projects/1/packages/generic', token_env: PAD_CLI_TOKEN}}\nartifact_caches:\n  local: {{class_name: fs, base_uri: cache}}\n  dav: {{class_name: webdav, base_uri: 'http://{address}/cache', username_env: PAD_CLI_USER, password_env: PAD_CLI_PASSWORD}}\n  hdfs: {{class_name: webhdfs, base_uri: 'webhdfs://{address}/cache', delegation_env: PAD_CLI_DELEGATION}}\nartifacts:\n  tool.jar: {{id: tool.jar, source: files, caches: [dav, hdfs]}}\n  env.tgz: {{id: pkg/1.0/env.tgz, source: gitlab, caches: [local]}}\n"
     );
     fs::write(dir.path().join("secrets.yaml"), yaml).unwrap();
-    let basic = pad_http::basic_auth("dav-user", PASSWORD);
+    let basic = pad_store::http::basic_auth("dav-user", PASSWORD);
     let forbidden = [TOKEN, PASSWORD, DELEGATION, "SECRET", basic.trim_start_matches("Basic ").trim_end_matches('=')];
     for args in [
         ["status", "secrets.yaml", "--json"],

@@ -5,6 +5,7 @@ use std::io;
 
 use camino::Utf8PathBuf;
 use pad_layout::vars::VarError;
+use pad_store::{Problem, StoreError};
 
 /// Why a registry could not be configured, opened, published to or fetched from.
 #[derive(Debug, thiserror::Error)]
@@ -67,21 +68,14 @@ pub enum RegistryError {
     )]
     LocalFileChanged { path: Utf8PathBuf, before: String, after: String },
 
-    #[error("cannot start the runtime that drives registry `{registry}`")]
-    Runtime {
-        registry: String,
-        #[source]
-        source: io::Error,
-    },
-
     #[error("registry `{registry}`: cannot set up its storage client")]
     Setup {
         registry: String,
         #[source]
-        source: Box<opendal::Error>,
+        source: Box<StoreError>,
     },
 
-    /// `detail` is OpenDAL's account, redacted, with the server's words in it cut short.
+    /// `detail` is the store's account, redacted, with the server's words in it cut short.
     #[error("registry `{registry}`: cannot {action} `{location}`: {detail}")]
     Storage { registry: String, action: &'static str, location: String, detail: String },
 
@@ -177,6 +171,43 @@ pub enum RegistryError {
         "`{value}` is not a valid {what}: use letters, digits, `.`, `_`, `-` and `+` (GitLab's rule for generic packages)"
     )]
     InvalidName { what: &'static str, value: String },
+}
+
+impl RegistryError {
+    /// A store's error as the registry reports it; `credentials` says what to check when
+    /// the server refuses them.
+    pub(crate) fn from_store(registry: &str, credentials: &str, err: StoreError) -> RegistryError {
+        let StoreError { action, location, attempts, problem } = err;
+        let registry = registry.to_owned();
+        match problem {
+            Problem::Denied { detail } => {
+                RegistryError::Denied { registry, action, location, credentials: credentials.to_owned(), detail }
+            }
+            Problem::Status { status: 413, message } => RegistryError::TooLarge { registry, url: location, message },
+            Problem::Status { status, message } => {
+                RegistryError::Server { registry, url: location, status, attempts, message }
+            }
+            Problem::Transport(source) => RegistryError::Transport { registry, url: location, attempts, source },
+            Problem::Protocol(detail) => RegistryError::Protocol { registry, url: location, detail },
+            Problem::Broken(source) => RegistryError::TransferIo { registry, url: location, source },
+            Problem::BadChecksum { found } => RegistryError::BadChecksumFile { registry, location, found },
+            Problem::ReadLocal(source) => RegistryError::ReadLocal { path: location.into(), source },
+            Problem::WriteLocal(source) => RegistryError::WriteLocal { path: location.into(), source },
+            Problem::Changed { expected, actual } => {
+                RegistryError::LocalFileChanged { path: location.into(), before: expected, after: actual }
+            }
+            Problem::Mismatch { expected, actual, dest } => {
+                RegistryError::ChecksumMismatch { registry, location, expected, actual, dest }
+            }
+            problem @ Problem::Setup(_) => {
+                let source = Box::new(StoreError { action, location, attempts, problem });
+                RegistryError::Setup { registry, source }
+            }
+            problem @ (Problem::NotFound | Problem::Storage { .. }) => {
+                RegistryError::Storage { registry, action, location, detail: problem.to_string() }
+            }
+        }
+    }
 }
 
 fn place(path: &Utf8PathBuf, line: Option<usize>, column: Option<usize>) -> String {

@@ -14,8 +14,9 @@ use ureq::Body;
 use ureq::http::Response;
 
 use crate::http::{self, Secret, error_message, join_segments, origin, resolve_location, transport, with_retries};
-use crate::local::{Download, HashingReader};
 use crate::{Fetched, RegistryError, TransferProgress};
+use pad_store::checksum::{HashingReader, is_sha256_hex};
+use pad_store::{Download, StoreError};
 
 /// The header that carries a deploy token.
 pub(crate) const DEPLOY_TOKEN: &str = "DEPLOY-TOKEN";
@@ -144,7 +145,7 @@ impl GitLab {
             return Ok(None);
         };
         let sha256 = match &newest.file_sha256 {
-            Some(sha) if crate::local::is_sha256_hex(sha) => sha.to_ascii_lowercase(),
+            Some(sha) if is_sha256_hex(sha) => sha.to_ascii_lowercase(),
             _ => {
                 return Err(RegistryError::Protocol {
                     registry: self.registry.clone(),
@@ -176,7 +177,7 @@ impl GitLab {
         let sha256 = match checksum {
             Some(sha256) => sha256,
             None => {
-                let mut reader = HashingReader::new(response.body_mut().as_reader(), &crate::NoProgress);
+                let mut reader = HashingReader::new(response.body_mut().as_reader(), &pad_store::NoProgress);
                 std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| RegistryError::TransferIo {
                     registry: self.registry.clone(),
                     url: url.clone(),
@@ -291,20 +292,20 @@ impl GitLab {
                 ),
             });
         }
-        let mut download = Download::start(dest_dir, file, progress)?;
+        let mut download = Download::start(dest_dir, file, progress).map_err(|err| self.local(err))?;
         let mut attempt = 1;
         loop {
             progress.start(response.body().content_length());
-            match download.copy_from(&mut response.body_mut().as_reader(), &self.registry, &url) {
+            match download.copy_from(&mut response.body_mut().as_reader(), &url) {
                 Ok(()) => break,
                 // The connection broke mid-body: start the download over.
-                Err(RegistryError::TransferIo { .. }) if attempt < http::ATTEMPTS => {
+                Err(err) if err.is_transient() && attempt < http::ATTEMPTS => {
                     std::thread::sleep(http::backoff(attempt));
                     attempt += 1;
-                    download.restart()?;
+                    download.restart().map_err(|err| self.local(err))?;
                     (response, header_sha) = self.open_download(&url, &not_published)?;
                 }
-                Err(err) => return Err(err),
+                Err(err) => return Err(self.local(err)),
             }
         }
         let expected = match header_sha {
@@ -322,7 +323,12 @@ impl GitLab {
                 }
             },
         };
-        download.finish(&self.registry, &url, &expected)
+        download.finish(&url, &expected).map_err(|err| self.local(err))
+    }
+
+    /// An error of the local end of a download.
+    fn local(&self, err: StoreError) -> RegistryError {
+        RegistryError::from_store(&self.registry, &self.auth.variable, err)
     }
 
     /// A download's response (200) and the checksum header it came with.
@@ -365,7 +371,7 @@ impl GitLab {
                 .get(CHECKSUM_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
-                .filter(|v| crate::local::is_sha256_hex(v))
+                .filter(|v| is_sha256_hex(v))
             {
                 checksum = Some(sha.to_ascii_lowercase());
             }

@@ -1,15 +1,19 @@
-//! Plain HTTP for the registries: the shared plumbing of `pad-http`, and the retry loop
+//! Plain HTTP for the registries: the shared plumbing of `pad-store`, and the retry loop
 //! and transport errors in this crate's error type.
 
-pub(crate) use pad_http::{
-    ATTEMPTS, MAX_REDIRECTS, Secret, backoff, basic_auth, encode_segment, error_message, join_segments, origin,
-    quote_within, redact_userinfo, resolve_location, retryable_error, retryable_status,
+pub(crate) use pad_store::http::{
+    MAX_REDIRECTS, encode_segment, error_message, join_segments, origin, redact_userinfo, resolve_location,
+    retryable_error, retryable_status,
 };
+pub(crate) use pad_store::{ATTEMPTS, Secret, backoff};
 
-/// The agent every registry request goes through (see [`pad_http::agent`]). No limit on
-/// receiving a body: a package may take minutes on a slow link.
+/// What every request of this crate says it comes from.
+pub(crate) const USER_AGENT: &str = concat!("pad-registry/", env!("CARGO_PKG_VERSION"));
+
+/// The agent every GitLab request goes through (see [`pad_store::http::agent`]). No limit
+/// on receiving a body: a package may take minutes on a slow link.
 pub(crate) fn agent() -> ureq::Agent {
-    pad_http::agent(concat!("pad-registry/", env!("CARGO_PKG_VERSION")), None)
+    pad_store::http::agent(USER_AGENT, None)
 }
 
 /// Sends a request up to [`ATTEMPTS`] times while the server fails (5xx, 429) or cannot

@@ -42,11 +42,12 @@
 //!
 //! Transfers go a chunk at a time (1 MiB; S3 parts are 8 MiB) and never hold a whole
 //! package in memory; progress goes to a [`TransferProgress`] the caller implements.
-//! OpenDAL is async: a `fs`, `s3` or `webdav` [`Registry`] owns a small Tokio runtime
-//! (one worker thread) that drives it, so the API is blocking and must not be called, or
-//! dropped, inside another async runtime.
-//! Tokens, keys and passwords are kept in `pad_http::Secret`, whose `Debug` hides them
-//! and which registers them for `pad_http::redact`; they are sent only as headers (never
+//! `fs`, `s3` and `webdav` registries are `pad_store` stores, which follow its protocol
+//! (the checksum last) and retry a transient failure from the start, up to 4 tries; they
+//! run on that crate's one Tokio runtime, so the API is blocking and must not be called
+//! inside another async runtime.
+//! Tokens, keys and passwords are kept in `pad_store::Secret`, whose `Debug` hides them
+//! and which registers them for `pad_store::redact`; they are sent only as headers (never
 //! in a URL) and not along a redirect to another host. What a server answers is quoted
 //! in errors redacted and cut short (a server may echo the request's headers), and the
 //! front end redacts every line it shows.
@@ -63,7 +64,6 @@ mod config;
 mod error;
 mod gitlab;
 mod http;
-mod local;
 mod store;
 
 #[cfg(test)]
@@ -71,28 +71,11 @@ mod tests;
 
 pub use config::{FsConfig, GitlabConfig, Registries, RegistryConfig, S3Config, WebdavConfig};
 pub use error::RegistryError;
-pub use local::sha256_file;
+pub use pad_store::{Fetched, NoProgress, TransferProgress};
 
 use gitlab::{Auth, GitLab};
 use http::Secret;
-use store::{Store, StoreKind, WebdavAuth};
-
-/// Receives the progress of one transfer. `start` may come again when a transfer is
-/// retried from the beginning.
-pub trait TransferProgress: Sync {
-    /// A transfer begins; `total` is its size in bytes when known.
-    fn start(&self, total: Option<u64>);
-    /// `bytes` more were sent or received.
-    fn advance(&self, bytes: u64);
-}
-
-/// Progress that goes nowhere.
-pub struct NoProgress;
-
-impl TransferProgress for NoProgress {
-    fn start(&self, _total: Option<u64>) {}
-    fn advance(&self, _bytes: u64) {}
-}
+use store::Store;
 
 /// What [`Registry::publish`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,17 +86,6 @@ pub enum PublishOutcome {
     AlreadyPresent { location: String, sha256: String },
     /// The same version with another sha256 was there and `force` replaced it.
     Replaced { location: String, bytes: u64, sha256: String, previous_sha256: String },
-}
-
-/// A file [`Registry::fetch`] downloaded and verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
-    /// `<dest_dir>/<file>`.
-    pub path: Utf8PathBuf,
-    /// `<dest_dir>/<file>.sha256`, in `sha256sum` format.
-    pub checksum_path: Utf8PathBuf,
-    pub sha256: String,
-    pub bytes: u64,
 }
 
 /// A registry ready to publish to and fetch from, its credentials resolved.
@@ -241,7 +213,10 @@ impl Registry {
                         return Err(conflict(remote.clone()));
                     }
                 }
-                store.upload(file, &key, &sha256, bytes, previous.is_some(), progress)?;
+                store
+                    .store
+                    .put_file(file, &key, &sha256, previous.is_some(), progress)
+                    .map_err(|err| store.error(err))?;
                 Ok(outcome(location, bytes, sha256, previous))
             }
         }
@@ -273,6 +248,11 @@ impl Registry {
             }
         }
     }
+}
+
+/// The sha256 (lowercase hex) and size of a file, read in chunks.
+pub fn sha256_file(path: &Utf8Path) -> Result<(String, u64), RegistryError> {
+    pad_store::sha256_file(path).map_err(|source| RegistryError::ReadLocal { path: path.to_owned(), source })
 }
 
 fn outcome(location: String, bytes: u64, sha256: String, previous: Option<String>) -> PublishOutcome {
@@ -411,23 +391,26 @@ impl Opener<'_> {
                         variables: missing,
                     });
                 }
-                Some(WebdavAuth {
-                    username: user.unwrap_or_default(),
-                    password: Secret::new(password.unwrap_or_default()),
-                    variables: format!("{user_var}/{password_var}"),
-                })
+                Some((
+                    pad_store::BasicAuth {
+                        username: user.unwrap_or_default(),
+                        password: Secret::new(password.unwrap_or_default()),
+                    },
+                    format!("{user_var}/{password_var}"),
+                ))
             }
             _ => None,
         };
-        let (endpoint, root) = split_url(&url);
-        let mut builder =
-            opendal::services::Webdav::default().endpoint(endpoint).root(if root.is_empty() { "/" } else { root });
-        builder = builder.disable_create_dir(true);
-        if let Some(auth) = &auth {
-            builder = builder.username(&auth.username).password(auth.password.expose());
-        }
-        let op = self.operator(builder)?;
-        Store::new(self.name, StoreKind::Webdav { url, auth }, op)
+        let credentials = match &auth {
+            Some((_, variables)) => {
+                format!("the user and password in {variables}, and that the user may read and write there")
+            }
+            None => "the credentials: none are configured; name the variables holding them with `username_env` and `password_env`".to_owned(),
+        };
+        // Any server that stores a `PUT` serves as a registry, so nothing relies on `MOVE`:
+        // the `.sha256` written last is what makes a half-written file invisible.
+        let webdav = pad_store::Webdav { url, auth: auth.map(|(auth, _)| auth), move_into_place: false };
+        self.store(pad_store::Backend::Webdav(webdav), credentials)
     }
 
     fn s3(&self, c: &S3Config) -> Result<Store, RegistryError> {
@@ -466,27 +449,18 @@ impl Opener<'_> {
                 variables: missing,
             });
         };
-        let secret = Secret::new(secret);
-        let mut builder = opendal::services::S3::default()
-            .bucket(bucket.trim())
-            .region(&region)
-            .root(&format!("/{prefix}"))
-            .access_key_id(&key_id)
-            .secret_access_key(secret.expose())
-            .disable_config_load()
-            .disable_ec2_metadata();
-        if let Some(endpoint) = &endpoint {
-            builder = builder.endpoint(endpoint);
-        }
-        if let Some(token) = self.var(session_var).map(Secret::new) {
-            builder = builder.session_token(token.expose());
-        }
-        if c.virtual_host_style {
-            builder = builder.enable_virtual_host_style();
-        }
-        let op = self.operator(builder)?;
-        let variables = format!("{key_var}/{secret_var}");
-        Store::new(self.name, StoreKind::S3 { bucket: bucket.trim().to_owned(), prefix, variables }, op)
+        let s3 = pad_store::S3 {
+            bucket: bucket.trim().to_owned(),
+            prefix,
+            region,
+            endpoint,
+            access_key_id: key_id,
+            secret_access_key: Secret::new(secret),
+            session_token: self.var(session_var).map(Secret::new),
+            virtual_host_style: c.virtual_host_style,
+        };
+        let credentials = format!("the keys in {key_var}/{secret_var}, and that they may read and write the bucket");
+        self.store(pad_store::Backend::S3(s3), credentials)
     }
 
     fn fs(&self, c: &FsConfig, base_dir: Option<&Utf8Path>) -> Result<Store, RegistryError> {
@@ -502,26 +476,19 @@ impl Opener<'_> {
                 ));
             }
         };
-        let builder = opendal::services::Fs::default()
-            .root(root.as_str())
-            .atomic_write_dir(root.join(store::FS_UPLOAD_DIR).as_str());
-        let op = self.operator(builder)?;
-        Store::new(self.name, StoreKind::Fs { root }, op)
+        let credentials = format!("the file permissions of `{root}`");
+        self.store(pad_store::Backend::Fs { root }, credentials)
     }
 
-    fn operator(&self, builder: impl opendal::Builder) -> Result<opendal::Operator, RegistryError> {
-        // Installs the HTTP client OpenDAL's S3 and WebDAV services send requests with.
-        opendal::install_default();
-        opendal::Operator::new(builder)
-            .map_err(|source| RegistryError::Setup { registry: self.name.to_owned(), source: Box::new(source) })
-    }
-}
-
-/// `scheme://authority` and the path of an `http(s)://` URL.
-fn split_url(url: &str) -> (&str, &str) {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    match url[after_scheme..].find('/') {
-        Some(i) => url.split_at(after_scheme + i),
-        None => (url, ""),
+    fn store(&self, backend: pad_store::Backend, credentials: String) -> Result<Store, RegistryError> {
+        let options = pad_store::Options {
+            tmp_dir: store::FS_UPLOAD_DIR,
+            user_agent: http::USER_AGENT,
+            // No limit on receiving a body: a package may take minutes on a slow link.
+            body_timeout: None,
+        };
+        let store = pad_store::Store::open(backend, &options)
+            .map_err(|err| RegistryError::from_store(self.name, &credentials, err))?;
+        Ok(Store::new(self.name, store, credentials))
     }
 }

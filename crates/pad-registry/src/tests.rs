@@ -1,5 +1,5 @@
-//! Unit tests: reading `registries.toml`, opening registries without a network, names,
-//! checksum files and redaction.
+//! Unit tests: reading `registries.toml`, opening registries without a network, names
+//! and redaction.
 
 use std::collections::BTreeMap;
 
@@ -300,16 +300,6 @@ fn names_are_path_segments() {
         let err = registry.exists(package, version, file).unwrap_err();
         assert!(matches!(err, RegistryError::InvalidName { .. }), "{package} {version} {file}: {err}");
     }
-}
-
-#[test]
-fn checksum_text_round_trips() {
-    let sha = "a".repeat(64);
-    let text = crate::local::checksum_text(&sha, "f.tar.gz");
-    assert_eq!(text, format!("{sha}  f.tar.gz\n"));
-    assert_eq!(crate::local::parse_checksum_text(&text), Some(sha));
-    assert_eq!(crate::local::parse_checksum_text("not a checksum"), None);
-    assert_eq!(crate::local::parse_checksum_text(""), None);
 }
 
 #[test]

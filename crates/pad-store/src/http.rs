@@ -1,32 +1,16 @@
-//! Plain HTTP with `ureq`, as the registry and cache crates speak it: an agent that
-//! follows no redirect by itself (so a credential never travels to another host),
-//! secrets that never print (each is registered when read, and [`redact`] hides it in
-//! any text before it is shown), one retry policy (5xx, 429 and broken connections, with
-//! backoff), URL helpers, and the short, redacted message a server put in an error body.
+//! Plain HTTP with `ureq`, as the stores, the registry's GitLab client and the cache's
+//! sources speak it: an agent that follows no redirect by itself (so a credential never
+//! travels to another host), which statuses and transport errors are worth another try,
+//! URL helpers, and the short, redacted message a server put in an error body.
 
 use std::time::Duration;
 
 use base64::Engine as _;
 
-mod secret;
-#[cfg(test)]
-mod tests;
-
-pub use secret::{MAX_QUOTE, MIN_SECRET_LEN, REDACTED, Redacting, Secret, quote, quote_within, redact, register};
-
-/// How many times a request is tried when the server fails (5xx, 429) or cannot be
-/// reached. Other 4xx are never retried.
-pub const ATTEMPTS: u32 = 4;
+use crate::quote;
 
 /// How many redirects a download follows (by hand: see [`agent`]).
 pub const MAX_REDIRECTS: u32 = 5;
-
-/// The wait after failed attempt `attempt` (1-based): 0.5 s, 1 s, 2 s, …, at most 8 s,
-/// so [`ATTEMPTS`] tries wait 3.5 s in all.
-pub fn backoff(attempt: u32) -> Duration {
-    let millis = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(4));
-    Duration::from_millis(millis.min(8_000))
-}
 
 /// An agent that hands every status back to the caller (no status is an `Err`), follows
 /// no redirect by itself, allows WebDAV's methods (MKCOL, MOVE), asks for no compression
@@ -138,7 +122,7 @@ pub fn error_message(response: &mut ureq::http::Response<ureq::Body>) -> String 
 
 /// `{"message": …}` or `{"error": …}` (GitLab), the same inside a Hadoop
 /// `{"RemoteException": …}`, an HTML page's `<title>`, else the start of the text; in
-/// every case redacted and cut to [`MAX_QUOTE`] characters (see [`quote`]), since a
+/// every case redacted and cut to [`crate::MAX_QUOTE`] characters (see [`quote`]), since a
 /// server may echo the request, credentials included.
 pub fn message_of(text: &str) -> String {
     let quoted = quote(&explanation(text));

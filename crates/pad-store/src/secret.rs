@@ -59,7 +59,7 @@ pub fn register(value: &str) {
     if value.len() < MIN_SECRET_LEN {
         return;
     }
-    let mut forms = vec![value.to_owned(), crate::encode_segment(value)];
+    let mut forms = vec![value.to_owned(), crate::http::encode_segment(value)];
     for escaped in [serde_json::to_string(value).unwrap_or_default(), format!("{value:?}")] {
         forms.push(escaped.trim_matches('"').to_owned());
     }

@@ -1,14 +1,12 @@
-//! Tests of the URL, auth and message helpers, and of redaction.
+//! Tests of the URL, auth and message helpers, checksum files, and of redaction.
 
 use std::io::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
-use crate::{
-    MAX_QUOTE, Redacting, Secret, basic_auth, join_path, join_segments, message_of, origin, quote_within, redact,
-    redact_userinfo, register, resolve_location,
-};
+use crate::http::{basic_auth, join_path, join_segments, message_of, origin, redact_userinfo, resolve_location};
+use crate::{MAX_QUOTE, Redacting, Secret, quote_within, redact, register};
 
 #[test]
 fn base64_of_basic_auth() {
@@ -121,4 +119,16 @@ fn urls() {
     assert_eq!(resolve_location("http://h/a/b", "https://o/x"), "https://o/x");
     assert_eq!(redact_userinfo("https://u:p@h/x@y"), "https://***@h/x@y");
     assert_eq!(redact_userinfo("https://h/x"), "https://h/x");
+}
+
+#[test]
+fn checksum_text_round_trips() {
+    let sha = "a".repeat(64);
+    let text = crate::checksum::sidecar_text(&sha, "f.tar.gz");
+    assert_eq!(text, format!("{sha}  f.tar.gz\n"));
+    assert_eq!(crate::checksum::parse_sha256(&text), Some(sha.clone()));
+    assert_eq!(crate::checksum::parse_sha256("not a checksum"), None);
+    assert_eq!(crate::checksum::parse_sha256(""), None);
+    assert!(crate::checksum::is_sha256_hex(&sha.to_uppercase()));
+    assert!(!crate::checksum::is_sha256_hex(&format!("{sha} x")));
 }
