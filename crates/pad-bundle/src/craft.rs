@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
-use crate::hash::hex;
+use pad_stdx::hex;
 use crate::{FileEntry, LinkEntry, MANIFEST_FORMAT, MANIFEST_PATH, Manifest, ProjectEntry, env_archive_path};
 
 /// A tar.gz written header by header: paths and link names are raw bytes, stored in

@@ -8,7 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::BundleError;
-use crate::hash::hex;
+use pad_stdx::hex;
 use crate::manifest::{MANIFEST_PATH, Manifest};
 use crate::rules::{Namespace, Raw, Step};
 use crate::verify::{ManifestCheck, manifest_raw, open_archive, take_manifest};

@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use pad_stdx::hex;
 use sha2::{Digest, Sha256};
 
 /// Passes writes on to `W` while hashing them.
@@ -39,15 +40,4 @@ impl<W: Write> Write for Sha256Writer<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// Lowercase hexadecimal digits of `bytes` (how every SHA-256 here is written).
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
 }

@@ -73,7 +73,7 @@ mod tests;
 pub use archive::{ArchiveBuilder, FileMode, PackOptions, PackStats, SymlinkPolicy, pack_dir};
 pub use extract::{ExtractOptions, ExtractReport, extract};
 pub use gz::{GzOptions, ParallelGzWriter};
-pub use hash::{Sha256Writer, hex};
+pub use hash::Sha256Writer;
 pub use manifest::{
     Contents, FileEntry, LinkEntry, MANIFEST_FORMAT, MANIFEST_PATH, Manifest, ProjectEntry, read_manifest,
 };

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::archive::{Walked, WalkedKind, normalise, open_regular, walk_tree};
-use crate::hash::{Sha256Writer, hex};
+use pad_stdx::hex;
+
+use crate::hash::Sha256Writer;
 use crate::{BundleError, FileMode, PackOptions, SymlinkPolicy};
 
 /// Where the manifest lives in an archive. It sorts before every lowercase name, and

@@ -4,7 +4,7 @@
 //! manifest is the one it would write.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
@@ -75,11 +75,12 @@ pub fn package_file_name(name: &str, version: &str) -> String {
 /// temporary file stays behind. The same spec gives the same bytes.
 pub fn write_package(spec: &PackageSpec, dir: &Utf8Path) -> Result<Package, BundleError> {
     for (what, value) in [("name", &spec.name), ("version", &spec.version)] {
-        if value.is_empty() || value.starts_with('.') || value.contains(['/', '\\', '\0']) {
+        if !pad_stdx::is_safe_token(value) {
             return Err(BundleError::InvalidPackage {
                 message: format!(
                     "package {what} `{value}` cannot be part of the file name `<name>-<version>.tar.gz`: \
-                     use letters, digits, `-`, `_` and `.` (pad_layout::sanitize makes a git ref one)"
+                     use letters, digits, `-`, `_` and `.`, such as `{}` (pad_stdx::safe_token)",
+                    pad_stdx::safe_token(value)
                 ),
             });
         }
@@ -184,13 +185,7 @@ fn temp_file(dir: &Utf8Path, name: &str) -> Result<tempfile::NamedTempFile, Bund
 }
 
 fn write_atomically(path: &Utf8Path, bytes: &[u8]) -> Result<(), BundleError> {
-    let dir = path.parent().unwrap_or(Utf8Path::new("."));
-    let tmp = temp_file(dir, path.file_name().unwrap_or("file"))?;
-    let write_err = |source| BundleError::WriteFile { path: path.to_owned(), source };
-    tmp.as_file().write_all(bytes).map_err(write_err)?;
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.persist(path).map_err(|err| BundleError::Persist { path: path.to_owned(), source: err.error })?;
-    Ok(())
+    pad_stdx::write_atomic(path, bytes, 0o644).map_err(|source| BundleError::WriteFile { path: path.to_owned(), source })
 }
 
 fn remove_if_present(path: &Utf8Path) -> Result<(), BundleError> {

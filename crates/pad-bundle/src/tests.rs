@@ -12,7 +12,7 @@ use expect_test::{Expect, expect};
 use sha2::{Digest, Sha256};
 
 use crate::archive::stays_inside;
-use crate::hash::hex;
+use pad_stdx::hex;
 use crate::testing::{Tree, run, tempdir, tree};
 use crate::{
     ArchiveBuilder, BundleError, FileMode, GzOptions, PackOptions, PackStats, ParallelGzWriter, SymlinkPolicy, pack_dir,

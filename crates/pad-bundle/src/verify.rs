@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
-use crate::hash::hex;
+use pad_stdx::{hex, is_sha256_hex};
 use crate::manifest::{MANIFEST_PATH, MAX_MANIFEST_BYTES, Manifest};
 use crate::package::env_archive_path;
 use crate::rules::{Namespace, Raw, Step, shown};
@@ -387,11 +387,6 @@ impl<'m> ManifestCheck<'m> {
         }
         self.problems
     }
-}
-
-/// Whether `text` is a SHA-256 as this crate writes them: 64 lowercase hex digits.
-pub(crate) fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The end of [`BundleError::Verify`]'s message: how many problems, then the first

@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_bundle::{Manifest, ProjectEntry};
-use sha2::{Digest, Sha256};
 
 use crate::DeployError;
 
@@ -42,31 +41,17 @@ pub(crate) struct Plan {
     pub(crate) meta: Vec<(&'static str, Vec<u8>)>,
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
 
 /// The id of a release: the version (safe characters only) and 12 hex digits of the
 /// package's inputs hash, or, when the target writes a `.env`, of the inputs hash and
 /// the `.env` together, so changed values make a new release.
 pub(crate) fn release_id(manifest: &Manifest, env_text: &str) -> String {
-    let mut version: String = manifest
-        .version
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+') { c } else { '_' })
-        .collect();
-    if version.is_empty() || version.starts_with('.') || version.starts_with('-') {
-        version.insert(0, 'v');
-    }
     let hash = if env_text.is_empty() {
         manifest.inputs_sha256.clone()
     } else {
-        hex_sha256(format!("{}\n{env_text}", manifest.inputs_sha256).as_bytes())
+        pad_stdx::sha256_hex(format!("{}\n{env_text}", manifest.inputs_sha256).as_bytes())
     };
-    format!("{version}-{}", &hash[..12.min(hash.len())])
+    format!("{}-{}", pad_stdx::safe_token(&manifest.version), &hash[..12.min(hash.len())])
 }
 
 /// The `.env` of a release: `KEY=value` lines, each value quoted so that POSIX `sh`
@@ -126,7 +111,7 @@ impl Plan {
     pub(crate) fn new(package: &Utf8Path, manifest: Manifest, env_text: &str, info: &str) -> Result<Plan, DeployError> {
         let bad = |reason: String| DeployError::BadPackage { path: package.to_owned(), reason };
         // The release id is made of it, and `pad_bundle::verify` checked it already.
-        if manifest.inputs_sha256.len() != 64 || !manifest.inputs_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !pad_stdx::is_sha256_hex(&manifest.inputs_sha256) {
             return Err(bad("its manifest's inputs_sha256 is not 64 hex digits".to_owned()));
         }
         let release_id = release_id(&manifest, env_text);
@@ -148,7 +133,7 @@ impl Plan {
             let _ = writeln!(list, "{key} {}", file.path);
             files.push(PlanFile { path: file.path.clone(), key });
         }
-        let _ = writeln!(sums, "{}  ./.env", hex_sha256(env_text.as_bytes()));
+        let _ = writeln!(sums, "{}  ./.env", pad_stdx::sha256_hex(env_text.as_bytes()));
 
         let mut links = String::new();
         for link in &manifest.links {
@@ -190,7 +175,7 @@ impl Plan {
         }
 
         let keys: String = objects.keys().map(|k| format!("{k}\n")).collect();
-        let sums_sha256 = hex_sha256(sums.as_bytes());
+        let sums_sha256 = pad_stdx::sha256_hex(sums.as_bytes());
         let meta = vec![
             ("files", list.into_bytes()),
             ("links", links.into_bytes()),

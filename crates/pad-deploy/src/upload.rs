@@ -126,7 +126,7 @@ fn stream_objects<W: Write>(
         tar.get_mut().set_level(if is_compressed(&path) { 0 } else { 6 })?;
         let mode = if key.ends_with("-755") { 0o755 } else { 0o644 };
         append(tar, &format!("objects/{key}"), size, mode, &mut reader)?;
-        let sha256 = pad_bundle::hex(&reader.hasher.finalize());
+        let sha256 = pad_stdx::hex(&reader.hasher.finalize());
         if !key.starts_with(&sha256) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

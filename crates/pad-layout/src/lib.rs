@@ -39,7 +39,7 @@ pub use target::{
     DEFAULT_AIRFLOW_HOME, DEFAULT_KEEP, DEFAULT_LOCAL_TARGET, DEFAULT_SSH_PORT, Hosts, REGISTRIES_FILE, Target,
 };
 pub use test_deps::{TEST_DEPS_ORDER, TestDeps};
-pub use version::{UNVERSIONED, Version, VersionSource, sanitize, version};
+pub use version::{UNVERSIONED, Version, VersionSource, version};
 
 /// Directory names never searched for `artifacts.yaml` files.
 const SKIPPED_DIRS: &[&str] = &["target", "node_modules", "venv", "__pycache__", "build", "dist"];

@@ -51,7 +51,7 @@ pub fn version(root: &Utf8Path, lookup: &dyn Fn(&str) -> Option<String>) -> Vers
 
     if let Some(version) = lookup(EnvVars::PAD_VERSION).filter(|v| !v.is_empty()) {
         return Version {
-            version: sanitize(&version),
+            version: pad_stdx::safe_token(&version),
             source: VersionSource::Override,
             commit: commit.ok(),
             dirty,
@@ -80,7 +80,7 @@ pub fn version(root: &Utf8Path, lookup: &dyn Fn(&str) -> Option<String>) -> Vers
     let suffix = if dirty { "-dirty" } else { "" };
     if let Ok(tag) = git(&["describe", "--tags", "--exact-match", "HEAD"]) {
         return Version {
-            version: format!("{}{suffix}", sanitize(&tag)),
+            version: format!("{}{suffix}", pad_stdx::safe_token(&tag)),
             source: VersionSource::Tag,
             commit: Some(commit),
             dirty,
@@ -94,7 +94,7 @@ pub fn version(root: &Utf8Path, lookup: &dyn Fn(&str) -> Option<String>) -> Vers
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| "detached".to_owned());
     Version {
-        version: format!("{}-{}{suffix}", sanitize(&branch), &commit[..7.min(commit.len())]),
+        version: format!("{}-{}{suffix}", pad_stdx::safe_token(&branch), &commit[..7.min(commit.len())]),
         source: VersionSource::Branch,
         commit: Some(commit),
         dirty,
@@ -102,11 +102,3 @@ pub fn version(root: &Utf8Path, lookup: &dyn Fn(&str) -> Option<String>) -> Vers
     }
 }
 
-/// Makes a branch or tag name safe in a file name and a URL path segment: characters
-/// other than ASCII letters, digits, `.`, `_` and `-` become `-`.
-pub fn sanitize(name: &str) -> String {
-    let mapped: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' }).collect();
-    let trimmed = mapped.trim_matches(|c| c == '-' || c == '.');
-    if trimmed.is_empty() { "unnamed".to_owned() } else { trimmed.to_owned() }
-}

@@ -202,5 +202,5 @@ fn result_key(
         }
     }
     fsutil::hash_files(&mut hasher, dags_dir, &files)?;
-    Ok(pad_bundle::hex(&hasher.finalize())[..16].to_owned())
+    Ok(pad_stdx::hex(&hasher.finalize())[..16].to_owned())
 }

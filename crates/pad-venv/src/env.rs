@@ -236,7 +236,7 @@ fn compute_key(
     hasher.update(lock_bytes);
     hasher.update([0]);
     fsutil::hash_files(&mut hasher, spec.dir, sources)?;
-    let full = pad_bundle::hex(&hasher.finalize());
+    let full = pad_stdx::hex(&hasher.finalize());
     Ok((full[..16].to_owned(), full))
 }
 
@@ -344,7 +344,7 @@ fn build_into(
         interpreter: interpreter.clone(),
         platform: platform(),
         backend: format!("uv {}", ctx.uv.version),
-        lock_sha256: fsutil::sha256_hex(&std::fs::read(lock_path).map_err(|source| VenvError::io(lock_path, source))?),
+        lock_sha256: pad_stdx::sha256_hex(&std::fs::read(lock_path).map_err(|source| VenvError::io(lock_path, source))?),
         package: spec.package.map(str::to_owned),
         packages,
         tarball: None,

@@ -1,6 +1,5 @@
 //! Small file-system helpers: atomic writes, locks, hashing trees.
 
-use std::io::Write;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
@@ -10,18 +9,9 @@ use crate::VenvError;
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
 /// so readers see the old content or the new, never a part.
 pub(crate) fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<(), VenvError> {
-    let dir = path.parent().unwrap_or(Utf8Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|source| VenvError::io(dir, source))?;
-    // 0644 like any file a person writes (the umask still applies), not tempfile's 0600:
-    // locks are committed and environments are read by other users.
-    let mut file = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .map_err(|source| VenvError::io(dir, source))?;
-    file.write_all(bytes).map_err(|source| VenvError::io(path, source))?;
-    file.as_file().sync_all().map_err(|source| VenvError::io(path, source))?;
-    file.persist(path).map_err(|err| VenvError::io(path, err.error))?;
-    Ok(())
+    // 0644 like any file a person writes (the umask still applies), not a temporary
+    // file's 0600: locks are committed and environments are read by other users.
+    pad_stdx::write_atomic(path, bytes, 0o644).map_err(|source| VenvError::io(path, source))
 }
 
 /// An exclusive lock on a file, held until dropped. Other builders of the same
@@ -44,10 +34,6 @@ impl FileLock {
         file.lock().map_err(|source| VenvError::io(path, source))?;
         Ok(FileLock { _file: file })
     }
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    pad_bundle::hex(&Sha256::digest(bytes))
 }
 
 /// The files of a project that go into its environment: the ones that ship

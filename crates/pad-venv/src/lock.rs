@@ -119,7 +119,7 @@ fn header(spec: &LockSpec<'_>, python: &Interpreter) -> Result<String, VenvError
     let digest = |name: &str| -> Result<String, VenvError> {
         let path = spec.dir.join(name);
         let bytes = std::fs::read(&path).map_err(|source| VenvError::io(&path, source))?;
-        Ok(fsutil::sha256_hex(&bytes))
+        Ok(pad_stdx::sha256_hex(&bytes))
     };
     let mut line = format!("# pad-lock v1: python {}; {}", python.minor_version(), spec.input.label());
     if let Some(file) = spec.input.file() {

@@ -97,12 +97,12 @@ pub fn test_project(
     let mut hasher = Sha256::new();
     hasher.update(env.record.key.as_bytes());
     hasher.update(&test_lock_bytes);
-    let overlay_key = pad_bundle::hex(&hasher.clone().finalize())[..16].to_owned();
+    let overlay_key = pad_stdx::hex(&hasher.clone().finalize())[..16].to_owned();
     let overlay = ensure_overlay(ctx, env, &test_lock, &overlay_key, progress)?;
 
     let test_files = test_files(tests_dir)?;
     fsutil::hash_files(&mut hasher, tests_dir, &test_files)?;
-    let result_key = pad_bundle::hex(&hasher.finalize())[..16].to_owned();
+    let result_key = pad_stdx::hex(&hasher.finalize())[..16].to_owned();
     let results_dir = ctx.options.work_dir.join("test-results").join(name);
     let cached_result = results_dir.join(format!("{result_key}.json"));
     let junit = options.junit_dir.as_ref().map(|dir| dir.join(format!("{name}.xml")));

@@ -109,7 +109,7 @@ fn the_source_hash_sees_content_names_and_the_executable_bit() {
         let files = fsutil::project_source_files(&root).unwrap();
         let mut hasher = Sha256::new();
         fsutil::hash_files(&mut hasher, &root, &files).unwrap();
-        pad_bundle::hex(&hasher.finalize())
+        pad_stdx::hex(&hasher.finalize())
     };
     let plain = hash();
     assert_eq!(hash(), plain);

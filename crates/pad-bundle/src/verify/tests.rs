@@ -9,7 +9,7 @@ use expect_test::{Expect, expect};
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
-use crate::hash::hex;
+use pad_stdx::hex;
 use crate::testing::{RawTar, listing, tempdir, tree};
 use crate::{
     ArchiveBuilder, BundleError, Contents, ExtractOptions, LinkEntry, Manifest, PackOptions, ProjectEntry, extract,

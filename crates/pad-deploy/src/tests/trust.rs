@@ -31,7 +31,7 @@ fn snapshot(dir: &Utf8Path) -> Vec<String> {
                 out.push(format!("d {rel}"));
                 stack.push(path);
             } else {
-                out.push(format!("f {rel} {}", pad_bundle::hex(&Sha256::digest(fs::read(&path).unwrap()))));
+                out.push(format!("f {rel} {}", pad_stdx::hex(&Sha256::digest(fs::read(&path).unwrap()))));
             }
         }
     }
@@ -122,7 +122,7 @@ fn unpack_with(f: &Fixture, files: &[(&str, &[u8])], links: &[(&str, &str)], env
     fs::create_dir_all(&meta).unwrap();
     let mut list = String::new();
     for (path, data) in files {
-        let key = format!("{}-644", pad_bundle::hex(&Sha256::digest(data)));
+        let key = format!("{}-644", pad_stdx::hex(&Sha256::digest(data)));
         fs::write(store.join(&key), data).unwrap();
         list.push_str(&format!("{key} {path}\n"));
     }
