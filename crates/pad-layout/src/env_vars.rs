@@ -15,6 +15,9 @@ impl EnvVars {
     /// Set by cargo for the programs it runs: the cargo binary, which `cargo xtask ci` and
     /// the tests run again (default: `cargo` from `PATH`).
     pub const CARGO: &'static str = "CARGO";
+    /// Where programs are looked up: uv is taken from it when present, before the pinned
+    /// one is installed.
+    pub const PATH: &'static str = "PATH";
     /// Where environments, tools and test results go (default: the repository's
     /// `target/`). Environments are keyed by content, so repositories may share one.
     pub const PAD_TARGET_DIR: &'static str = "PAD_TARGET_DIR";

@@ -54,7 +54,7 @@ pub(crate) fn probe(cache: &Utf8Path, program: &Utf8Path, args: &[&str]) -> Resu
 
 /// The first executable called `name` on `PATH`.
 pub(crate) fn find_on_path(name: &str) -> Option<Utf8PathBuf> {
-    let path = std::env::var("PATH").ok()?;
+    let path = std::env::var(pad_layout::EnvVars::PATH).ok()?;
     path.split(':')
         .filter(|dir| !dir.is_empty())
         .map(|dir| Utf8Path::new(dir).join(name))
