@@ -25,7 +25,7 @@ mod progress;
 mod publish;
 mod test;
 mod venv;
-pub mod worker;
+mod worker;
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 //! Everything happens in `target/bench/deploy/` (wiped first): the packages, a scratch
 //! repository holding only the worker's target file (`repo/deploy/bench.toml`), and the
 //! `AIRFLOW_HOME` of the `deploy-local-build` runs. One worker is started with
-//! `crate::worker` and torn down at the end, also on an error.
+//! `pad_testkit::worker` and torn down at the end, also on an error.
 
 use std::process::ExitCode;
 
@@ -13,13 +13,13 @@ use anyhow::{Context as _, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_deploy::{DeployReport, HostState, NoProgress};
 use pad_process::{Cmd, shell_quote};
+use pad_testkit::worker::{self, Backend, Worker, WorkerSet};
 use serde::Serialize;
 
 use super::{Target, median, note, print_targets, timed};
 use crate::flags::BenchDeployArgs;
 use crate::progress::Steps;
 use crate::venv::human_size;
-use crate::worker::{self, Backend, Worker, WorkerSet};
 
 /// The target's name in the scratch repository.
 const TARGET: &str = "bench";
@@ -114,7 +114,7 @@ impl Drop for WorkerGuard {
             let _ = worker.exec_root(&format!("rm -rf {} {POC_ARCHIVE}", shell_quote(&self.poc_home)));
         }
         if let Err(err) = self.set.stop() {
-            eprintln!("warning: tearing down worker set {}: {err:#}", self.set.id);
+            eprintln!("warning: tearing down worker set {}: {}", self.set.id, pad_layout::error_chain(&err));
         }
     }
 }
@@ -153,7 +153,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
     };
 
     let backend = Backend::detect()?;
-    let work = worker::work_dir(root);
+    let work = crate::target_dir(root).join("worker");
     if backend == Backend::Docker {
         note("building (or reusing) the worker image");
         let image = worker::ensure_image(&work)?;
