@@ -19,7 +19,6 @@ mod flags;
 mod junit;
 mod layout;
 mod new_project;
-pub mod nginx;
 mod package;
 mod progress;
 mod publish;
