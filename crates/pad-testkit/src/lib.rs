@@ -11,12 +11,14 @@
 //!   of a long-running child: started with its log, waited for until it listens,
 //!   stopped when dropped.
 //! - [`tool_python`] installs the PyPI tools the services need; [`random_bytes`] makes
-//!   incompressible data, the same on every run.
+//!   incompressible data, the same on every run; [`cargo`] starts cargo as a shell
+//!   would, for `cargo xtask ci` and the tests that run it.
 //!
 //! Everything is started on 127.0.0.1, the kit's own Docker networks or mount namespaces,
 //! in directories the caller names; nothing here is used by the toolchain itself.
 
 mod bytes;
+mod cargo;
 mod error;
 pub mod nginx;
 mod server;
@@ -28,6 +30,7 @@ pub mod worker;
 mod tests;
 
 pub use bytes::{Xorshift, random_bytes};
+pub use cargo::cargo;
 pub use error::KitError;
 pub use server::{Server, Stop, free_port, free_ports};
 pub use tools::{PYTHON, tool_python};
