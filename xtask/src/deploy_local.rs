@@ -30,7 +30,7 @@ pub(crate) fn run(root: &Utf8Path, args: &DeployLocalBuildArgs) -> Result<ExitCo
     crate::package::print(root, &package, false)?;
 
     eprintln!("==> deploy to the local target");
-    let repo = crate::layout::discover(root)?;
+    let repo = pad_flow::discover(root)?;
     let target = repo.target("local").context("the layout has no `local` target")?;
     crate::deploy::deploy_package(target, &crate::deploy::deploy_options(root, &package.path), false)
 }

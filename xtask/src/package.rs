@@ -77,7 +77,7 @@ pub(crate) fn build(root: &Utf8Path, locked: bool, out_dir: Option<&Utf8Path>, s
 /// Builds or reuses every project's environment and returns what the package holds,
 /// with the default directory for it (`<target>/dist`).
 pub(crate) fn prepare(root: &Utf8Path, locked: bool, steps: &Steps) -> Result<(PackageSpec, Utf8PathBuf)> {
-    let repo = crate::layout::discover(root)?;
+    let repo = pad_flow::discover(root)?;
     let ctx = crate::venv::context(&repo, locked, false)?;
     let envs = pad_venv::build_projects(&ctx, &repo.root, &repo.projects, steps);
     let mut built = Vec::new();

@@ -21,7 +21,7 @@ struct Report<'a> {
 }
 
 pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
-    let repo = crate::layout::discover(root)?;
+    let repo = pad_flow::discover(root)?;
     let projects = crate::venv::select(&repo, &args.projects)?;
     let ctx = crate::venv::context(&repo, args.locked, false)?;
     let steps = Steps::new();

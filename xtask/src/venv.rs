@@ -26,7 +26,7 @@ struct Row<'a> {
 }
 
 pub(crate) fn run(root: &Utf8Path, args: &VenvArgs) -> Result<ExitCode> {
-    let repo = crate::layout::discover(root)?;
+    let repo = pad_flow::discover(root)?;
     let projects = select(&repo, &args.projects)?;
     let ctx = context(&repo, args.locked, args.force)?;
     let steps = Steps::new();
