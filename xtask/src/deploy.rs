@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_deploy::{ConnectOptions, DeployOptions, DeployReport, HostState, Step};
+use pad_flow::Progress as _;
 use pad_layout::Target;
 
 use crate::flags::{DeployArgs, ReleasesArgs, RollbackArgs};
@@ -50,7 +51,7 @@ pub(crate) fn deploy(root: &Utf8Path, args: &DeployArgs) -> Result<ExitCode> {
 /// that passed the package check are remembered in the target directory.
 pub(crate) fn deploy_options(root: &Utf8Path, package: &Utf8Path) -> DeployOptions {
     let mut options = DeployOptions::new(package, root);
-    options.checked_envs = Some(crate::target_dir(root).join("checked-envs"));
+    options.checked_envs = Some(crate::workspace(root).checked_envs());
     options
 }
 
@@ -211,8 +212,7 @@ fn find_target<'a>(repo: &'a pad_layout::Repo, name: &str) -> Result<&'a Target>
 
 /// The package of `version` built (or fetched) before, in target/dist.
 fn existing_package(root: &Utf8Path, version: &str) -> Result<Utf8PathBuf> {
-    let path =
-        crate::target_dir(root).join("dist").join(pad_bundle::package_file_name(crate::package::PACKAGE_NAME, version));
+    let path = pad_flow::package_path(&crate::workspace(root), version);
     if !path.is_file() {
         bail!(
             "there is no package for version `{version}` at `{path}`: build it with `cargo xtask package`, fetch it with `cargo xtask fetch {version}`, or pass --from-registry {version}"
@@ -224,7 +224,7 @@ fn existing_package(root: &Utf8Path, version: &str) -> Result<Utf8PathBuf> {
 /// Downloads the package of `version` from the registry named, the target's, or the
 /// default one of deploy/registries.toml, into target/dist.
 fn fetch(root: &Utf8Path, target: &Target, registry: Option<&str>, version: &str) -> Result<Utf8PathBuf> {
-    let dir = crate::target_dir(root).join("dist");
+    let dir = crate::workspace(root).dist_dir();
     let (_, fetched) = crate::publish::fetch_package(root, registry.or(target.registry.as_deref()), version, &dir)?;
     Ok(fetched.path)
 }

@@ -26,7 +26,7 @@ pub(crate) fn run(root: &Utf8Path, args: &DeployLocalBuildArgs) -> Result<ExitCo
     crate::test::run(root, &tests).context("deploy-local-build stopped before packaging: the tests failed")?;
 
     eprintln!("==> package");
-    let package = crate::package::build(root, args.locked, None, &Steps::new())?;
+    let package = pad_flow::package(&crate::workspace(root), args.locked, None, &Steps::new())?;
     crate::package::print(root, &package, false)?;
 
     eprintln!("==> deploy to the local target");

@@ -65,7 +65,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Prints an error and its causes; several failures of one kind (projects that could
+/// not be built) one by one, then their count.
 fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(pad_flow::FlowError::Several(failures)) = err.downcast_ref() {
+        for failure in failures {
+            eprintln!("error: {}", error_line(failure));
+        }
+    }
     eprintln!("error: {}", pad_store::redact(&format!("{err:#}")));
     ExitCode::FAILURE
 }
@@ -160,12 +167,14 @@ fn find_repo(
     }
 }
 
-/// Where build output goes: `PAD_TARGET_DIR`, or `target/` in the repository.
-fn target_dir(root: &Utf8Path) -> Utf8PathBuf {
-    std::env::var(pad_layout::EnvVars::PAD_TARGET_DIR)
-        .ok()
-        .filter(|dir| !dir.is_empty())
-        .map_or_else(|| root.join("target"), Utf8PathBuf::from)
+/// The repository at `root` with its build output where `PAD_TARGET_DIR` says, or in
+/// `target/` in the repository: the one place that variable is read.
+fn workspace(root: &Utf8Path) -> pad_flow::Workspace {
+    let ws = pad_flow::Workspace::new(root);
+    match std::env::var(pad_layout::EnvVars::PAD_TARGET_DIR).ok().filter(|dir| !dir.is_empty()) {
+        Some(dir) => ws.with_target_dir(Utf8Path::new(&dir)),
+        None => ws,
+    }
 }
 
 /// Prints a value as pretty JSON on stdout, redacted.

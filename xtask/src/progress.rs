@@ -19,12 +19,18 @@ impl Steps {
         let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
         Steps { multi, bars: Mutex::new(HashMap::new()) }
     }
+}
 
+impl pad_flow::Progress for Steps {
     /// Ends the spinner of `name` with a final message.
-    pub(crate) fn done(&self, name: &str, message: &str) {
+    fn done(&self, name: &str, outcome: &str) {
         if let Some(bar) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).remove(name) {
-            bar.finish_with_message(message.to_owned());
+            bar.finish_with_message(outcome.to_owned());
         }
+    }
+
+    fn warning(&self, message: &str) {
+        eprintln!("warning: {message}");
     }
 }
 

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use camino::Utf8Path;
+use pad_flow::PACKAGE_NAME;
 use pad_registry::{PublishOutcome, Registries, Registry};
 use serde::Serialize;
 
 use crate::flags::{FetchArgs, PublishArgs, VerifyArgs};
-use crate::package::PACKAGE_NAME;
 use crate::progress::{Steps, Transfer};
 
 #[derive(Serialize)]
@@ -36,7 +36,7 @@ pub(crate) fn publish(root: &Utf8Path, args: &PublishArgs) -> Result<ExitCode> {
             (file.clone(), manifest.version)
         }
         None => {
-            let package = crate::package::build(root, args.locked, None, &Steps::new())?;
+            let package = pad_flow::package(&crate::workspace(root), args.locked, None, &Steps::new())?;
             (package.path, package.manifest.version)
         }
     };
@@ -89,7 +89,7 @@ struct FetchedReport<'a> {
 }
 
 pub(crate) fn fetch(root: &Utf8Path, args: &FetchArgs) -> Result<ExitCode> {
-    let dir = args.out_dir.clone().unwrap_or_else(|| crate::target_dir(root).join("dist"));
+    let dir = args.out_dir.clone().unwrap_or_else(|| crate::workspace(root).dist_dir());
     let (registry, fetched) = fetch_package(root, args.registry.as_deref(), &args.package_version, &dir)?;
     if args.json {
         crate::print_json(&FetchedReport {

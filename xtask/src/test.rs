@@ -7,6 +7,7 @@ use std::thread;
 
 use anyhow::{Context as _, Result, bail};
 use camino::Utf8Path;
+use pad_flow::Progress as _;
 use pad_venv::{DagCheckOptions, DagReport, TestOptions, TestReport};
 use serde::Serialize;
 
@@ -22,8 +23,8 @@ struct Report<'a> {
 
 pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
     let repo = pad_flow::discover(root)?;
-    let projects = crate::venv::select(&repo, &args.projects)?;
-    let ctx = crate::venv::context(&repo, args.locked, false)?;
+    let projects = pad_flow::select_projects(&repo, &args.projects)?;
+    let ctx = crate::workspace(root).venv_context(args.locked, false)?;
     let steps = Steps::new();
     let mut errors = Vec::new();
 

@@ -10,7 +10,7 @@ use pad_testkit::worker::{self, Backend, Options};
 use crate::flags::{WorkerAction, WorkerArgs, WorkerUpArgs};
 
 pub(crate) fn run(root: &Utf8Path, args: &WorkerArgs) -> Result<ExitCode> {
-    let work = crate::target_dir(root).join("worker");
+    let work = crate::workspace(root).target_dir.join("worker");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {work}"))?;
     match &args.action {
         WorkerAction::Up(up) => run_up(&work, up),

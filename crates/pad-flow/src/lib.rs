@@ -2,15 +2,27 @@
 //! below: pad-layout and pad-cache (the repository), pad-venv (environments, tests),
 //! pad-bundle (the package), pad-registry (publish, fetch) and pad-deploy.
 //!
-//! - [`check`]: the whole-repository check every flow starts with: the layout, and every
+//! - [`discover`]: the whole-repository check every flow starts with: the layout, and every
 //!   artifacts.yaml read by pad-cache's parser.
+//! - [`package()`]: every project's environment built or reused, then the package
+//!   written or reused ([`prepare`] stops before writing, for a caller that writes it
+//!   elsewhere).
 //!
-//! Nothing here prints or reads flags: flows return data and typed errors that name the
-//! object and the fix.
+//! A flow works in a [`Workspace`] (the repository and its target directory) and reports
+//! what it does to a [`Progress`]. Nothing here prints or reads flags: flows return data
+//! and [`FlowError`]s that name the object and the fix.
 
 mod check;
+mod error;
+mod package;
+mod progress;
+mod workspace;
 
 #[cfg(test)]
 mod tests;
 
 pub use check::{discover, scan};
+pub use error::FlowError;
+pub use package::{PACKAGE_NAME, Prepared, package, package_path, prepare, spec};
+pub use progress::Progress;
+pub use workspace::{Workspace, select_projects};

@@ -43,3 +43,46 @@ fn the_check_reads_every_artifacts_yaml_with_the_layout() {
     let err = crate::discover(&broken.root).unwrap_err().to_string();
     assert!(err.contains("projects/etl/artifacts.yaml") && err.contains("nowhere"), "{err}");
 }
+
+#[track_caller]
+fn check_select(names: &[&str], expected: Result<&[&str], &str>) {
+    let repo = fixture(&[("dags/", ""), ("projects/etl/requirements.txt", ""), ("projects/ml/requirements.txt", "")]);
+    let repo = crate::discover(&repo.root).unwrap();
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    match (crate::select_projects(&repo, &names), expected) {
+        (Ok(projects), Ok(expected)) => {
+            assert_eq!(projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), expected)
+        }
+        (Err(err), Err(expected)) => assert!(err.to_string().contains(expected), "{err}"),
+        (found, expected) => panic!("found {found:?}, expected {expected:?}"),
+    }
+}
+
+#[test]
+fn projects_are_selected_by_name_or_all() {
+    check_select(&[], Ok(&["etl", "ml"]));
+    check_select(&["ml"], Ok(&["ml"]));
+    check_select(&["ml", "etl"], Ok(&["ml", "etl"]));
+    check_select(&["nope"], Err("no project `nope` in"));
+    check_select(&["etl", "nope"], Err("(projects: etl, ml)"));
+}
+
+#[test]
+fn failures_become_one_error_or_several() {
+    use crate::FlowError;
+    let failure = |name: &str| FlowError::NoTarball { project: name.to_owned(), dir: "d".into() };
+    assert!(FlowError::from_failures(Vec::new()).is_ok());
+    let one = FlowError::from_failures(vec![failure("a")]).unwrap_err();
+    assert!(matches!(one, FlowError::NoTarball { .. }), "{one}");
+    let two = FlowError::from_failures(vec![failure("a"), failure("b")]).unwrap_err();
+    assert_eq!(two.to_string(), "2 projects failed");
+}
+
+#[test]
+fn the_target_directory_is_the_callers_choice() {
+    let ws = crate::Workspace::new("/repo".into());
+    assert_eq!(ws.dist_dir(), "/repo/target/dist");
+    let ws = ws.with_target_dir("/shared".into());
+    assert_eq!((ws.root.as_str(), ws.dist_dir().as_str()), ("/repo", "/shared/dist"));
+    assert_eq!(crate::package_path(&ws, "v1"), "/shared/dist/platform-airflow-dags-v1.tar.gz");
+}

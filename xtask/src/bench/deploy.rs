@@ -122,7 +122,7 @@ impl Drop for WorkerGuard {
 pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
     let runs = args.runs as usize;
     note("building (or reusing) the environments");
-    let (spec, dist) = crate::package::prepare(root, false, &Steps::new())?;
+    let pad_flow::Prepared { spec, dist } = pad_flow::prepare(&crate::workspace(root), false, &Steps::new())?;
     let scratch = dist.parent().context("the target directory")?.join("bench/deploy");
     if scratch.exists() {
         note(&format!("wiping {scratch}"));
@@ -153,7 +153,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
     };
 
     let backend = Backend::detect()?;
-    let work = crate::target_dir(root).join("worker");
+    let work = crate::workspace(root).target_dir.join("worker");
     if backend == Backend::Docker {
         note("building (or reusing) the worker image");
         let image = worker::ensure_image(&work)?;

@@ -44,7 +44,7 @@ struct Machine {
 
 pub(crate) fn run(root: &Utf8Path, args: &BenchPackageArgs) -> Result<ExitCode> {
     note("building (or reusing) the environments");
-    let (spec, dist) = crate::package::prepare(root, false, &Steps::new())?;
+    let pad_flow::Prepared { spec, dist } = pad_flow::prepare(&crate::workspace(root), false, &Steps::new())?;
     let scratch = dist.parent().context("the target directory")?.join("bench/package");
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch).with_context(|| format!("removing {scratch}"))?;

@@ -121,7 +121,7 @@ struct Bench {
 pub(super) fn run(root: &Utf8Path, args: &BenchVenvArgs) -> Result<ExitCode> {
     let sets = select(&args.sets)?;
     let real = pad_layout::discover(root)?;
-    let uv = crate::venv::context(&real, false, false).context("finding uv for the benchmark")?.uv;
+    let uv = crate::workspace(&real.root).venv_context(false, false).context("finding uv for the benchmark")?.uv;
     let bench_dir = real.root.join("target/bench");
     let scratch = bench_dir.join("venv");
     note(&format!("wiping {scratch}"));

@@ -1,0 +1,61 @@
+//! `FlowError`: why a flow stopped, naming the object and the fix, with the library error
+//! underneath kept as its source.
+
+use std::io;
+
+use camino::Utf8PathBuf;
+use pad_bundle::BundleError;
+use pad_layout::LayoutError;
+use pad_venv::VenvError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Venv(Box<VenvError>),
+    #[error("no project `{name}` in {root}/projects (projects: {})", known.join(", "))]
+    NoProject { name: String, root: Utf8PathBuf, known: Vec<String> },
+    #[error(
+        "project `{project}` has no environment to package (fix it, then rerun; `cargo xtask venv {project}` shows the same error)"
+    )]
+    NoEnvironment {
+        project: String,
+        #[source]
+        source: Box<VenvError>,
+    },
+    #[error(
+        "project `{project}` has an environment but no venv.tar.gz at {dir}: run `cargo xtask venv --force {project}`"
+    )]
+    NoTarball { project: String, dir: Utf8PathBuf },
+    #[error("listing the files to package")]
+    ReleaseFiles(#[source] io::Error),
+    /// The package could not be written; `hint` (`; …`, or empty) says what to do when a
+    /// person can do something.
+    #[error("no package written{hint}")]
+    NoPackageWritten {
+        hint: String,
+        #[source]
+        source: BundleError,
+    },
+    /// Several failures of the same kind, each its own error; shown one by one.
+    #[error("{} projects failed", .0.len())]
+    Several(Vec<FlowError>),
+}
+
+impl From<VenvError> for FlowError {
+    fn from(err: VenvError) -> FlowError {
+        FlowError::Venv(Box::new(err))
+    }
+}
+
+impl FlowError {
+    /// No error for no failures, the one for one, [`FlowError::Several`] for more.
+    pub fn from_failures(failures: Vec<FlowError>) -> Result<(), FlowError> {
+        match failures.len() {
+            0 => Ok(()),
+            1 => Err(failures.into_iter().next().expect("one failure")),
+            _ => Err(FlowError::Several(failures)),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! `Progress`: where a flow reports what it does while it runs. It extends the traits of
+//! the crates a flow calls, so one renderer implements each of them directly and a flow
+//! hands itself to each crate.
+
+/// Where a flow reports what it does. Called from several threads.
+pub trait Progress: pad_venv::Progress {
+    /// `name` (a project, an Airflow series, the package) finished: `outcome` in a word
+    /// or two, such as `env reused`, `passed` or `FAILED`.
+    fn done(&self, name: &str, outcome: &str);
+    /// Something a person should see now, while the flow goes on: a warning of an
+    /// environment.
+    fn warning(&self, message: &str);
+}
