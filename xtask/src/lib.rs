@@ -16,7 +16,6 @@ mod ci;
 mod deploy;
 mod deploy_local;
 mod flags;
-mod junit;
 mod layout;
 mod new_project;
 mod package;

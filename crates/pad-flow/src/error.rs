@@ -38,6 +38,23 @@ pub enum FlowError {
         #[source]
         source: BundleError,
     },
+    #[error("{project}: no environment to test in: {cause}")]
+    NoEnvironmentToTest { project: String, cause: String },
+    #[error(
+        "no Airflow version is pinned: add {}/<series>/requirements.txt (such as `apache-airflow==2.10.5`)",
+        pad_venv::AIRFLOW_PINS_DIR
+    )]
+    NoAirflowPin,
+    /// Tests failed; one line per failure.
+    #[error("{} failure{}:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("\n  "))]
+    TestsFailed(Vec<String>),
+    #[error("cannot {action} `{path}`")]
+    Io {
+        action: &'static str,
+        path: Utf8PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// Several failures of the same kind, each its own error; shown one by one.
     #[error("{} projects failed", .0.len())]
     Several(Vec<FlowError>),

@@ -4,6 +4,8 @@
 //!
 //! - [`discover`]: the whole-repository check every flow starts with: the layout, and every
 //!   artifacts.yaml read by pad-cache's parser.
+//! - [`test()`]: each project's pytest suite in its environment, two at a time, and the
+//!   DAG check in every pinned Airflow series, into a [`TestRun`].
 //! - [`package()`]: every project's environment built or reused, then the package
 //!   written or reused ([`prepare`] stops before writing, for a caller that writes it
 //!   elsewhere).
@@ -14,8 +16,10 @@
 
 mod check;
 mod error;
+mod junit;
 mod package;
 mod progress;
+mod test;
 mod workspace;
 
 #[cfg(test)]
@@ -25,4 +29,5 @@ pub use check::{discover, scan};
 pub use error::FlowError;
 pub use package::{PACKAGE_NAME, Prepared, package, package_path, prepare, spec};
 pub use progress::Progress;
+pub use test::{TestPlan, TestRun, test};
 pub use workspace::{Workspace, select_projects};

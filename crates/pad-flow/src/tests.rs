@@ -86,3 +86,78 @@ fn the_target_directory_is_the_callers_choice() {
     assert_eq!((ws.root.as_str(), ws.dist_dir().as_str()), ("/repo", "/shared/dist"));
     assert_eq!(crate::package_path(&ws, "v1"), "/shared/dist/platform-airflow-dags-v1.tar.gz");
 }
+
+fn dag_report(problems: &[(&str, &str, &str)]) -> pad_venv::DagReport {
+    pad_venv::DagReport {
+        series: "2.10".into(),
+        airflow_version: "2.10.5".into(),
+        dags: vec![pad_venv::DagInfo { dag_id: "etl_daily".into(), file: "dags/etl.py".into(), tasks: 2 }],
+        problems: problems
+            .iter()
+            .map(|(file, kind, message)| pad_venv::DagProblem {
+                file: (*file).into(),
+                kind: (*kind).into(),
+                message: (*message).into(),
+                detail: "Traceback <&>".into(),
+            })
+            .collect(),
+        seconds: 1.5,
+        cached: false,
+    }
+}
+
+fn test_report(project: &str, failures: &[&str]) -> pad_venv::TestReport {
+    pad_venv::TestReport {
+        project: project.into(),
+        passed: failures.is_empty(),
+        cached: false,
+        summary: if failures.is_empty() { "3 passed".into() } else { format!("{} failed", failures.len()) },
+        failures: failures.iter().map(|f| (*f).into()).collect(),
+        output: String::new(),
+        junit: None,
+        seconds: 0.5,
+        notes: Vec::new(),
+    }
+}
+
+#[test]
+fn a_test_run_lists_each_failure_on_a_line() {
+    let clean = crate::TestRun {
+        projects: vec![test_report("etl", &[])],
+        dags: vec![dag_report(&[])],
+        errors: Vec::new(),
+        notes: Vec::new(),
+    };
+    assert!(clean.ok() && clean.failures().is_empty() && clean.check().is_ok());
+
+    let run = crate::TestRun {
+        projects: vec![
+            test_report("etl", &["tests/test_a.py::test_x", "tests/test_a.py::test_y"]),
+            test_report("ml", &[]),
+        ],
+        dags: vec![dag_report(&[("dags/broken.py", "import error", "No module named 'x'")])],
+        errors: vec![crate::FlowError::NoEnvironmentToTest { project: "web".into(), cause: "uv failed".into() }],
+        notes: Vec::new(),
+    };
+    assert!(!run.ok());
+    assert_eq!(
+        run.check().unwrap_err().to_string(),
+        "3 failures:\n  project etl: tests/test_a.py::test_x; tests/test_a.py::test_y\n  \
+         Airflow 2.10.5: dags/broken.py: No module named 'x' (import error)\n  \
+         web: no environment to test in: uv failed"
+    );
+}
+
+#[test]
+fn the_dag_check_as_junit_has_a_case_per_dag_and_problem() {
+    let xml = crate::junit::dag_report_xml(&dag_report(&[("dags/b.py", "cycle", "a -> b -> a")]));
+    assert_eq!(
+        xml,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <testsuite name=\"dags (Airflow 2.10.5)\" tests=\"2\" failures=\"1\" time=\"1.500\">\n  \
+         <testcase classname=\"dags/etl.py\" name=\"etl_daily\"/>\n  \
+         <testcase classname=\"dags/b.py\" name=\"cycle\">\n    \
+         <failure message=\"a -&gt; b -&gt; a\">Traceback &lt;&amp;&gt;</failure>\n  </testcase>\n\
+         </testsuite>\n"
+    );
+}
