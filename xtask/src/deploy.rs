@@ -6,25 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_deploy::{ConnectOptions, DeployOptions, DeployReport, HostState, Step};
+use pad_deploy::{ConnectOptions, DeployOptions, DeployReport, HostState};
 use pad_flow::Progress as _;
 use pad_layout::Target;
 
 use crate::flags::{DeployArgs, ReleasesArgs, RollbackArgs};
 use crate::progress::Steps;
-
-/// Shows each host's steps as a spinner (a line per step off a terminal).
-struct DeployProgress<'a>(&'a Steps);
-
-impl pad_deploy::Progress for DeployProgress<'_> {
-    fn step(&self, host: &str, step: Step) {
-        pad_venv::Progress::step(self.0, host, &step.to_string());
-    }
-
-    fn note(&self, host: &str, message: &str) {
-        tracing::info!("{host}: {message}");
-    }
-}
 
 pub(crate) fn deploy(root: &Utf8Path, args: &DeployArgs) -> Result<ExitCode> {
     let repo = pad_layout::discover(root)?;
@@ -65,7 +52,7 @@ pub(crate) fn deploy_package(target: &Target, options: &DeployOptions, json: boo
         );
     }
     let steps = Steps::new();
-    let report = pad_deploy::deploy(target, options, &DeployProgress(&steps))
+    let report = pad_deploy::deploy(target, options, &steps)
         .with_context(|| format!("deploying `{package}` to target `{}`", target.name))?;
     for host in &report.hosts {
         steps.done(&host.host, state_name(host.state));
@@ -177,7 +164,7 @@ pub(crate) fn rollback(root: &Utf8Path, args: &RollbackArgs) -> Result<ExitCode>
     let mut connect = ConnectOptions::new(root);
     connect.lock_wait = Duration::from_secs(args.lock_wait);
     connect.full_verify = args.full_verify;
-    let reports = pad_deploy::rollback(target, &connect, args.to.as_deref(), &DeployProgress(&steps))?;
+    let reports = pad_deploy::rollback(target, &connect, args.to.as_deref(), &steps)?;
     for report in &reports {
         steps.done(&report.host, if report.error.is_none() { "switched back" } else { "FAILED" });
     }

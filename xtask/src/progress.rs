@@ -34,8 +34,9 @@ impl pad_flow::Progress for Steps {
     }
 }
 
-impl pad_venv::Progress for Steps {
-    fn step(&self, name: &str, step: &str) {
+impl Steps {
+    /// Shows that `name` is at `step`: its spinner's message, or a line.
+    fn show(&self, name: &str, step: &str) {
         let Some(multi) = &self.multi else {
             eprintln!("{name}: {step}");
             return;
@@ -51,6 +52,23 @@ impl pad_venv::Progress for Steps {
             bar
         });
         bar.set_message(step.to_owned());
+    }
+}
+
+impl pad_venv::Progress for Steps {
+    fn step(&self, name: &str, step: &str) {
+        self.show(name, step);
+    }
+}
+
+/// Each host's steps as a spinner (a line per step off a terminal); notes go to the log.
+impl pad_deploy::Progress for Steps {
+    fn step(&self, host: &str, step: pad_deploy::Step) {
+        self.show(host, &step.to_string());
+    }
+
+    fn note(&self, host: &str, message: &str) {
+        tracing::info!("{host}: {message}");
     }
 }
 
