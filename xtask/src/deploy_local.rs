@@ -32,5 +32,8 @@ pub(crate) fn run(root: &Utf8Path, args: &DeployLocalBuildArgs) -> Result<ExitCo
     eprintln!("==> deploy to the local target");
     let repo = pad_flow::discover(root)?;
     let target = repo.target("local").context("the layout has no `local` target")?;
-    crate::deploy::deploy_package(target, &crate::deploy::deploy_options(root, &package.path), false)
+    let steps = Steps::new();
+    let options = pad_flow::deploy_options(&crate::workspace(root), &package.path);
+    let report = pad_flow::deploy(target, &options, &steps)?;
+    crate::deploy::render_deploy(&steps, &report, false)
 }

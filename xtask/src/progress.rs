@@ -32,6 +32,15 @@ impl pad_flow::Progress for Steps {
     fn warning(&self, message: &str) {
         eprintln!("warning: {message}");
     }
+
+    fn transfer(&self, transfer: &pad_flow::Transfer<'_>) -> Box<dyn pad_registry::TransferProgress + '_> {
+        let pad_flow::Transfer { direction, file, registry } = transfer;
+        let label = match direction {
+            pad_flow::Direction::Upload => format!("uploading {file} to {registry}"),
+            pad_flow::Direction::Download => format!("downloading {file} from {registry}"),
+        };
+        Box::new(Transfer::new(&label))
+    }
 }
 
 impl Steps {
@@ -73,19 +82,20 @@ impl pad_deploy::Progress for Steps {
 }
 
 /// A byte progress bar for one upload or download on a terminal; elsewhere one line
-/// when it starts (CI logs need no more).
-pub(crate) struct Transfer {
+/// when it starts (CI logs need no more). The bar goes when it is dropped.
+struct Transfer {
     label: String,
     bar: Mutex<Option<ProgressBar>>,
 }
 
 impl Transfer {
-    pub(crate) fn new(label: &str) -> Transfer {
+    fn new(label: &str) -> Transfer {
         Transfer { label: label.to_owned(), bar: Mutex::new(None) }
     }
+}
 
-    /// Removes the bar, if any.
-    pub(crate) fn finish(&self) {
+impl Drop for Transfer {
+    fn drop(&mut self) {
         if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
             bar.finish_and_clear();
         }

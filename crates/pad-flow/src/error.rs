@@ -5,7 +5,9 @@ use std::io;
 
 use camino::Utf8PathBuf;
 use pad_bundle::BundleError;
+use pad_deploy::DeployError;
 use pad_layout::LayoutError;
+use pad_registry::RegistryError;
 use pad_venv::VenvError;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,31 @@ pub enum FlowError {
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    Registry(Box<RegistryError>),
+    #[error("`{file}` is not a package made by `cargo xtask package`")]
+    NotAPackage {
+        file: Utf8PathBuf,
+        #[source]
+        source: Box<BundleError>,
+    },
+    #[error(
+        "there is no package for version `{version}` at `{path}`: build it with `cargo xtask package`, fetch it with `cargo xtask fetch {version}`, or pass --from-registry {version}"
+    )]
+    NoPackageForVersion { version: String, path: Utf8PathBuf },
+    #[error("there is no target `{name}`: add deploy/{name}.toml, or use one of: {}", known.join(", "))]
+    NoTarget { name: String, known: Vec<String> },
+    #[error(
+        "the package `{package}` does not exist: build it with `cargo xtask package`, or fetch it with `cargo xtask fetch VERSION`"
+    )]
+    MissingPackage { package: Utf8PathBuf },
+    #[error("deploying `{package}` to target `{target}`")]
+    Deploy {
+        package: Utf8PathBuf,
+        target: String,
+        #[source]
+        source: Box<DeployError>,
+    },
     /// Several failures of the same kind, each its own error; shown one by one.
     #[error("{} projects failed", .0.len())]
     Several(Vec<FlowError>),
@@ -63,6 +90,12 @@ pub enum FlowError {
 impl From<VenvError> for FlowError {
     fn from(err: VenvError) -> FlowError {
         FlowError::Venv(Box::new(err))
+    }
+}
+
+impl From<RegistryError> for FlowError {
+    fn from(err: RegistryError) -> FlowError {
+        FlowError::Registry(Box::new(err))
     }
 }
 

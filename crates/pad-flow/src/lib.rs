@@ -8,17 +8,21 @@
 //!   DAG check in every pinned Airflow series, into a [`TestRun`].
 //! - [`package()`]: every project's environment built or reused, then the package
 //!   written or reused ([`prepare`] stops before writing, for a caller that writes it
-//!   elsewhere).
+//!   elsewhere); [`publish`] and [`fetch`] move it to and from a registry.
+//! - [`deploy()`]: a package onto a target's hosts; [`choose_package`] says which
+//!   package a deploy uses, fetching it first when it is in a registry.
 //!
 //! A flow works in a [`Workspace`] (the repository and its target directory) and reports
 //! what it does to a [`Progress`]. Nothing here prints or reads flags: flows return data
 //! and [`FlowError`]s that name the object and the fix.
 
 mod check;
+mod deploy;
 mod error;
 mod junit;
 mod package;
 mod progress;
+mod registry;
 mod test;
 mod workspace;
 
@@ -26,8 +30,10 @@ mod workspace;
 mod tests;
 
 pub use check::{discover, scan};
+pub use deploy::{PackageChoice, choose_package, deploy, deploy_options, find_target};
 pub use error::FlowError;
 pub use package::{PACKAGE_NAME, Prepared, package, package_path, prepare, spec};
 pub use progress::Progress;
+pub use registry::{Direction, FetchedPackage, PublishRequest, Published, Transfer, fetch, open_registry, publish};
 pub use test::{TestPlan, TestRun, test};
 pub use workspace::{Workspace, select_projects};

@@ -35,7 +35,7 @@ pub fn package(
     let Prepared { spec, dist } = prepare(ws, locked, progress)?;
     let dir = out_dir.map_or(dist, Utf8Path::to_owned);
     let file_name = pad_bundle::package_file_name(PACKAGE_NAME, &spec.version);
-    progress.step("package", &format!("assembling {file_name}"));
+    pad_venv::Progress::step(progress, "package", &format!("assembling {file_name}"));
     let package = pad_bundle::write_package(&spec, &dir).map_err(|err| explain_write_error(err, &dir));
     progress.done("package", if package.as_ref().is_ok_and(|p| p.reused) { "unchanged" } else { "done" });
     package

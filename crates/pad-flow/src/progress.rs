@@ -2,12 +2,19 @@
 //! the crates a flow calls, so one renderer implements each of them directly and a flow
 //! hands itself to each crate.
 
+use pad_registry::TransferProgress;
+
+use crate::Transfer;
+
 /// Where a flow reports what it does. Called from several threads.
-pub trait Progress: pad_venv::Progress {
+pub trait Progress: pad_venv::Progress + pad_deploy::Progress {
     /// `name` (a project, an Airflow series, the package) finished: `outcome` in a word
     /// or two, such as `env reused`, `passed` or `FAILED`.
     fn done(&self, name: &str, outcome: &str);
     /// Something a person should see now, while the flow goes on: a warning of an
     /// environment.
     fn warning(&self, message: &str);
+    /// A package starts moving to or from a registry; its bytes are reported to what
+    /// this returns, which is dropped when the transfer ends.
+    fn transfer(&self, transfer: &Transfer<'_>) -> Box<dyn TransferProgress + '_>;
 }

@@ -161,3 +161,58 @@ fn the_dag_check_as_junit_has_a_case_per_dag_and_problem() {
          </testsuite>\n"
     );
 }
+
+/// Progress that records nothing, for the flows under test.
+struct Quiet;
+
+impl pad_venv::Progress for Quiet {
+    fn step(&self, _name: &str, _step: &str) {}
+}
+
+impl pad_deploy::Progress for Quiet {
+    fn step(&self, _host: &str, _step: pad_deploy::Step) {}
+    fn note(&self, _host: &str, _message: &str) {}
+}
+
+impl crate::Progress for Quiet {
+    fn done(&self, _name: &str, _outcome: &str) {}
+    fn warning(&self, _message: &str) {}
+    fn transfer(&self, _transfer: &crate::Transfer<'_>) -> Box<dyn pad_registry::TransferProgress + '_> {
+        Box::new(pad_registry::NoProgress)
+    }
+}
+
+#[test]
+fn a_deploy_uses_the_package_it_is_told_or_names_the_fix() {
+    use crate::PackageChoice;
+    let repo = one_project(&[("target/dist/platform-airflow-dags-v1.tar.gz", "not really a package")]);
+    let ws = crate::Workspace::new(&repo.root);
+    let choose = |choice: PackageChoice| crate::choose_package(&ws, &choice, &Quiet);
+
+    assert_eq!(choose(PackageChoice::File("/any/file.tar.gz".into())).unwrap(), "/any/file.tar.gz");
+    assert_eq!(choose(PackageChoice::Version("v1".into())).unwrap(), crate::package_path(&ws, "v1"));
+    let missing = choose(PackageChoice::Version("v2".into())).unwrap_err().to_string();
+    assert!(missing.contains("no package for version `v2`") && missing.contains("--from-registry v2"), "{missing}");
+    // Outside git the current version is `0.0.0-unversioned`, never built here.
+    let current = choose(PackageChoice::Current).unwrap_err().to_string();
+    assert!(current.contains("cargo xtask package"), "{current}");
+    // A registry is opened from deploy/registries.toml, which this repository lacks.
+    let registry = PackageChoice::Registry { version: "v1".into(), registry: None };
+    let err = pad_layout::error_chain(&choose(registry).unwrap_err());
+    assert!(err.contains("registries.toml"), "{err}");
+}
+
+#[test]
+fn a_deploy_of_a_missing_package_or_target_names_the_fix() {
+    let repo = one_project(&[]);
+    let ws = crate::Workspace::new(&repo.root);
+    let discovered = crate::discover(&repo.root).unwrap();
+    let err = crate::find_target(&discovered, "prod").unwrap_err().to_string();
+    assert_eq!(err, "there is no target `prod`: add deploy/prod.toml, or use one of: local");
+
+    let target = crate::find_target(&discovered, "local").unwrap();
+    let options = crate::deploy_options(&ws, &repo.root.join("nope.tar.gz"));
+    assert_eq!(options.checked_envs, Some(ws.target_dir.join("checked-envs")));
+    let err = crate::deploy(target, &options, &Quiet).unwrap_err().to_string();
+    assert!(err.starts_with("the package `") && err.contains("does not exist"), "{err}");
+}

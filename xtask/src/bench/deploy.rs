@@ -277,7 +277,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
 
 /// One deploy of `package` to the worker; any host that does not end serving it is an error.
 fn deploy(root: &Utf8Path, target: &pad_layout::Target, package: &Utf8Path) -> Result<DeployReport> {
-    let options = crate::deploy::deploy_options(root, package);
+    let options = pad_flow::deploy_options(&crate::workspace(root), package);
     let report = pad_deploy::deploy(target, &options, &NoProgress)
         .with_context(|| format!("deploying {package} to the worker"))?;
     if !report.success() {
