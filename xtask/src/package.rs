@@ -34,7 +34,7 @@ pub(crate) fn run(root: &Utf8Path, args: &PackageArgs) -> Result<ExitCode> {
 }
 
 /// Prints what `pad_flow::package` made: a line of text, or JSON.
-pub(crate) fn print(root: &Utf8Path, package: &Package, json: bool) -> Result<()> {
+fn print(root: &Utf8Path, package: &Package, json: bool) -> Result<()> {
     let manifest = &package.manifest;
     if json {
         return crate::print_json(&Report {
@@ -50,11 +50,18 @@ pub(crate) fn print(root: &Utf8Path, package: &Package, json: bool) -> Result<()
             projects: manifest.projects.iter().map(|p| p.name.as_str()).collect(),
         });
     }
+    print_text(root, package);
+    Ok(())
+}
+
+/// The package as text: its path relative to `root`, version, size and SHA-256.
+/// `deploy-local-build` shows its package this way.
+pub(crate) fn print_text(root: &Utf8Path, package: &Package) {
+    let manifest = &package.manifest;
     let path = package.path.strip_prefix(root).unwrap_or(&package.path);
     let what = if package.reused { "unchanged" } else { "written" };
     println!("{path} ({what})");
     println!("  version {}", manifest.version);
     println!("  size    {} ({} files)", crate::venv::human_size(package.size), manifest.files.len());
     println!("  sha256  {}", package.sha256);
-    Ok(())
 }

@@ -1,23 +1,33 @@
 //! Progress on stderr: a spinner per item on a terminal, one plain line per step
-//! elsewhere (CI logs).
+//! elsewhere (CI logs). `Steps` implements the progress trait of each library a command
+//! calls (`pad_venv`, `pad_deploy`, `pad_flow`) itself.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// Shows the steps of work on several named items at once.
 pub(crate) struct Steps {
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// The repository, when the reports of deploy-local-build's stages are shown as they
+    /// end (paths are shown relative to it).
+    stage_reports: Option<Utf8PathBuf>,
 }
 
 impl Steps {
     pub(crate) fn new() -> Steps {
         let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
-        Steps { multi, bars: Mutex::new(HashMap::new()) }
+        Steps { multi, bars: Mutex::new(HashMap::new()), stage_reports: None }
+    }
+
+    /// Steps that also show each stage of deploy-local-build and its report as it ends.
+    pub(crate) fn with_stage_reports(root: &Utf8Path) -> Steps {
+        Steps { stage_reports: Some(root.to_owned()), ..Steps::new() }
     }
 }
 
@@ -40,6 +50,27 @@ impl pad_flow::Progress for Steps {
             pad_flow::Direction::Download => format!("downloading {file} from {registry}"),
         };
         Box::new(Transfer::new(&label))
+    }
+
+    fn stage(&self, stage: pad_flow::Stage) {
+        let title = match stage {
+            pad_flow::Stage::Test => "test",
+            pad_flow::Stage::Package => "package",
+            pad_flow::Stage::Deploy => "deploy to the local target",
+        };
+        eprintln!("==> {title}");
+    }
+
+    fn tested(&self, run: &pad_flow::TestRun) {
+        if self.stage_reports.is_some() {
+            crate::test::render_text(run);
+        }
+    }
+
+    fn packaged(&self, package: &pad_bundle::Package) {
+        if let Some(root) = &self.stage_reports {
+            crate::package::print_text(root, package);
+        }
     }
 }
 

@@ -37,21 +37,30 @@ pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Shows a test run: its notes, the report (text or JSON), and the end of pytest's output
-/// for each failed project.
-pub(crate) fn render(run: &TestRun, json: bool) -> Result<()> {
-    for note in &run.notes {
-        eprintln!("note: {note}");
-    }
-    if json {
-        crate::print_json(&Report { ok: run.ok(), projects: &run.projects, dags: &run.dags })?;
+/// Shows a test run: its notes, then the report as JSON or as text.
+fn render(run: &TestRun, json: bool) -> Result<()> {
+    if !json {
+        render_text(run);
         return Ok(());
     }
+    print_notes(run);
+    crate::print_json(&Report { ok: run.ok(), projects: &run.projects, dags: &run.dags })
+}
+
+/// Shows a test run as text: its notes, the report, and the end of pytest's output for
+/// each failed project. `deploy-local-build` shows its tests this way.
+pub(crate) fn render_text(run: &TestRun) {
+    print_notes(run);
     print_text(&run.projects, &run.dags);
     for report in run.projects.iter().filter(|r| !r.passed) {
         eprintln!("\n--- {} failed; the end of pytest's output:\n{}", report.project, report.output);
     }
-    Ok(())
+}
+
+fn print_notes(run: &TestRun) {
+    for note in &run.notes {
+        eprintln!("note: {note}");
+    }
 }
 
 fn print_text(reports: &[TestReport], dag_reports: &[DagReport]) {

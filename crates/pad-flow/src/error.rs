@@ -82,6 +82,10 @@ pub enum FlowError {
         #[source]
         source: Box<DeployError>,
     },
+    #[error("deploy-local-build stopped before packaging: the tests failed")]
+    StoppedBeforePackaging(#[source] Box<FlowError>),
+    #[error("the layout has no `local` target")]
+    NoLocalTarget,
     /// Several failures of the same kind, each its own error; shown one by one.
     #[error("{} projects failed", .0.len())]
     Several(Vec<FlowError>),

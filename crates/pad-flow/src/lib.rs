@@ -11,6 +11,8 @@
 //!   elsewhere); [`publish`] and [`fetch`] move it to and from a registry.
 //! - [`deploy()`]: a package onto a target's hosts; [`choose_package`] says which
 //!   package a deploy uses, fetching it first when it is in a registry.
+//! - [`deploy_local_build`]: the main job, test → package → deploy to the local target,
+//!   as one call.
 //!
 //! A flow works in a [`Workspace`] (the repository and its target directory) and reports
 //! what it does to a [`Progress`]. Nothing here prints or reads flags: flows return data
@@ -20,6 +22,7 @@ mod check;
 mod deploy;
 mod error;
 mod junit;
+mod local_build;
 mod package;
 mod progress;
 mod registry;
@@ -32,6 +35,7 @@ mod tests;
 pub use check::{discover, scan};
 pub use deploy::{PackageChoice, choose_package, deploy, deploy_options, find_target};
 pub use error::FlowError;
+pub use local_build::{LocalBuild, LocalBuildOptions, Stage, deploy_local_build};
 pub use package::{PACKAGE_NAME, Prepared, package, package_path, prepare, spec};
 pub use progress::Progress;
 pub use registry::{Direction, FetchedPackage, PublishRequest, Published, Transfer, fetch, open_registry, publish};

@@ -2,9 +2,10 @@
 //! the crates a flow calls, so one renderer implements each of them directly and a flow
 //! hands itself to each crate.
 
+use pad_bundle::Package;
 use pad_registry::TransferProgress;
 
-use crate::Transfer;
+use crate::{Stage, TestRun, Transfer};
 
 /// Where a flow reports what it does. Called from several threads.
 pub trait Progress: pad_venv::Progress + pad_deploy::Progress {
@@ -17,4 +18,11 @@ pub trait Progress: pad_venv::Progress + pad_deploy::Progress {
     /// A package starts moving to or from a registry; its bytes are reported to what
     /// this returns, which is dropped when the transfer ends.
     fn transfer(&self, transfer: &Transfer<'_>) -> Box<dyn TransferProgress + '_>;
+
+    /// deploy-local-build starts a stage.
+    fn stage(&self, _stage: Stage) {}
+    /// deploy-local-build's tests ended, passed or not, before it goes on or stops.
+    fn tested(&self, _run: &TestRun) {}
+    /// deploy-local-build's package is written (or was there already).
+    fn packaged(&self, _package: &Package) {}
 }

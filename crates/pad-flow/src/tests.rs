@@ -162,32 +162,12 @@ fn the_dag_check_as_junit_has_a_case_per_dag_and_problem() {
     );
 }
 
-/// Progress that records nothing, for the flows under test.
-struct Quiet;
-
-impl pad_venv::Progress for Quiet {
-    fn step(&self, _name: &str, _step: &str) {}
-}
-
-impl pad_deploy::Progress for Quiet {
-    fn step(&self, _host: &str, _step: pad_deploy::Step) {}
-    fn note(&self, _host: &str, _message: &str) {}
-}
-
-impl crate::Progress for Quiet {
-    fn done(&self, _name: &str, _outcome: &str) {}
-    fn warning(&self, _message: &str) {}
-    fn transfer(&self, _transfer: &crate::Transfer<'_>) -> Box<dyn pad_registry::TransferProgress + '_> {
-        Box::new(pad_registry::NoProgress)
-    }
-}
-
 #[test]
 fn a_deploy_uses_the_package_it_is_told_or_names_the_fix() {
     use crate::PackageChoice;
     let repo = one_project(&[("target/dist/platform-airflow-dags-v1.tar.gz", "not really a package")]);
     let ws = crate::Workspace::new(&repo.root);
-    let choose = |choice: PackageChoice| crate::choose_package(&ws, &choice, &Quiet);
+    let choose = |choice: PackageChoice| crate::choose_package(&ws, &choice, &Recorder::default());
 
     assert_eq!(choose(PackageChoice::File("/any/file.tar.gz".into())).unwrap(), "/any/file.tar.gz");
     assert_eq!(choose(PackageChoice::Version("v1".into())).unwrap(), crate::package_path(&ws, "v1"));
@@ -213,6 +193,61 @@ fn a_deploy_of_a_missing_package_or_target_names_the_fix() {
     let target = crate::find_target(&discovered, "local").unwrap();
     let options = crate::deploy_options(&ws, &repo.root.join("nope.tar.gz"));
     assert_eq!(options.checked_envs, Some(ws.target_dir.join("checked-envs")));
-    let err = crate::deploy(target, &options, &Quiet).unwrap_err().to_string();
+    let err = crate::deploy(target, &options, &Recorder::default()).unwrap_err().to_string();
     assert!(err.starts_with("the package `") && err.contains("does not exist"), "{err}");
+}
+
+/// Progress that records the stages of deploy-local-build and the reports it shows, and
+/// nothing else.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl Recorder {
+    fn push(&self, event: String) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+impl pad_venv::Progress for Recorder {
+    fn step(&self, _name: &str, _step: &str) {}
+}
+
+impl pad_deploy::Progress for Recorder {
+    fn step(&self, _host: &str, _step: pad_deploy::Step) {}
+    fn note(&self, _host: &str, _message: &str) {}
+}
+
+impl crate::Progress for Recorder {
+    fn done(&self, _name: &str, _outcome: &str) {}
+    fn warning(&self, _message: &str) {}
+    fn transfer(&self, _transfer: &crate::Transfer<'_>) -> Box<dyn pad_registry::TransferProgress + '_> {
+        Box::new(pad_registry::NoProgress)
+    }
+    fn stage(&self, stage: crate::Stage) {
+        self.push(format!("stage {stage:?}"));
+    }
+    fn tested(&self, run: &crate::TestRun) {
+        self.push(format!("tested ok={}", run.ok()));
+    }
+    fn packaged(&self, _package: &pad_bundle::Package) {
+        self.push("packaged".to_owned());
+    }
+}
+
+#[test]
+fn deploy_local_build_stops_before_packaging_when_the_test_stage_fails() {
+    let repo = one_project(&[("projects/etl/artifacts.yaml", "artifacts:\n  a.jar: {id: x, source: nowhere}\n")]);
+    let recorder = Recorder::default();
+    let options = crate::LocalBuildOptions::default();
+    let err = crate::deploy_local_build(&crate::Workspace::new(&repo.root), &options, &recorder).unwrap_err();
+    assert!(
+        matches!(&err, crate::FlowError::StoppedBeforePackaging(inner) if matches!(**inner, crate::FlowError::Layout(_)))
+    );
+    let text = pad_layout::error_chain(&err);
+    assert!(
+        text.starts_with("deploy-local-build stopped before packaging: the tests failed: the repository at"),
+        "{text}"
+    );
+    assert_eq!(*recorder.0.lock().unwrap(), ["stage Test"]);
+    assert!(!repo.root.join("target/dist").exists(), "nothing was packaged");
 }
