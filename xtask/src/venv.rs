@@ -78,20 +78,9 @@ fn row(env: &BuiltEnv) -> Row<'_> {
 
 fn print_text(root: &Utf8Path, env: &BuiltEnv) {
     let what = if env.reused { "reused" } else { "built " };
-    let size = env.record.tarball.as_ref().map_or("-".to_owned(), |t| human_size(t.size));
+    let size = env.record.tarball.as_ref().map_or("-".to_owned(), |t| crate::human_size(t.size));
     let path = env.tarball.as_deref().map_or(env.venv.as_path(), |p| p);
     let path = path.strip_prefix(root).unwrap_or(path);
     let lock = if env.lock_updated { " (lock updated)" } else { "" };
     println!("{:<16} {what} {:>6.2}s {:>10}  {path}{lock}", env.name, env.seconds, size);
-}
-
-pub(crate) fn human_size(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
 }

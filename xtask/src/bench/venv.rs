@@ -20,7 +20,7 @@ use super::probe::ProbeResult;
 use super::report::{Machine, Report, Row, SetReport, TargetCheck};
 use super::{median, note, timed};
 use crate::flags::BenchVenvArgs;
-use crate::venv::human_size;
+use crate::human_size;
 
 const IMAGE_MATCHING: &str = "image-matching";
 const LARGE: &str = "bench-large";
