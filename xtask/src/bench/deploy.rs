@@ -16,7 +16,7 @@ use pad_process::{Cmd, shell_quote};
 use pad_testkit::worker::{self, Backend, Worker, WorkerSet};
 use serde::Serialize;
 
-use super::{Target, median, note, print_targets, timed};
+use super::{Target, median, note, print_targets, timed, tool_version};
 use crate::flags::BenchDeployArgs;
 use crate::human_size;
 use crate::progress::Steps;
@@ -264,7 +264,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
             nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
             xtask_profile: if cfg!(debug_assertions) { "debug" } else { "release" },
             worker_backend: backend,
-            ssh: ssh_version(&scratch),
+            ssh: tool_version(&Cmd::new("ssh", &scratch).arg("-V")),
         },
     };
     if args.json {
@@ -471,10 +471,4 @@ fn print_text(report: &Report) {
         m.worker_backend,
         m.ssh.as_deref().unwrap_or("ssh ?")
     );
-}
-
-fn ssh_version(dir: &Utf8Path) -> Option<String> {
-    let out = Cmd::new("ssh", dir).arg("-V").run_unchecked().ok()?;
-    let text = if out.stderr.trim().is_empty() { out.stdout } else { out.stderr };
-    text.lines().next().map(|l| l.trim().to_owned())
 }

@@ -20,14 +20,14 @@ use serde::Deserialize;
 
 use super::probe::ProbeResult;
 use super::report::{Machine, Report, Row, SetReport, TargetCheck};
-use super::{median, note, timed};
+use super::{median, note, timed, tool_version};
 use crate::flags::BenchVenvArgs;
 use crate::human_size;
 
 mod pip;
 mod sets;
 
-use pip::{PIP_FIND_LINKS, PipFlow, VENV_PACK, ensure_venv_pack};
+use pip::{PIP_FIND_LINKS, PipFlow, VENV_PACK, venv_pack};
 use sets::{copy_project, create_dir, dir_stats, remove_dir_if_exists, remove_file_if_exists, select, write_repo};
 
 const UV_CACHE_DIR: &str = "UV_CACHE_DIR";
@@ -94,7 +94,7 @@ pub(super) fn run(root: &Utf8Path, args: &BenchVenvArgs) -> Result<ExitCode> {
     remove_dir_if_exists(&scratch)?;
     let repo = scratch.join("repo");
     write_repo(&real, &repo, &sets)?;
-    let venv_pack = ensure_venv_pack(&bench_dir.join("tools"))?;
+    let venv_pack = venv_pack(&bench_dir.join("tools"))?;
     let pigz = tool_version(&Cmd::new("pigz", &scratch).arg("--version"));
     if pigz.is_none() {
         note("pigz is not on PATH: the `tar -I pigz` measurement is skipped (install it: `apt-get install pigz`)");
@@ -441,14 +441,4 @@ fn targets(
     };
     checks.push(pigz_check);
     checks
-}
-
-/// The first line a tool prints about its version, or `None` when it is not installed.
-fn tool_version(cmd: &Cmd) -> Option<String> {
-    let finished = cmd.run_unchecked().ok()?;
-    if !finished.status.success() {
-        return None;
-    }
-    let text = if finished.stdout.trim().is_empty() { &finished.stderr } else { &finished.stdout };
-    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned)
 }

@@ -6,13 +6,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_process::Cmd;
 
 use super::Bench;
-use super::sets::{create_dir, remove_dir_if_exists, write};
 use crate::bench::{note, timed};
 
 /// The packer of the PoC flow, installed from PyPI into `target/bench/tools/`.
 pub(super) const VENV_PACK: &str = "venv-pack==0.2.0";
-/// The interpreter the venv-pack tool environment is made with.
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// Set on this machine to a local wheel directory; removed so pip downloads from PyPI
 /// like uv does.
 pub(super) const PIP_FIND_LINKS: &str = "PIP_FIND_LINKS";
@@ -32,29 +29,12 @@ impl PipFlow {
     }
 }
 
-/// The venv-pack command, installed from PyPI into its own environment on first use.
-pub(super) fn ensure_venv_pack(tools: &Utf8Path) -> Result<Utf8PathBuf> {
-    let dir = tools.join("venv-pack");
-    let exe = dir.join("bin/venv-pack");
-    // Written last: a directory without it is an interrupted install.
-    let done = dir.join(format!(".installed-{VENV_PACK}"));
-    if done.is_file() && exe.is_file() {
-        return Ok(exe);
-    }
-    note(&format!("installing {VENV_PACK} from PyPI into {dir}"));
-    remove_dir_if_exists(&dir)?;
-    create_dir(tools)?;
-    Cmd::new(SYSTEM_PYTHON, tools)
-        .args(["-m", "venv", dir.as_str()])
-        .run()
-        .with_context(|| format!("creating the venv-pack tool environment {dir}"))?;
-    Cmd::new(dir.join("bin/pip").as_str(), tools)
-        .args(["install", "--quiet", VENV_PACK])
-        .env_remove(PIP_FIND_LINKS)
-        .run()
-        .with_context(|| format!("installing {VENV_PACK} into {dir}"))?;
-    write(&done, "")?;
-    Ok(exe)
+/// The venv-pack command, installed from PyPI into a tool environment of its own under
+/// `tools` on first use.
+pub(super) fn venv_pack(tools: &Utf8Path) -> Result<Utf8PathBuf> {
+    note(&format!("finding {VENV_PACK} (installed from PyPI into {tools} once)"));
+    let python = pad_testkit::tool_python(tools, VENV_PACK)?;
+    Ok(python.with_file_name("venv-pack"))
 }
 
 impl Bench {
