@@ -11,11 +11,13 @@ use pad_process::Cmd;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use crate::services::{
+use pad_testkit::random_bytes;
+use pad_testkit::services::{
     FaultServer, GITLAB_JOB_TOKEN, GITLAB_PROJECT, GITLAB_WRITE_TOKEN, GitlabContract, GitlabOptions, Nginx,
     S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, WebhdfsContract,
 };
-use crate::support::{TestRepo, XtaskRun, e2e_enabled, names_in, random_bytes, xtask_cmd, xtask_with_env};
+
+use crate::support::{TestRepo, XtaskRun, e2e_enabled, names_in, tools_dir, xtask_cmd, xtask_with_env};
 
 fn sha256(data: &[u8]) -> String {
     format!("{:x}", Sha256::digest(data))
@@ -182,10 +184,10 @@ fn warm_fills_every_cache_kind_and_then_copies_nothing() {
     if !e2e_enabled("warm_fills_every_cache_kind_and_then_copies_nothing") {
         return;
     }
-    let nginx = Nginx::start();
-    let s3 = S3Server::start("artifacts");
-    let hdfs = WebhdfsContract::start();
-    let gitlab = GitlabContract::start(GitlabOptions::default());
+    let nginx = Nginx::start().unwrap();
+    let s3 = S3Server::start(&tools_dir(), "artifacts").unwrap();
+    let hdfs = WebhdfsContract::start().unwrap();
+    let gitlab = GitlabContract::start(GitlabOptions::default()).unwrap();
     let repo = TestRepo::empty();
 
     // Sources: a Maven repository (two jars, one with .sha1 and one with .sha256, one of
@@ -293,7 +295,7 @@ artifacts:
         assert!(dav_dir.join(name).is_file() && dav_dir.join(format!("{name}.sha256")).is_file(), "{name}");
     }
     assert_eq!(std::fs::read(dav_dir.join("udfs-1.2.0-shaded.jar")).unwrap(), jar);
-    let mut keys = s3.keys("artifacts", "airflow/cache/");
+    let mut keys = s3.keys("artifacts", "airflow/cache/").unwrap();
     keys.sort();
     assert_eq!(
         keys,
@@ -343,9 +345,9 @@ fn example_repo_warms_into_s3_and_a_directory() {
     if !e2e_enabled("example_repo_warms_into_s3_and_a_directory") {
         return;
     }
-    let nginx = Nginx::start();
-    let s3 = S3Server::start("analytics-artifacts");
-    let gitlab = GitlabContract::start(GitlabOptions::default());
+    let nginx = Nginx::start().unwrap();
+    let s3 = S3Server::start(&tools_dir(), "analytics-artifacts").unwrap();
+    let gitlab = GitlabContract::start(GitlabOptions::default()).unwrap();
     let repo = TestRepo::example();
     let jar = random_bytes(2 * 1024 * 1024 + 17, 11);
     maven_publish(&nginx.root.join("maven"), "org.apache.spark:spark-avro_2.12:3.5.1", &jar, &["sha1"]);
@@ -381,7 +383,7 @@ fn example_repo_warms_into_s3_and_a_directory() {
     let dir = cache_dir.join("image-matching");
     assert_eq!(std::fs::read(dir.join("spark-avro_2.12-3.5.1.jar")).unwrap(), jar);
     assert_eq!(std::fs::read(dir.join("image-matching-venv-0.1.0.tgz")).unwrap(), env);
-    let mut keys = s3.keys("analytics-artifacts", "airflow/image-matching/");
+    let mut keys = s3.keys("analytics-artifacts", "airflow/image-matching/").unwrap();
     keys.sort();
     assert_eq!(keys.len(), 4, "{keys:?}");
     assert!(keys.contains(&"airflow/image-matching/spark-avro_2.12-3.5.1.jar".to_owned()), "{keys:?}");
@@ -405,7 +407,7 @@ fn source_failures_are_reported_and_leave_no_object() {
     if !e2e_enabled("source_failures_are_reported_and_leave_no_object") {
         return;
     }
-    let hdfs = WebhdfsContract::start();
+    let hdfs = WebhdfsContract::start().unwrap();
     let repo = TestRepo::empty();
     let files = repo.root.join("www");
     let flaky = random_bytes(300_000, 21);
@@ -421,7 +423,7 @@ fn source_failures_are_reported_and_leave_no_object() {
         "/maven/org/example/flaky/1.0/flaky-1.0.jar": {"fail": 2, "status": 500},
         "/maven/org/example/truncated/1.0/truncated-1.0.jar": {"truncate": 100_000},
     });
-    let server = FaultServer::start(&files, &rules);
+    let server = FaultServer::start(&files, &rules).unwrap();
     let cache = repo.root.join("cache");
     repo.write(
         "artifacts.yaml",
@@ -516,14 +518,14 @@ fn killed_warm_leaves_no_partial_object_and_reruns() {
     if !e2e_enabled("killed_warm_leaves_no_partial_object_and_reruns") {
         return;
     }
-    let hdfs = WebhdfsContract::start();
-    let nginx = Nginx::start();
+    let hdfs = WebhdfsContract::start().unwrap();
+    let nginx = Nginx::start().unwrap();
     let repo = TestRepo::empty();
     let www = repo.root.join("www");
     let big = random_bytes(6 * 1024 * 1024, 31);
     write(&www.join("big.tgz"), &big);
     // 3 MB/s: two seconds for the whole file.
-    let server = FaultServer::start(&www, &serde_json::json!({"/big.tgz": {"rate": 3_000_000}}));
+    let server = FaultServer::start(&www, &serde_json::json!({"/big.tgz": {"rate": 3_000_000}})).unwrap();
     let cache = repo.root.join("cache");
     repo.write(
         "artifacts.yaml",

@@ -13,7 +13,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_bundle::{PackOptions, PackageFile, PackageSpec, ProjectEntry, SymlinkPolicy};
 use serde_json::Value;
 
-use crate::support::{TestRepo, XtaskRun, e2e_enabled, random_bytes, xtask_with_env};
+use crate::support::{TestRepo, XtaskRun, e2e_enabled, xtask_with_env};
 use crate::worker::{Worker, WorkerOptions, WorkerSet};
 
 /// The workers' interpreter, which the shipped environments point at.
@@ -112,7 +112,7 @@ fn synthetic_package(dir: &Utf8Path, spec: &Spec) -> Utf8PathBuf {
         ("projects/etl/etl/__init__.py".into(), b"VALUE = 1\n".to_vec()),
     ];
     if spec.big > 0 {
-        files.push(("projects/etl/data.bin".into(), random_bytes(spec.big, spec.seed)));
+        files.push(("projects/etl/data.bin".into(), pad_testkit::random_bytes(spec.big, spec.seed)));
     }
     for i in 0..spec.many {
         files.push((format!("projects/etl/gen/f{i:05}.py").into(), format!("N = {i}  # {}\n", spec.seed).into_bytes()));

@@ -142,7 +142,7 @@ fn two_checkouts_sharing_a_target_directory_each_act_on_their_own() {
         // From a subdirectory, as people run it.
         // As from a shell: without the variables cargo set for this test, which would
         // make cargo rebuild crates whose build scripts watch them.
-        let run = xtask::cargo(&checkout.root.join("projects"))
+        let run = pad_testkit::cargo(&checkout.root.join("projects"))
             .args(["xtask", "layout", "--json"])
             .env("CARGO_TARGET_DIR", target_dir.as_str())
             .env_remove(EnvVars::PAD_REPO)

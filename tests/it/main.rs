@@ -17,7 +17,6 @@ mod new_project;
 mod package;
 mod registry;
 mod secrets;
-mod services;
 mod test_flow;
 mod trust;
 mod venv;

@@ -7,8 +7,9 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_process::Cmd;
 
-use crate::services::{GitlabContract, GitlabOptions, Nginx, S3Server};
-use crate::support::{TestRepo, XtaskRun, e2e_enabled, names_in, shared_target, xtask_with_env};
+use pad_testkit::services::{GitlabContract, GitlabOptions, Nginx, S3Server};
+
+use crate::support::{TestRepo, XtaskRun, e2e_enabled, names_in, shared_target, tools_dir, xtask_with_env};
 
 const FILE: &str = "platform-airflow-dags-0.0.0-unversioned.tar.gz";
 
@@ -325,7 +326,7 @@ fn publish_and_fetch_through_nginx_webdav() {
     if !e2e_enabled("publish_and_fetch_through_nginx_webdav") {
         return;
     }
-    let nginx = Nginx::start();
+    let nginx = Nginx::start().unwrap();
     let toml = format!("[dav]\nkind = \"webdav\"\nurl = \"{}\"\n", nginx.url("packages"));
     let (repo, file) = registry_repo(&toml);
     publish_fetch_round_trip(&repo, &file, "dav", &[]);
@@ -336,7 +337,7 @@ fn publish_and_fetch_through_an_s3_server() {
     if !e2e_enabled("publish_and_fetch_through_an_s3_server") {
         return;
     }
-    let s3 = S3Server::start("releases");
+    let s3 = S3Server::start(&tools_dir(), "releases").unwrap();
     let toml = format!(
         "[s3]\nkind = \"s3\"\nbucket = \"releases\"\nendpoint = \"{}\"\nprefix = \"airflow/\"\n",
         s3.endpoint()
@@ -344,7 +345,7 @@ fn publish_and_fetch_through_an_s3_server() {
     let (repo, file) = registry_repo(&toml);
     let env = [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing-secret-7f3a")];
     publish_fetch_round_trip(&repo, &file, "s3", &env);
-    let keys = s3.keys("releases", "airflow/");
+    let keys = s3.keys("releases", "airflow/").unwrap();
     assert!(keys.iter().any(|k| k.ends_with(&format!("0.0.0-unversioned/{FILE}.sha256"))), "{keys:?}");
 }
 
@@ -354,7 +355,8 @@ fn publish_and_fetch_through_the_gitlab_contract_server_never_show_the_token() {
         return;
     }
     let token = "glpat-CliDistinctive-Token-93f1";
-    let server = GitlabContract::start_with_tokens(GitlabOptions::default(), &[(token, "PRIVATE-TOKEN", "write")]);
+    let server =
+        GitlabContract::start_with_tokens(GitlabOptions::default(), &[(token, "PRIVATE-TOKEN", "write")]).unwrap();
     let toml = "[gitlab]\nkind = \"gitlab\"\napi_url = \"${CI_API_V4_URL}\"\nproject = \"42\"\n";
     let (repo, file) = registry_repo(toml);
     let api = server.api_url();
@@ -382,7 +384,7 @@ fn publish_and_fetch_through_the_gitlab_contract_server_never_show_the_token() {
     }
     assert!(server.log().contains(" token"), "the server saw no token:\n{}", server.log());
     // The job token works the same way in CI.
-    let ci_env = [("CI_API_V4_URL", api.as_str()), ("CI_JOB_TOKEN", crate::services::GITLAB_JOB_TOKEN)];
+    let ci_env = [("CI_API_V4_URL", api.as_str()), ("CI_JOB_TOKEN", pad_testkit::services::GITLAB_JOB_TOKEN)];
     let ci =
         run(&repo, &["publish", "--registry", "gitlab", "--json", "--file", published.as_str()], &ci_env).success();
     assert_eq!(ci.json()["outcome"], "already-present");

@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_registry::{NoProgress, PublishOutcome, Registries, Registry, RegistryError, TransferProgress};
 
-use crate::services::{self, GitlabContract, GitlabOptions, Nginx, S3Server};
-use crate::support::{TestRepo, e2e_enabled, names_in, random_bytes};
+use pad_testkit::random_bytes;
+use pad_testkit::services::{self, GitlabContract, GitlabOptions, Nginx, S3Server};
+
+use crate::support::{TestRepo, e2e_enabled, names_in, tools_dir};
 
 const PACKAGE: &str = "platform-airflow-dags";
 const VERSION: &str = "1.4.0";
@@ -98,7 +100,7 @@ struct S3Backdoor<'a>(&'a S3Server, &'a str, &'a str);
 
 impl Backdoor for S3Backdoor<'_> {
     fn overwrite(&self, key: &str, contents: &[u8]) {
-        self.0.put_object(self.1, &format!("{}{key}", self.2), contents);
+        self.0.put_object(self.1, &format!("{}{key}", self.2), contents).unwrap();
     }
 }
 
@@ -211,7 +213,7 @@ fn webdav_registry_round_trip_through_nginx() {
     if !e2e_enabled("webdav_registry_round_trip_through_nginx") {
         return;
     }
-    let nginx = Nginx::start();
+    let nginx = Nginx::start().unwrap();
     let toml = format!("[dav]\nkind = \"webdav\"\nurl = \"{}\"\n", nginx.url("packages"));
     let (_repo, registry) = open(&toml, "dav", &[]);
     round_trip(&registry, &DirBackdoor(nginx.root.join("packages")));
@@ -224,7 +226,7 @@ fn webdav_registry_makes_collections_on_a_strict_server() {
     if !e2e_enabled("webdav_registry_makes_collections_on_a_strict_server") {
         return;
     }
-    let nginx = Nginx::start();
+    let nginx = Nginx::start().unwrap();
     let toml = format!("[dav]\nkind = \"webdav\"\nurl = \"{}\"\n", nginx.url("strict"));
     let (repo, registry) = open(&toml, "dav", &[]);
     let file = package_file(&repo.root.join("dist"), &random_bytes(100_000, 3));
@@ -245,7 +247,7 @@ fn webdav_registry_with_basic_auth() {
     if !e2e_enabled("webdav_registry_with_basic_auth") {
         return;
     }
-    let nginx = Nginx::start();
+    let nginx = Nginx::start().unwrap();
     let toml = format!(
         "[dav]\nkind = \"webdav\"\nurl = \"{}\"\nusername_env = \"DAV_USER\"\npassword_env = \"DAV_PASSWORD\"\n",
         nginx.url("private")
@@ -279,7 +281,7 @@ fn s3_registry_round_trip_through_moto() {
         return;
     }
     let bucket = "airflow-packages";
-    let s3 = S3Server::start(bucket);
+    let s3 = S3Server::start(&tools_dir(), bucket).unwrap();
     let toml = format!(
         "[s3]\nkind = \"s3\"\nbucket = \"{bucket}\"\nendpoint = \"${{S3_ENDPOINT:-}}\"\nprefix = \"releases\"\n"
     );
@@ -293,7 +295,7 @@ fn s3_registry_round_trip_through_moto() {
     round_trip(&registry, &S3Backdoor(&s3, bucket, "releases/"));
     // The package went up in parts (multipart upload), never whole in memory.
     assert!(s3.log().contains("?uploads"), "no multipart upload in moto's log:\n{}", s3.log());
-    let keys = s3.keys(bucket, "releases/");
+    let keys = s3.keys(bucket, "releases/").unwrap();
     assert!(keys.contains(&format!("releases/{PACKAGE}/{VERSION}/{FILE}.sha256")), "{keys:?}");
 
     // Credentials come from the environment only, and opening says which are missing.
@@ -322,7 +324,7 @@ fn gitlab_contract_round_trip() {
     if !e2e_enabled("gitlab_contract_round_trip") {
         return;
     }
-    let server = GitlabContract::start(GitlabOptions::default());
+    let server = GitlabContract::start(GitlabOptions::default()).unwrap();
     let (repo, registry) = gitlab(&server, "data/airflow-dags", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let first = random_bytes(SIZE, 5);
     let second = random_bytes(SIZE, 6);
@@ -376,7 +378,7 @@ fn gitlab_contract_retries_server_errors() {
         return;
     }
     // GitLab answers 500 when concurrent first uploads race to create the package.
-    let server = GitlabContract::start(GitlabOptions { fail_puts: 2, ..GitlabOptions::default() });
+    let server = GitlabContract::start(GitlabOptions { fail_puts: 2, ..GitlabOptions::default() }).unwrap();
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let file = package_file(&repo.root.join("a"), &random_bytes(300_000, 7));
     let progress = Recorder::default();
@@ -397,7 +399,7 @@ fn gitlab_contract_retries_server_errors() {
     assert_eq!(progress.bytes.load(Ordering::SeqCst), 300_000);
 
     // A server that keeps failing: bounded tries, then an error naming the status.
-    let server = GitlabContract::start(GitlabOptions { fail_puts: 100, ..GitlabOptions::default() });
+    let server = GitlabContract::start(GitlabOptions { fail_puts: 100, ..GitlabOptions::default() }).unwrap();
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let file = package_file(&repo.root.join("a"), &random_bytes(1000, 8));
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
@@ -416,7 +418,8 @@ fn gitlab_contract_status_errors() {
     // 400: a duplicate, when the project forbids them and another publisher got there
     // between our check and our upload.
     let server =
-        GitlabContract::start(GitlabOptions { no_duplicates: true, stale_listing: true, ..GitlabOptions::default() });
+        GitlabContract::start(GitlabOptions { no_duplicates: true, stale_listing: true, ..GitlabOptions::default() })
+            .unwrap();
     let (repo, registry) = gitlab(&server, "42", &write);
     let file = package_file(&repo.root.join("a"), &small);
     registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
@@ -425,13 +428,14 @@ fn gitlab_contract_status_errors() {
     assert!(err.to_string().contains("Duplicate package is not allowed"), "{err}");
 
     // 400: too large.
-    let server = GitlabContract::start(GitlabOptions { max_file_size: Some(1000), ..GitlabOptions::default() });
+    let server =
+        GitlabContract::start(GitlabOptions { max_file_size: Some(1000), ..GitlabOptions::default() }).unwrap();
     let (_r, registry) = gitlab(&server, "42", &write);
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
     assert!(matches!(err, RegistryError::TooLarge { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("File is too large"), "{err}");
 
-    let server = GitlabContract::start(GitlabOptions::default());
+    let server = GitlabContract::start(GitlabOptions::default()).unwrap();
     // 401: a token GitLab does not know; the message names the variable to fix.
     let (_r, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", "glpat-revoked")]);
     let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
@@ -461,7 +465,7 @@ fn gitlab_contract_checksum_mismatch_on_download() {
     if !e2e_enabled("gitlab_contract_checksum_mismatch_on_download") {
         return;
     }
-    let server = GitlabContract::start(GitlabOptions { corrupt_downloads: true, ..GitlabOptions::default() });
+    let server = GitlabContract::start(GitlabOptions { corrupt_downloads: true, ..GitlabOptions::default() }).unwrap();
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let contents = random_bytes(2 * 1024 * 1024, 10);
     let file = package_file(&repo.root.join("a"), &contents);
@@ -485,7 +489,7 @@ fn gitlab_contract_direct_download_keeps_the_token_home() {
     }
     // With object storage direct download, GitLab redirects to the storage and the
     // checksum header is lost: the token must not follow, the packages API gives the sha256.
-    let server = GitlabContract::start(GitlabOptions { direct_download: true, ..GitlabOptions::default() });
+    let server = GitlabContract::start(GitlabOptions { direct_download: true, ..GitlabOptions::default() }).unwrap();
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let contents = random_bytes(3 * 1024 * 1024, 13);
     let file = package_file(&repo.root.join("a"), &contents);
@@ -535,7 +539,8 @@ fn gitlab_contract_never_shows_the_token() {
     let server = GitlabContract::start_with_tokens(
         GitlabOptions { corrupt_downloads: true, ..GitlabOptions::default() },
         &[(token, "PRIVATE-TOKEN", "write")],
-    );
+    )
+    .unwrap();
     let logs = LogBuffer::default();
     let writer = logs.clone();
     let _guard = tracing_subscriber::fmt()

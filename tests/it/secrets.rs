@@ -16,7 +16,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_bundle::{PackageFile, PackageSpec};
 use pad_process::Finished;
 
-use crate::services::{EchoServer, free_port};
+use pad_testkit::free_port;
+use pad_testkit::services::EchoServer;
+
 use crate::support::{TestRepo, e2e_enabled, xtask_cmd};
 
 const TOKEN: &str = "glpat-SECRET-token-6b1f0c";
@@ -305,11 +307,12 @@ fn secrets_never_print() {
     let package = package(&work.root.join("package"));
     let forbidden = forbidden();
     let echo: Vec<(&'static str, EchoServer)> = vec![
-        ("401", EchoServer::start(401)),
-        ("403 echo", EchoServer::start(403)),
-        ("500 echo", EchoServer::start(500)),
+        ("401", EchoServer::start(401).unwrap()),
+        ("403 echo", EchoServer::start(403).unwrap()),
+        ("500 echo", EchoServer::start(500).unwrap()),
     ];
-    let mut servers: Vec<(&'static str, String)> = vec![("closed port", format!("http://127.0.0.1:{}", free_port()))];
+    let mut servers: Vec<(&'static str, String)> =
+        vec![("closed port", format!("http://127.0.0.1:{}", free_port().unwrap()))];
     servers.extend(echo.iter().map(|(name, server)| (*name, format!("http://127.0.0.1:{}", server.port))));
 
     let mut cases = Vec::new();

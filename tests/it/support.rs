@@ -109,18 +109,10 @@ pub(crate) fn only_entry(dir: &Utf8Path, prefix: &str) -> Utf8PathBuf {
     found.into_iter().next().unwrap()
 }
 
-/// Deterministic, incompressible pseudo-random bytes (xorshift), different for each seed.
-pub(crate) fn random_bytes(size: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(size + 8);
-    while out.len() < size {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(size);
-    out
+/// Where the test kit installs the PyPI tools its services need (moto, python-dotenv),
+/// once per workspace.
+pub(crate) fn tools_dir() -> Utf8PathBuf {
+    workspace_root().join("target/tools")
 }
 
 /// The names in `dir`, sorted (empty when it does not exist).

@@ -8,8 +8,9 @@ use pad_bundle::craft::{Base, benign_package, hostile_packages};
 use pad_bundle::{PackOptions, SymlinkPolicy};
 use pad_process::Cmd;
 
-use crate::services::tool_python;
-use crate::support::{TestRepo, e2e_enabled, xtask_with_env};
+use pad_testkit::tool_python;
+
+use crate::support::{TestRepo, e2e_enabled, tools_dir, xtask_with_env};
 use crate::worker::{Worker, WorkerOptions, WorkerSet};
 
 /// The workers' interpreter, which the shipped environments point at.
@@ -144,7 +145,7 @@ fn the_env_file_reads_alike_in_python_dotenv_and_sh() {
     let dotenv = repo.root.join("target/airflow/current/.env");
     let text = std::fs::read_to_string(&dotenv).unwrap();
 
-    let python = tool_python(PYTHON_DOTENV);
+    let python = tool_python(&tools_dir(), PYTHON_DOTENV).unwrap();
     let script = "import json, sys\nfrom dotenv import dotenv_values\nprint(json.dumps(dotenv_values(sys.argv[1])))";
     let read = Cmd::new(python.as_str(), &repo.root).args(["-c", script, dotenv.as_str()]).read().unwrap();
     let values: serde_json::Value = serde_json::from_str(&read).unwrap();

@@ -1,7 +1,7 @@
 //! Real worker hosts for the deploy tests: containers built here from a debootstrapped
 //! Debian (or, without a Docker engine or with `PAD_WORKER_BACKEND=sshd`, one sshd per
 //! worker on a loopback address), each with `deployer` (key only), `airflow-svc`, the sudo
-//! rule and `AIRFLOW_HOME=/srv/airflow`. The logic is `xtask::worker`, shared with
+//! rule and `AIRFLOW_HOME=/srv/airflow`. The logic is `pad_testkit::worker`, shared with
 //! `cargo xtask worker up/down`; this is its test-side wrapper, which panics with the
 //! worker's log on failure and tears the set down when dropped.
 //!
@@ -9,7 +9,7 @@
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_process::{Cmd, Finished};
-use xtask::worker as harness;
+use pad_testkit::worker as harness;
 
 use crate::support::{e2e_enabled, shared_target, workspace_root};
 
@@ -65,7 +65,7 @@ impl WorkerSet {
     /// Starts the workers, building the worker image first if its recipe changed.
     #[track_caller]
     pub(crate) fn start(options: WorkerOptions) -> WorkerSet {
-        let backend = harness::Backend::detect().unwrap_or_else(|e| panic!("{e:#}"));
+        let backend = harness::Backend::detect().unwrap_or_else(|e| panic!("{e:?}"));
         let inner = harness::start(
             &work_dir(),
             &harness::Options {
@@ -76,7 +76,7 @@ impl WorkerSet {
                 persistent: false,
             },
         )
-        .unwrap_or_else(|e| panic!("starting {} worker(s) ({backend:?}) failed: {e:#}", options.count));
+        .unwrap_or_else(|e| panic!("starting {} worker(s) ({backend:?}) failed: {e:?}", options.count));
         let workers = inner
             .workers
             .iter()
@@ -118,7 +118,7 @@ impl WorkerSet {
 impl Drop for WorkerSet {
     fn drop(&mut self) {
         if let Err(err) = self.inner.stop() {
-            eprintln!("warning: tearing down worker set {}: {err:#}", self.inner.id);
+            eprintln!("warning: tearing down worker set {}: {err:?}", self.inner.id);
         }
     }
 }
@@ -127,13 +127,13 @@ impl Worker {
     /// Runs `sh -c script` as root on the worker (docker exec; nsenter in the fallback).
     #[track_caller]
     pub(crate) fn exec_root(&self, script: &str) -> Finished {
-        self.inner.exec_root(script).unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name))
+        self.inner.exec_root(script).unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name))
     }
 
     /// Runs `sh -c script` as `airflow-svc` on the worker.
     #[track_caller]
     pub(crate) fn exec_as_service(&self, script: &str) -> Finished {
-        self.inner.exec_as_service(script).unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name))
+        self.inner.exec_as_service(script).unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name))
     }
 
     /// Runs `script` as `deployer` over SSH with the system client, host key checked,
@@ -153,51 +153,51 @@ impl Worker {
     /// Copies a file of this machine onto the worker.
     #[track_caller]
     pub(crate) fn copy_in(&self, from: &Utf8Path, dest: &str) {
-        self.inner.copy_in(from, dest).unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name));
+        self.inner.copy_in(from, dest).unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name));
     }
 
     /// Takes the worker off its network (docker network disconnect; iptables DROP in the
     /// fallback): connections to it hang.
     #[track_caller]
     pub(crate) fn cut_network(&self) {
-        self.inner.cut_network().unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name));
+        self.inner.cut_network().unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name));
     }
 
     /// Puts it back, at the same address.
     #[track_caller]
     pub(crate) fn restore_network(&self) {
-        self.inner.restore_network().unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name));
+        self.inner.restore_network().unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name));
     }
 
     /// docker pause (SIGSTOP to the worker's processes in the fallback).
     #[track_caller]
     pub(crate) fn pause(&self) {
-        self.inner.pause().unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name));
+        self.inner.pause().unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name));
     }
 
     #[track_caller]
     pub(crate) fn unpause(&self) {
-        self.inner.unpause().unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name));
+        self.inner.unpause().unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name));
     }
 
     /// docker kill (SIGKILL to the worker's processes in the fallback).
     #[track_caller]
     pub(crate) fn kill(&self) {
-        self.inner.kill().unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name));
+        self.inner.kill().unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name));
     }
 
     /// Copies an environment packed by [`airflow_env_tarball`] onto the worker and unpacks
     /// it at `/opt/airflow-venv` (root's, readable by `airflow-svc`).
     #[track_caller]
     pub(crate) fn install_airflow(&self, tarball: &Utf8Path) {
-        self.inner.install_airflow(tarball).unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name));
+        self.inner.install_airflow(tarball).unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name));
     }
 
     /// `/opt/airflow-venv/bin/airflow ARGS` (a shell command line) as `airflow-svc` with
     /// `AIRFLOW_HOME=/srv/airflow`, in that directory.
     #[track_caller]
     pub(crate) fn airflow(&self, args: &str) -> Finished {
-        self.inner.airflow(args).unwrap_or_else(|e| panic!("worker {}: {e:#}", self.name))
+        self.inner.airflow(args).unwrap_or_else(|e| panic!("worker {}: {e:?}", self.name))
     }
 
     /// The container's ID (Docker backend).
@@ -214,7 +214,7 @@ impl Worker {
 /// the e2e tests' shared target directory.
 #[track_caller]
 pub(crate) fn airflow_env_tarball(series: &str) -> Utf8PathBuf {
-    harness::airflow_env(&workspace_root(), &shared_target(), series).unwrap_or_else(|e| panic!("{e:#}")).tarball
+    harness::airflow_env(&workspace_root(), &shared_target(), series).unwrap_or_else(|e| panic!("{e:?}")).tarball
 }
 
 #[track_caller]

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use camino::Utf8Path;
+use pad_process::Cmd;
 
 use crate::flags::{BenchArgs, BenchTarget};
 
@@ -68,6 +69,17 @@ fn print_targets(targets: &[Target]) {
     for target in targets {
         println!("  {:<width$} {:<7} {}", target.target, verdict(target.met), target.measured);
     }
+}
+
+/// The first line a tool prints about its version (on stdout, or else on stderr), or
+/// `None` when it is not installed or fails.
+fn tool_version(cmd: &Cmd) -> Option<String> {
+    let finished = cmd.run_unchecked().ok()?;
+    if !finished.status.success() {
+        return None;
+    }
+    let text = if finished.stdout.trim().is_empty() { &finished.stderr } else { &finished.stdout };
+    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned)
 }
 
 /// One line of progress on stderr: what is running now.

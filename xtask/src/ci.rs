@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 use pad_layout::EnvVars;
+use pad_testkit::cargo;
 
 use crate::flags::CiArgs;
 
@@ -15,11 +16,11 @@ mod provision;
 pub(crate) fn run(root: &Utf8Path, args: &CiArgs) -> Result<ExitCode> {
     provision::ensure(root, !args.no_provision)?;
     let steps = [
-        crate::cargo(root).args(["fmt", "--all", "--", "--check"]),
-        crate::cargo(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        cargo(root).args(["fmt", "--all", "--", "--check"]),
+        cargo(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         // PAD_E2E runs the slow tests too: the ones that build environments and start
         // real services. CI never skips them.
-        crate::cargo(root).args(["test", "--workspace"]).env(EnvVars::PAD_E2E, "1"),
+        cargo(root).args(["test", "--workspace"]).env(EnvVars::PAD_E2E, "1"),
     ];
     let started = Instant::now();
     for step in &steps {

@@ -1,78 +1,53 @@
 //! `cargo xtask deploy`, `releases` and `rollback`: the package into `AIRFLOW_HOME` on
-//! every host of a target (`pad_deploy`), the releases there, and switching back.
+//! every host of a target (`pad_flow::choose_package`, `pad_flow::deploy`), the releases
+//! there, and switching back (`pad_deploy`).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
-use camino::{Utf8Path, Utf8PathBuf};
-use pad_deploy::{ConnectOptions, DeployOptions, DeployReport, HostState, Step};
-use pad_layout::Target;
+use anyhow::{Result, bail};
+use camino::Utf8Path;
+use pad_deploy::{ConnectOptions, DeployReport, HostState};
+use pad_flow::{PackageChoice, Progress as _};
 
 use crate::flags::{DeployArgs, ReleasesArgs, RollbackArgs};
 use crate::progress::Steps;
 
-/// Shows each host's steps as a spinner (a line per step off a terminal).
-struct DeployProgress<'a>(&'a Steps);
-
-impl pad_deploy::Progress for DeployProgress<'_> {
-    fn step(&self, host: &str, step: Step) {
-        pad_venv::Progress::step(self.0, host, &step.to_string());
-    }
-
-    fn note(&self, host: &str, message: &str) {
-        tracing::info!("{host}: {message}");
-    }
-}
-
 pub(crate) fn deploy(root: &Utf8Path, args: &DeployArgs) -> Result<ExitCode> {
+    let ws = crate::workspace(root);
     let repo = pad_layout::discover(root)?;
-    let target = find_target(&repo, &args.target)?;
-    let package = match (&args.package, &args.version, &args.from_registry) {
-        (Some(file), _, _) => file.clone(),
-        (None, Some(version), _) => existing_package(root, version)?,
-        (None, None, Some(version)) => fetch(root, target, args.registry.as_deref(), version)?,
-        (None, None, None) => {
-            let version = pad_layout::version(root, &|name| std::env::var(name).ok());
-            existing_package(root, &version.version)?
-        }
+    let target = pad_flow::find_target(&repo, &args.target)?;
+    let choice = match (&args.package, &args.version, &args.from_registry) {
+        (Some(file), _, _) => PackageChoice::File(file.clone()),
+        (None, Some(version), _) => PackageChoice::Version(version.clone()),
+        (None, None, Some(version)) => PackageChoice::Registry {
+            version: version.clone(),
+            registry: args.registry.clone().or_else(|| target.registry.clone()),
+        },
+        (None, None, None) => PackageChoice::Current,
     };
-    let mut options = deploy_options(root, &package);
+    let steps = Steps::new();
+    let package = pad_flow::choose_package(&ws, &choice, &steps)?;
+    let mut options = pad_flow::deploy_options(&ws, &package);
     options.failure_limit = args.failure_limit;
     options.connect.accept_new_host_key = args.accept_new_host_key;
     options.connect.lock_wait = Duration::from_secs(args.lock_wait);
     options.connect.io_timeout = Duration::from_secs(args.io_timeout);
     options.connect.full_verify = args.full_verify;
-    deploy_package(target, &options, args.json)
+    let report = pad_flow::deploy(target, &options, &steps)?;
+    render_deploy(&steps, &report, args.json)
 }
 
-/// The options of a deploy of `package` from the repository `root`: packed environments
-/// that passed the package check are remembered in the target directory.
-pub(crate) fn deploy_options(root: &Utf8Path, package: &Utf8Path) -> DeployOptions {
-    let mut options = DeployOptions::new(package, root);
-    options.checked_envs = Some(crate::target_dir(root).join("checked-envs"));
-    options
-}
-
-/// Deploys `package` to `target` and prints the report; the exit code says whether every
-/// host serves the new release. `deploy-local-build` ends with this.
-pub(crate) fn deploy_package(target: &Target, options: &DeployOptions, json: bool) -> Result<ExitCode> {
-    let package = &options.package;
-    if !package.is_file() {
-        bail!(
-            "the package `{package}` does not exist: build it with `cargo xtask package`, or fetch it with `cargo xtask fetch VERSION`"
-        );
-    }
-    let steps = Steps::new();
-    let report = pad_deploy::deploy(target, options, &DeployProgress(&steps))
-        .with_context(|| format!("deploying `{package}` to target `{}`", target.name))?;
+/// Shows a deploy's report; the exit code says whether every host serves the new
+/// release. `deploy-local-build` ends with this.
+pub(crate) fn render_deploy(steps: &Steps, report: &DeployReport, json: bool) -> Result<ExitCode> {
     for host in &report.hosts {
         steps.done(&host.host, state_name(host.state));
     }
     if json {
-        crate::print_json(&report)?;
+        crate::print_json(report)?;
     } else {
-        print_report(&report);
+        print_report(report);
     }
     if report.success() {
         return Ok(ExitCode::SUCCESS);
@@ -114,8 +89,8 @@ fn print_report(report: &DeployReport) {
             println!(
                 "    uploaded {} file(s), {} ({} on the wire); {} already on the host",
                 host.objects_uploaded,
-                crate::venv::human_size(host.object_bytes),
-                crate::venv::human_size(host.bytes_uploaded),
+                crate::human_size(host.object_bytes),
+                crate::human_size(host.bytes_uploaded),
                 host.objects_reused
             );
         } else if host.state != HostState::Failed {
@@ -134,7 +109,7 @@ fn print_report(report: &DeployReport) {
 
 pub(crate) fn releases(root: &Utf8Path, args: &ReleasesArgs) -> Result<ExitCode> {
     let repo = pad_layout::discover(root)?;
-    let target = find_target(&repo, &args.target)?;
+    let target = pad_flow::find_target(&repo, &args.target)?;
     let listed = pad_deploy::releases(target, &ConnectOptions::new(root))?;
     if args.json {
         crate::print_json(&listed)?;
@@ -171,12 +146,12 @@ pub(crate) fn releases(root: &Utf8Path, args: &ReleasesArgs) -> Result<ExitCode>
 
 pub(crate) fn rollback(root: &Utf8Path, args: &RollbackArgs) -> Result<ExitCode> {
     let repo = pad_layout::discover(root)?;
-    let target = find_target(&repo, &args.target)?;
+    let target = pad_flow::find_target(&repo, &args.target)?;
     let steps = Steps::new();
     let mut connect = ConnectOptions::new(root);
     connect.lock_wait = Duration::from_secs(args.lock_wait);
     connect.full_verify = args.full_verify;
-    let reports = pad_deploy::rollback(target, &connect, args.to.as_deref(), &DeployProgress(&steps))?;
+    let reports = pad_deploy::rollback(target, &connect, args.to.as_deref(), &steps)?;
     for report in &reports {
         steps.done(&report.host, if report.error.is_none() { "switched back" } else { "FAILED" });
     }
@@ -200,31 +175,4 @@ pub(crate) fn rollback(root: &Utf8Path, args: &RollbackArgs) -> Result<ExitCode>
         bail!("the rollback failed on {failed} of {} hosts", reports.len());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn find_target<'a>(repo: &'a pad_layout::Repo, name: &str) -> Result<&'a Target> {
-    repo.target(name).with_context(|| {
-        let known: Vec<&str> = repo.targets.iter().map(|t| t.name.as_str()).collect();
-        format!("there is no target `{name}`: add deploy/{name}.toml, or use one of: {}", known.join(", "))
-    })
-}
-
-/// The package of `version` built (or fetched) before, in target/dist.
-fn existing_package(root: &Utf8Path, version: &str) -> Result<Utf8PathBuf> {
-    let path =
-        crate::target_dir(root).join("dist").join(pad_bundle::package_file_name(crate::package::PACKAGE_NAME, version));
-    if !path.is_file() {
-        bail!(
-            "there is no package for version `{version}` at `{path}`: build it with `cargo xtask package`, fetch it with `cargo xtask fetch {version}`, or pass --from-registry {version}"
-        );
-    }
-    Ok(path)
-}
-
-/// Downloads the package of `version` from the registry named, the target's, or the
-/// default one of deploy/registries.toml, into target/dist.
-fn fetch(root: &Utf8Path, target: &Target, registry: Option<&str>, version: &str) -> Result<Utf8PathBuf> {
-    let dir = crate::target_dir(root).join("dist");
-    let (_, fetched) = crate::publish::fetch_package(root, registry.or(target.registry.as_deref()), version, &dir)?;
-    Ok(fetched.path)
 }

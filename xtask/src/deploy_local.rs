@@ -1,36 +1,24 @@
-//! `cargo xtask deploy-local-build`: the main job. Tests, environments, package, then a
-//! deploy to the `local` target (`deploy/local.toml`, or the built-in default:
-//! `AIRFLOW_HOME`, else `target/airflow`), with no configuration on a fresh clone.
+//! `cargo xtask deploy-local-build`: the main job, `pad_flow::deploy_local_build`. Tests,
+//! environments, package, then a deploy to the `local` target (`deploy/local.toml`, or
+//! the built-in default: `AIRFLOW_HOME`, else `target/airflow`), with no configuration on
+//! a fresh clone. Each stage and its report is shown as it ends.
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use camino::Utf8Path;
+use pad_flow::LocalBuildOptions;
 
-use crate::flags::{DeployLocalBuildArgs, TestArgs};
+use crate::flags::DeployLocalBuildArgs;
 use crate::progress::Steps;
 
 pub(crate) fn run(root: &Utf8Path, args: &DeployLocalBuildArgs) -> Result<ExitCode> {
-    eprintln!("==> test");
-    let tests = TestArgs {
-        projects: Vec::new(),
-        junit: None,
-        force: false,
+    let options = LocalBuildOptions {
         locked: args.locked,
-        airflow: Vec::new(),
-        var: args.var.clone(),
-        conn: args.conn.clone(),
-        no_dags: false,
-        json: false,
+        variables: crate::test::pairs(&args.var, "--var")?,
+        connections: crate::test::pairs(&args.conn, "--conn")?,
     };
-    crate::test::run(root, &tests).context("deploy-local-build stopped before packaging: the tests failed")?;
-
-    eprintln!("==> package");
-    let package = crate::package::build(root, args.locked, None, &Steps::new())?;
-    crate::package::print(root, &package, false)?;
-
-    eprintln!("==> deploy to the local target");
-    let repo = crate::layout::discover(root)?;
-    let target = repo.target("local").context("the layout has no `local` target")?;
-    crate::deploy::deploy_package(target, &crate::deploy::deploy_options(root, &package.path), false)
+    let steps = Steps::with_stage_reports(root);
+    let build = pad_flow::deploy_local_build(&crate::workspace(root), &options, &steps)?;
+    crate::deploy::render_deploy(&steps, &build.deploy, false)
 }

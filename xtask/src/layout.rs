@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use camino::Utf8Path;
-use pad_cache::ConfigFile;
-use pad_layout::{Hosts, LayoutError, Problem, Repo, Scan, Version, vars};
+use pad_layout::{Hosts, LayoutError, Problem, Repo, Version, vars};
 
 use crate::flags::LayoutArgs;
 
@@ -18,31 +17,8 @@ struct Report<'a> {
     errors: &'a [Problem],
 }
 
-/// The front end's layout check, which every command that reads the repository makes:
-/// the layout crate's scan, and every artifacts.yaml read by the cache crate's own parser
-/// (`pad-layout` sits below `pad-cache`, so only a crate above both can join them). Syntax
-/// and structure are checked; `${VAR}`s are not read: credentials and hosts may be set
-/// only where a cache is warmed.
-pub(crate) fn scan(root: &Utf8Path) -> Scan {
-    let mut scan = pad_layout::scan(root);
-    let files: Vec<ConfigFile> =
-        scan.repo.artifacts_files.iter().map(|path| ConfigFile::new(&scan.repo.root, path)).collect();
-    if !files.is_empty()
-        && let Err(err) = pad_cache::load(&files)
-    {
-        scan.errors.extend(err.problems);
-    }
-    scan
-}
-
-/// [`scan`], failing with every problem at once.
-pub(crate) fn discover(root: &Utf8Path) -> Result<Repo, LayoutError> {
-    let scan = scan(root);
-    if scan.errors.is_empty() { Ok(scan.repo) } else { Err(LayoutError::new(&scan.repo.root, scan.errors)) }
-}
-
 pub(crate) fn run(root: &Utf8Path, args: &LayoutArgs) -> Result<ExitCode> {
-    let scan = scan(root);
+    let scan = pad_flow::scan(root);
     let version = pad_layout::version(&scan.repo.root, &vars::from_process_env);
     if args.json {
         crate::print_json(&Report {

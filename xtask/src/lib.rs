@@ -16,16 +16,14 @@ mod ci;
 mod deploy;
 mod deploy_local;
 mod flags;
-mod junit;
 mod layout;
 mod new_project;
-pub mod nginx;
 mod package;
 mod progress;
 mod publish;
 mod test;
 mod venv;
-pub mod worker;
+mod worker;
 
 #[cfg(test)]
 mod tests;
@@ -66,7 +64,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Prints an error and its causes; several failures of one kind (projects that could
+/// not be built) one by one, then their count.
 fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(pad_flow::FlowError::Several(failures)) = err.downcast_ref() {
+        for failure in failures {
+            eprintln!("error: {}", error_line(failure));
+        }
+    }
     eprintln!("error: {}", pad_store::redact(&format!("{err:#}")));
     ExitCode::FAILURE
 }
@@ -161,31 +166,27 @@ fn find_repo(
     }
 }
 
-/// Prefixes of the variables cargo sets for a program it runs (`cargo run`, a test),
-/// which build scripts also watch (ring's: `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`).
-const CARGO_RUN_VARS: &[&str] = &["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_NAME", "CARGO_BIN_", "OUT_DIR"];
-
-/// `cargo` (the one that runs us, else from `PATH`) in `dir`, with the environment a shell
-/// would give it: without [`CARGO_RUN_VARS`]. A cargo started with them (by `cargo xtask
-/// ci`, or by a test) finds those build scripts' inputs changed and rebuilds them and
-/// every crate above, and the next cargo from a shell rebuilds them back.
-pub fn cargo(dir: &Utf8Path) -> pad_process::Cmd {
-    let program = std::env::var(pad_layout::EnvVars::CARGO).unwrap_or_else(|_| "cargo".to_owned());
-    let mut cmd = pad_process::Cmd::new(program, dir);
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(|name| CARGO_RUN_VARS.iter().any(|prefix| name.starts_with(prefix))) {
-            cmd = cmd.env_remove(name);
-        }
+/// The repository at `root` with its build output where `PAD_TARGET_DIR` says, or in
+/// `target/` in the repository: the one place that variable is read.
+fn workspace(root: &Utf8Path) -> pad_flow::Workspace {
+    let ws = pad_flow::Workspace::new(root);
+    match std::env::var(pad_layout::EnvVars::PAD_TARGET_DIR).ok().filter(|dir| !dir.is_empty()) {
+        Some(dir) => ws.with_target_dir(Utf8Path::new(&dir)),
+        None => ws,
     }
-    cmd
 }
 
-/// Where build output goes: `PAD_TARGET_DIR`, or `target/` in the repository.
-fn target_dir(root: &Utf8Path) -> Utf8PathBuf {
-    std::env::var(pad_layout::EnvVars::PAD_TARGET_DIR)
-        .ok()
-        .filter(|dir| !dir.is_empty())
-        .map_or_else(|| root.join("target"), Utf8PathBuf::from)
+/// Bytes for people, in binary units: `512 B`, `3.4 MiB`. Every size the front end
+/// shows goes through here.
+fn human_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
 }
 
 /// Prints a value as pretty JSON on stdout, redacted.

@@ -10,7 +10,7 @@ use crate::flags::NewProjectArgs;
 pub(crate) fn run(root: &Utf8Path, args: &NewProjectArgs) -> Result<ExitCode> {
     let created =
         pad_layout::new_project(root, &args.name).with_context(|| format!("cannot create project `{}`", args.name))?;
-    crate::layout::discover(root).context("the new project was written, but the repository layout has problems")?;
+    pad_flow::discover(root).context("the new project was written, but the repository layout has problems")?;
     if args.json {
         crate::print_json(&created)?;
         return Ok(ExitCode::SUCCESS);

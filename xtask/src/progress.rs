@@ -1,35 +1,82 @@
 //! Progress on stderr: a spinner per item on a terminal, one plain line per step
-//! elsewhere (CI logs).
+//! elsewhere (CI logs). `Steps` implements the progress trait of each library a command
+//! calls (`pad_venv`, `pad_deploy`, `pad_flow`) itself.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// Shows the steps of work on several named items at once.
 pub(crate) struct Steps {
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// The repository, when the reports of deploy-local-build's stages are shown as they
+    /// end (paths are shown relative to it).
+    stage_reports: Option<Utf8PathBuf>,
 }
 
 impl Steps {
     pub(crate) fn new() -> Steps {
         let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
-        Steps { multi, bars: Mutex::new(HashMap::new()) }
+        Steps { multi, bars: Mutex::new(HashMap::new()), stage_reports: None }
     }
 
+    /// Steps that also show each stage of deploy-local-build and its report as it ends.
+    pub(crate) fn with_stage_reports(root: &Utf8Path) -> Steps {
+        Steps { stage_reports: Some(root.to_owned()), ..Steps::new() }
+    }
+}
+
+impl pad_flow::Progress for Steps {
     /// Ends the spinner of `name` with a final message.
-    pub(crate) fn done(&self, name: &str, message: &str) {
+    fn done(&self, name: &str, outcome: &str) {
         if let Some(bar) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).remove(name) {
-            bar.finish_with_message(message.to_owned());
+            bar.finish_with_message(outcome.to_owned());
+        }
+    }
+
+    fn warning(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+
+    fn transfer(&self, transfer: &pad_flow::Transfer<'_>) -> Box<dyn pad_registry::TransferProgress + '_> {
+        let pad_flow::Transfer { direction, file, registry } = transfer;
+        let label = match direction {
+            pad_flow::Direction::Upload => format!("uploading {file} to {registry}"),
+            pad_flow::Direction::Download => format!("downloading {file} from {registry}"),
+        };
+        Box::new(Transfer::new(&label))
+    }
+
+    fn stage(&self, stage: pad_flow::Stage) {
+        let title = match stage {
+            pad_flow::Stage::Test => "test",
+            pad_flow::Stage::Package => "package",
+            pad_flow::Stage::Deploy => "deploy to the local target",
+        };
+        eprintln!("==> {title}");
+    }
+
+    fn tested(&self, run: &pad_flow::TestRun) {
+        if self.stage_reports.is_some() {
+            crate::test::render_text(run);
+        }
+    }
+
+    fn packaged(&self, package: &pad_bundle::Package) {
+        if let Some(root) = &self.stage_reports {
+            crate::package::print_text(root, package);
         }
     }
 }
 
-impl pad_venv::Progress for Steps {
-    fn step(&self, name: &str, step: &str) {
+impl Steps {
+    /// Shows that `name` is at `step`: its spinner's message, or a line.
+    fn show(&self, name: &str, step: &str) {
         let Some(multi) = &self.multi else {
             eprintln!("{name}: {step}");
             return;
@@ -48,20 +95,38 @@ impl pad_venv::Progress for Steps {
     }
 }
 
+impl pad_venv::Progress for Steps {
+    fn step(&self, name: &str, step: &str) {
+        self.show(name, step);
+    }
+}
+
+/// Each host's steps as a spinner (a line per step off a terminal); notes go to the log.
+impl pad_deploy::Progress for Steps {
+    fn step(&self, host: &str, step: pad_deploy::Step) {
+        self.show(host, &step.to_string());
+    }
+
+    fn note(&self, host: &str, message: &str) {
+        tracing::info!("{host}: {message}");
+    }
+}
+
 /// A byte progress bar for one upload or download on a terminal; elsewhere one line
-/// when it starts (CI logs need no more).
-pub(crate) struct Transfer {
+/// when it starts (CI logs need no more). The bar goes when it is dropped.
+struct Transfer {
     label: String,
     bar: Mutex<Option<ProgressBar>>,
 }
 
 impl Transfer {
-    pub(crate) fn new(label: &str) -> Transfer {
+    fn new(label: &str) -> Transfer {
         Transfer { label: label.to_owned(), bar: Mutex::new(None) }
     }
+}
 
-    /// Removes the bar, if any.
-    pub(crate) fn finish(&self) {
+impl Drop for Transfer {
+    fn drop(&mut self) {
         if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
             bar.finish_and_clear();
         }
@@ -72,7 +137,7 @@ impl pad_registry::TransferProgress for Transfer {
     fn start(&self, total: Option<u64>) {
         let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
         if !std::io::stderr().is_terminal() {
-            let size = total.map_or_else(String::new, |t| format!(" ({})", crate::venv::human_size(t)));
+            let size = total.map_or_else(String::new, |t| format!(" ({})", crate::human_size(t)));
             eprintln!("{}{size}", self.label);
             return;
         }

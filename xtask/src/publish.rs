@@ -1,17 +1,17 @@
 //! `cargo xtask publish`, `fetch VERSION` and `verify FILE`: the package in and out of
-//! the registries of `deploy/registries.toml`, and a package checked against its
-//! manifest.
+//! the registries of `deploy/registries.toml` (`pad_flow::publish`, `pad_flow::fetch`),
+//! and a package checked against its manifest (`pad_bundle::verify`).
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use camino::Utf8Path;
-use pad_registry::{PublishOutcome, Registries, Registry};
+use pad_flow::PublishRequest;
+use pad_registry::PublishOutcome;
 use serde::Serialize;
 
 use crate::flags::{FetchArgs, PublishArgs, VerifyArgs};
-use crate::package::PACKAGE_NAME;
-use crate::progress::{Steps, Transfer};
+use crate::progress::Steps;
 
 #[derive(Serialize)]
 struct Published<'a> {
@@ -27,35 +27,25 @@ struct Published<'a> {
 }
 
 pub(crate) fn publish(root: &Utf8Path, args: &PublishArgs) -> Result<ExitCode> {
-    // Open the registry first: a bad name or missing credentials fail before a build.
-    let registry = open(root, args.registry.as_deref())?;
-    let (file, version) = match &args.file {
-        Some(file) => {
-            let manifest = pad_bundle::read_manifest(file)
-                .with_context(|| format!("`{file}` is not a package made by `cargo xtask package`"))?;
-            (file.clone(), manifest.version)
-        }
-        None => {
-            let package = crate::package::build(root, args.locked, None, &Steps::new())?;
-            (package.path, package.manifest.version)
-        }
+    let request = PublishRequest {
+        registry: args.registry.clone(),
+        file: args.file.clone(),
+        locked: args.locked,
+        force: args.force,
     };
-    let file_name = file.file_name().context("the package path has no file name")?.to_owned();
-    let transfer = Transfer::new(&format!("uploading {file_name} to {}", registry.name()));
-    let outcome = registry.publish(&file, PACKAGE_NAME, &version, args.force, &transfer);
-    transfer.finish();
-    let outcome = outcome?;
-    let (what, location, sha256, bytes) = match &outcome {
+    let published = pad_flow::publish(&crate::workspace(root), &request, &Steps::new())?;
+    let (what, location, sha256, bytes) = match &published.outcome {
         PublishOutcome::Uploaded { location, bytes, sha256 } => ("uploaded", location, sha256, *bytes),
         PublishOutcome::AlreadyPresent { location, sha256 } => ("already-present", location, sha256, 0),
         PublishOutcome::Replaced { location, bytes, sha256, .. } => ("replaced", location, sha256, *bytes),
     };
+    let (file_name, version) = (&published.file_name, &published.version);
     if args.json {
         crate::print_json(&Published {
-            registry: registry.name(),
-            kind: registry.kind(),
-            version: &version,
-            file: &file_name,
+            registry: &published.registry,
+            kind: published.kind,
+            version,
+            file: file_name,
             location,
             sha256,
             outcome: what,
@@ -63,15 +53,15 @@ pub(crate) fn publish(root: &Utf8Path, args: &PublishArgs) -> Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    match &outcome {
+    match &published.outcome {
         PublishOutcome::Uploaded { .. } => {
-            println!("uploaded {file_name} ({}) to {location}", crate::venv::human_size(bytes));
+            println!("uploaded {file_name} ({}) to {location}", crate::human_size(bytes));
         }
         PublishOutcome::AlreadyPresent { .. } => {
             println!("{file_name} is already published at {location} with the same sha256: nothing uploaded");
         }
         PublishOutcome::Replaced { previous_sha256, .. } => {
-            println!("replaced {location} (sha256 was {previous_sha256}): uploaded {}", crate::venv::human_size(bytes));
+            println!("replaced {location} (sha256 was {previous_sha256}): uploaded {}", crate::human_size(bytes));
         }
     }
     println!("  version {version}");
@@ -89,18 +79,19 @@ struct FetchedReport<'a> {
 }
 
 pub(crate) fn fetch(root: &Utf8Path, args: &FetchArgs) -> Result<ExitCode> {
-    let dir = args.out_dir.clone().unwrap_or_else(|| crate::target_dir(root).join("dist"));
-    let (registry, fetched) = fetch_package(root, args.registry.as_deref(), &args.package_version, &dir)?;
+    let dir = args.out_dir.clone().unwrap_or_else(|| crate::workspace(root).dist_dir());
+    let fetched = pad_flow::fetch(root, args.registry.as_deref(), &args.package_version, &dir, &Steps::new())?;
+    let (registry, fetched) = (&fetched.registry, &fetched.fetched);
     if args.json {
         crate::print_json(&FetchedReport {
-            registry: &registry,
+            registry,
             version: &args.package_version,
             path: &fetched.path,
             sha256: &fetched.sha256,
             size: fetched.bytes,
         })?;
     } else {
-        println!("{} ({}), sha256 verified", fetched.path, crate::venv::human_size(fetched.bytes));
+        println!("{} ({}), sha256 verified", fetched.path, crate::human_size(fetched.bytes));
         println!("  sha256  {}", fetched.sha256);
     }
     Ok(ExitCode::SUCCESS)
@@ -155,31 +146,4 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitCode> {
             anyhow::bail!("`{}` does not match its manifest: {} problem(s)", args.file, problems.len())
         }
     }
-}
-
-/// Downloads the package of `version` from a registry (the one named, or the default
-/// one) into `dir`, its SHA-256 checked; returns the registry's name and the file.
-pub(crate) fn fetch_package(
-    root: &Utf8Path,
-    registry: Option<&str>,
-    version: &str,
-    dir: &Utf8Path,
-) -> Result<(String, pad_registry::Fetched)> {
-    let registry = open(root, registry)?;
-    let file_name = pad_bundle::package_file_name(PACKAGE_NAME, version);
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
-    let transfer = Transfer::new(&format!("downloading {file_name} from {}", registry.name()));
-    let fetched = registry.fetch(PACKAGE_NAME, version, &file_name, dir, &transfer);
-    transfer.finish();
-    Ok((registry.name().to_owned(), fetched?))
-}
-
-/// Opens a registry of `deploy/registries.toml`: the one named, or the default one.
-fn open(root: &Utf8Path, name: Option<&str>) -> Result<Registry> {
-    let registries = Registries::load(&root.join("deploy").join(pad_layout::REGISTRIES_FILE))?;
-    let name = match name {
-        Some(name) => name,
-        None => registries.default_name()?,
-    };
-    Ok(registries.open(name, &pad_layout::vars::from_process_env)?)
 }

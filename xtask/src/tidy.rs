@@ -92,7 +92,8 @@ fn no_build_time_paths_in_shipped_code() {
 /// `crate -> dependency` edges between workspace members, from `cargo metadata`
 /// (normal and build dependencies; dev-dependencies may reach anywhere).
 fn actual_graph(root: &Utf8Path) -> BTreeMap<String, BTreeSet<String>> {
-    let json = crate::cargo(root).args(["metadata", "--format-version", "1", "--no-deps", "--offline"]).read().unwrap();
+    let json =
+        pad_testkit::cargo(root).args(["metadata", "--format-version", "1", "--no-deps", "--offline"]).read().unwrap();
     let metadata: serde_json::Value = serde_json::from_str(&json).unwrap();
     let packages = metadata["packages"].as_array().unwrap();
     let members: BTreeSet<String> = packages.iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect();

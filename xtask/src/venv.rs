@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use camino::Utf8Path;
-use pad_layout::{Project, Repo};
-use pad_venv::{BuiltEnv, Context, VenvOptions};
+use pad_flow::{FlowError, Progress as _};
+use pad_venv::BuiltEnv;
 use serde::Serialize;
 
 use crate::flags::VenvArgs;
@@ -26,9 +26,9 @@ struct Row<'a> {
 }
 
 pub(crate) fn run(root: &Utf8Path, args: &VenvArgs) -> Result<ExitCode> {
-    let repo = crate::layout::discover(root)?;
-    let projects = select(&repo, &args.projects)?;
-    let ctx = context(&repo, args.locked, args.force)?;
+    let repo = pad_flow::discover(root)?;
+    let projects = pad_flow::select_projects(&repo, &args.projects)?;
+    let ctx = crate::workspace(root).venv_context(args.locked, args.force)?;
     let steps = Steps::new();
     let results = pad_venv::build_projects(&ctx, &repo.root, &projects, &steps);
 
@@ -42,7 +42,7 @@ pub(crate) fn run(root: &Utf8Path, args: &VenvArgs) -> Result<ExitCode> {
             }
             Err(err) => {
                 steps.done(&project.name, "failed");
-                failures.push(anyhow::Error::new(err));
+                failures.push(FlowError::from(err));
             }
         }
     }
@@ -58,22 +58,8 @@ pub(crate) fn run(root: &Utf8Path, args: &VenvArgs) -> Result<ExitCode> {
             print_text(root, env);
         }
     }
-    report_failures(failures)
-}
-
-/// Prints every failure and turns them into one error.
-pub(crate) fn report_failures(failures: Vec<anyhow::Error>) -> Result<ExitCode> {
-    let count = failures.len();
-    match count {
-        0 => Ok(ExitCode::SUCCESS),
-        1 => Err(failures.into_iter().next().expect("one")),
-        _ => {
-            for failure in &failures {
-                eprintln!("error: {failure:#}");
-            }
-            bail!("{count} projects failed")
-        }
-    }
+    FlowError::from_failures(failures)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn row(env: &BuiltEnv) -> Row<'_> {
@@ -92,40 +78,9 @@ fn row(env: &BuiltEnv) -> Row<'_> {
 
 fn print_text(root: &Utf8Path, env: &BuiltEnv) {
     let what = if env.reused { "reused" } else { "built " };
-    let size = env.record.tarball.as_ref().map_or("-".to_owned(), |t| human_size(t.size));
+    let size = env.record.tarball.as_ref().map_or("-".to_owned(), |t| crate::human_size(t.size));
     let path = env.tarball.as_deref().map_or(env.venv.as_path(), |p| p);
     let path = path.strip_prefix(root).unwrap_or(path);
     let lock = if env.lock_updated { " (lock updated)" } else { "" };
     println!("{:<16} {what} {:>6.2}s {:>10}  {path}{lock}", env.name, env.seconds, size);
-}
-
-pub(crate) fn human_size(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
-}
-
-/// The projects named on the command line, or all of them.
-pub(crate) fn select(repo: &Repo, names: &[String]) -> Result<Vec<Project>> {
-    if names.is_empty() {
-        return Ok(repo.projects.clone());
-    }
-    let known: Vec<&str> = repo.projects.iter().map(|p| p.name.as_str()).collect();
-    names
-        .iter()
-        .map(|name| match repo.project(name) {
-            Some(project) => Ok(project.clone()),
-            None => bail!("no project `{name}` in {}/projects (projects: {})", repo.root, known.join(", ")),
-        })
-        .collect()
-}
-
-pub(crate) fn context(repo: &Repo, locked: bool, force: bool) -> Result<Context> {
-    let work_dir = crate::target_dir(&repo.root);
-    Ok(Context::new(VenvOptions { work_dir, locked, force })?)
 }

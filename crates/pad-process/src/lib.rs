@@ -3,7 +3,8 @@
 //!
 //! Every crate of the workspace starts programs (git, uv, python, tar, cargo) through
 //! [`Cmd`], so no call depends on the current directory by accident and every failure
-//! reads the same.
+//! reads the same. Most run to completion ([`Cmd::run`]); a server or a watched process
+//! runs alongside us ([`Cmd::spawn`], [`Running`]).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -13,8 +14,12 @@ use std::process::ExitStatus;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+mod spawn;
+
 #[cfg(test)]
 mod tests;
+
+pub use spawn::{Running, Sink};
 
 /// How many trailing lines of a failed command's output an error keeps.
 const TAIL_LINES: usize = 40;
@@ -58,6 +63,12 @@ pub enum ProcessError {
     },
     #[error("`{command}` failed ({status}) in `{dir}`{}", render_tail(.output))]
     Failed { command: String, dir: Utf8PathBuf, status: ExitStatus, output: String },
+    #[error("failed to wait for `{command}`")]
+    Wait {
+        command: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl ProcessError {

@@ -10,12 +10,13 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_process::Cmd;
+use pad_process::{Cmd, Sink};
+use pad_testkit::{Server, Xorshift, random_bytes};
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
@@ -66,22 +67,28 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchCacheArgs) -> Result<ExitCode> {
     ));
     let sizes = sizes(args.artifacts);
     let warm_bytes: u64 = sizes.iter().map(|s| *s as u64).sum();
-    let pool = noise(20 * MB);
+    let pool = random_bytes(20 * MB, 1);
     for (i, size) in sizes.iter().enumerate() {
         publish(&www, &format!("org.example.bench:big{i}:1.0"), &pool[..*size], i as u64)?;
     }
     for i in 0..args.status_artifacts {
         publish(&www, &format!("org.example.bench:small{i}:1.0"), &pool[..1024], 1_000_000 + i as u64)?;
     }
-    publish(&www, "org.example.bench:large:1.0", &noise(LARGE), 7)?;
+    publish(&www, "org.example.bench:large:1.0", &random_bytes(LARGE, 1), 7)?;
     let nginx = Nginx::start(&work, &www)?;
 
     let exe = Utf8PathBuf::from_path_buf(std::env::current_exe()?).map_err(|p| anyhow::anyhow!("{}", p.display()))?;
     let ours = |file: &Utf8Path, command: &str, jobs: u16| -> Result<Measure> {
         let out = work.join(format!("{}.json", file.file_stem().unwrap_or("out")));
-        let mut cmd = Command::new(&exe);
-        cmd.args(["cache", command, "--jobs", &jobs.to_string(), "--json", file.as_str()]).current_dir(&work);
-        let (seconds, peak, ok) = measured(&mut cmd, &out)?;
+        let cmd = Cmd::new(exe.as_str(), &work).args([
+            "cache",
+            command,
+            "--jobs",
+            &jobs.to_string(),
+            "--json",
+            file.as_str(),
+        ]);
+        let (seconds, peak, ok) = measured(&cmd, &out)?;
         if !ok {
             bail!("`cargo xtask cache {command} {file}` failed; its report is in {out}");
         }
@@ -143,7 +150,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchCacheArgs) -> Result<ExitCode> {
 }
 
 fn print(r: &BenchReport) {
-    let mb = |b: Option<u64>| b.map_or_else(|| "—".to_owned(), |b| format!("{:.0} MB", b as f64 / 1e6));
+    let mb = |b: Option<u64>| b.map_or_else(|| "—".to_owned(), crate::human_size);
     println!(
         "artifact cache benchmark: {} cores, xtask built {}, Maven repository in nginx on 127.0.0.1, directory cache",
         r.nproc, r.xtask_profile
@@ -186,31 +193,11 @@ fn print(r: &BenchReport) {
     );
 }
 
-/// Sizes between 1 and 20 MB, the same on every run.
+/// Sizes between 1 and 20 MB, the same on every run (this seed gives the sizes of the
+/// measurements in the README).
 fn sizes(n: usize) -> Vec<usize> {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            MB + (state % (19 * MB as u64)) as usize
-        })
-        .collect()
-}
-
-/// Incompressible bytes (xorshift).
-fn noise(size: usize) -> Vec<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut out = Vec::with_capacity(size + 8);
-    while out.len() < size {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(size);
-    out
+    let mut rng = Xorshift::new(0x4232_DB54_AA7F_B6E9);
+    (0..n).map(|_| MB + (rng.next_u64() % (19 * MB as u64)) as usize).collect()
 }
 
 /// Writes an artifact (the bytes, with the first 8 made unique by `seed`) and its `.sha1`
@@ -282,11 +269,10 @@ done < "$3"
 
 /// Runs a command to completion, stdout into `out`, and returns its seconds, its peak
 /// resident memory (`VmHWM`, polled from /proc while it runs) and whether it succeeded.
-/// A long-running child we watch, so `std::process::Command` rather than `Cmd`.
-fn measured(cmd: &mut Command, out: &Utf8Path) -> Result<(f64, u64, bool)> {
-    let stdout = File::create(out)?;
+fn measured(cmd: &Cmd, out: &Utf8Path) -> Result<(f64, u64, bool)> {
+    let stdout = File::create(out).with_context(|| format!("creating {out}"))?;
     let started = Instant::now();
-    let mut child: Child = cmd.stdin(Stdio::null()).stdout(stdout).stderr(Stdio::inherit()).spawn()?;
+    let mut child = cmd.spawn(Sink::File(stdout), Sink::Inherit)?;
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0;
     loop {
@@ -307,61 +293,26 @@ fn measured(cmd: &mut Command, out: &Utf8Path) -> Result<(f64, u64, bool)> {
 
 /// nginx serving the repository on two ports: as fast as it can, and throttled.
 struct Nginx {
-    child: Child,
+    _server: Server,
     ports: (u16, u16),
-    dir: Utf8PathBuf,
 }
 
 impl Nginx {
     fn start(work: &Utf8Path, www: &Utf8Path) -> Result<Nginx> {
         let dir = work.join("nginx");
         std::fs::create_dir_all(&dir)?;
-        let free = || -> Result<u16> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
-        let ports = (free()?, free()?);
+        let ports = pad_testkit::free_ports()?;
         let http = format!(
             "    access_log off;\n    sendfile on;\n    server {{ listen 127.0.0.1:{fast}; root {www}; }}\n    server {{ listen 127.0.0.1:{slow}; root {www}; limit_rate {rate}; }}",
             fast = ports.0,
             slow = ports.1,
             rate = THROTTLE.0,
         );
-        std::fs::write(dir.join("nginx.conf"), crate::nginx::config(&dir, 2, &http))?;
-        let program = crate::nginx::program();
-        // A long-running server: `Cmd` runs commands to completion.
-        let child = Command::new(&program)
-            .args(crate::nginx::args(&dir))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {program} (apt-get install nginx)"))?;
-        let nginx = Nginx { child, ports, dir };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", ports.1)).is_err() {
-            if started.elapsed() > Duration::from_secs(20) {
-                bail!("nginx did not start; see {}/error.log", nginx.dir);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(nginx)
+        let server = pad_testkit::nginx::start(&dir, 2, &http, ports.1)?;
+        Ok(Nginx { _server: server, ports })
     }
 
     fn url(&self, throttled: bool) -> String {
         format!("http://127.0.0.1:{}", if throttled { self.ports.1 } else { self.ports.0 })
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // TERM lets the master stop its workers.
-        let _ = Cmd::new("kill", &self.dir).args(["-TERM", &self.child.id().to_string()]).run();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

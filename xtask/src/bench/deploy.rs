@@ -5,7 +5,7 @@
 //! Everything happens in `target/bench/deploy/` (wiped first): the packages, a scratch
 //! repository holding only the worker's target file (`repo/deploy/bench.toml`), and the
 //! `AIRFLOW_HOME` of the `deploy-local-build` runs. One worker is started with
-//! `crate::worker` and torn down at the end, also on an error.
+//! `pad_testkit::worker` and torn down at the end, also on an error.
 
 use std::process::ExitCode;
 
@@ -13,13 +13,13 @@ use anyhow::{Context as _, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_deploy::{DeployReport, HostState, NoProgress};
 use pad_process::{Cmd, shell_quote};
+use pad_testkit::worker::{self, Backend, Worker, WorkerSet};
 use serde::Serialize;
 
-use super::{Target, median, note, print_targets, timed};
+use super::{Target, median, note, print_targets, timed, tool_version};
 use crate::flags::BenchDeployArgs;
+use crate::human_size;
 use crate::progress::Steps;
-use crate::venv::human_size;
-use crate::worker::{self, Backend, Worker, WorkerSet};
 
 /// The target's name in the scratch repository.
 const TARGET: &str = "bench";
@@ -114,7 +114,7 @@ impl Drop for WorkerGuard {
             let _ = worker.exec_root(&format!("rm -rf {} {POC_ARCHIVE}", shell_quote(&self.poc_home)));
         }
         if let Err(err) = self.set.stop() {
-            eprintln!("warning: tearing down worker set {}: {err:#}", self.set.id);
+            eprintln!("warning: tearing down worker set {}: {}", self.set.id, pad_layout::error_chain(&err));
         }
     }
 }
@@ -122,7 +122,7 @@ impl Drop for WorkerGuard {
 pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
     let runs = args.runs as usize;
     note("building (or reusing) the environments");
-    let (spec, dist) = crate::package::prepare(root, false, &Steps::new())?;
+    let pad_flow::Prepared { spec, dist } = pad_flow::prepare(&crate::workspace(root), false, &Steps::new())?;
     let scratch = dist.parent().context("the target directory")?.join("bench/deploy");
     if scratch.exists() {
         note(&format!("wiping {scratch}"));
@@ -153,7 +153,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
     };
 
     let backend = Backend::detect()?;
-    let work = worker::work_dir(root);
+    let work = crate::workspace(root).target_dir.join("worker");
     if backend == Backend::Docker {
         note("building (or reusing) the worker image");
         let image = worker::ensure_image(&work)?;
@@ -264,7 +264,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
             nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
             xtask_profile: if cfg!(debug_assertions) { "debug" } else { "release" },
             worker_backend: backend,
-            ssh: ssh_version(&scratch),
+            ssh: tool_version(&Cmd::new("ssh", &scratch).arg("-V")),
         },
     };
     if args.json {
@@ -277,7 +277,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
 
 /// One deploy of `package` to the worker; any host that does not end serving it is an error.
 fn deploy(root: &Utf8Path, target: &pad_layout::Target, package: &Utf8Path) -> Result<DeployReport> {
-    let options = crate::deploy::deploy_options(root, package);
+    let options = pad_flow::deploy_options(&crate::workspace(root), package);
     let report = pad_deploy::deploy(target, &options, &NoProgress)
         .with_context(|| format!("deploying {package} to the worker"))?;
     if !report.success() {
@@ -471,10 +471,4 @@ fn print_text(report: &Report) {
         m.worker_backend,
         m.ssh.as_deref().unwrap_or("ssh ?")
     );
-}
-
-fn ssh_version(dir: &Utf8Path) -> Option<String> {
-    let out = Cmd::new("ssh", dir).arg("-V").run_unchecked().ok()?;
-    let text = if out.stderr.trim().is_empty() { out.stdout } else { out.stderr };
-    text.lines().next().map(|l| l.trim().to_owned())
 }

@@ -8,10 +8,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_process::Cmd;
 use serde::Serialize;
 
-use super::{Target, median, note, print_targets, timed};
+use super::{Target, median, note, print_targets, timed, tool_version};
 use crate::flags::BenchPackageArgs;
+use crate::human_size;
 use crate::progress::Steps;
-use crate::venv::human_size;
 
 #[derive(Serialize)]
 struct Report {
@@ -44,7 +44,7 @@ struct Machine {
 
 pub(crate) fn run(root: &Utf8Path, args: &BenchPackageArgs) -> Result<ExitCode> {
     note("building (or reusing) the environments");
-    let (spec, dist) = crate::package::prepare(root, false, &Steps::new())?;
+    let pad_flow::Prepared { spec, dist } = pad_flow::prepare(&crate::workspace(root), false, &Steps::new())?;
     let scratch = dist.parent().context("the target directory")?.join("bench/package");
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch).with_context(|| format!("removing {scratch}"))?;
@@ -73,7 +73,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchPackageArgs) -> Result<ExitCode> 
     }
     let ours = median(&ours_runs);
 
-    let pigz = tool_version(&scratch, "pigz");
+    let pigz = tool_version(&Cmd::new("pigz", &scratch).arg("--version"));
     let mut rows = vec![Row {
         packer: "ours (cargo xtask package)".to_owned(),
         seconds: ours,
@@ -162,7 +162,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchPackageArgs) -> Result<ExitCode> 
         machine: Machine {
             nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
             xtask_profile: if cfg!(debug_assertions) { "debug" } else { "release" },
-            tar: tool_version(&scratch, "tar"),
+            tar: tool_version(&Cmd::new("tar", &scratch).arg("--version")),
             pigz,
         },
     };
@@ -199,10 +199,4 @@ fn print_text(report: &Report, tree: &Utf8PathBuf) {
         m.pigz.as_deref().unwrap_or("pigz not installed")
     );
     println!("ours = pad_bundle::write_package in process: hash every file for the manifest, write, verify, rename.");
-}
-
-fn tool_version(dir: &Utf8Path, tool: &str) -> Option<String> {
-    let out = Cmd::new(tool, dir).arg("--version").run_unchecked().ok()?;
-    let text = if out.stdout.trim().is_empty() { out.stderr } else { out.stdout };
-    text.lines().next().map(|l| l.trim().to_owned())
 }

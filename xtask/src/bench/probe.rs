@@ -77,7 +77,7 @@ impl StepClock {
 pub(super) fn run(root: &Utf8Path, name: &str) -> Result<ExitCode> {
     let repo = pad_layout::discover(root)?;
     let Some(project) = repo.project(name) else { bail!("no project `{name}` in {}/projects", repo.root) };
-    let ctx = crate::venv::context(&repo, false, true)?;
+    let ctx = crate::workspace(&repo.root).venv_context(false, true)?;
     let clock = StepClock::default();
     let started = Instant::now();
     let env = pad_venv::build_project(&ctx, &repo.root, project, &clock)

@@ -5,7 +5,9 @@
 //! Everything happens under `target/bench/venv/` (wiped first): a scratch repository
 //! with copies of the sets, one uv cache per set, one target directory per run. Our runs
 //! are `cargo xtask venv` processes (this binary), so each gets its own `UV_CACHE_DIR`
-//! and `PAD_TARGET_DIR` through its environment.
+//! and `PAD_TARGET_DIR` through its environment. This module measures ours and puts the
+//! report together; `venv/pip.rs` runs the PoC flow, `venv/sets.rs` holds the
+//! requirement sets and writes the scratch repository.
 
 use std::process::ExitCode;
 
@@ -18,38 +20,17 @@ use serde::Deserialize;
 
 use super::probe::ProbeResult;
 use super::report::{Machine, Report, Row, SetReport, TargetCheck};
-use super::{median, note, timed};
+use super::{median, note, timed, tool_version};
 use crate::flags::BenchVenvArgs;
-use crate::venv::human_size;
+use crate::human_size;
 
-const IMAGE_MATCHING: &str = "image-matching";
-const LARGE: &str = "bench-large";
-const SETS: &[&str] = &[IMAGE_MATCHING, LARGE];
+mod pip;
+mod sets;
 
-/// The larger set: pinned direct requirements with manylinux wheels for CPython 3.11;
-/// uv and pip resolve the rest.
-const LARGE_REQUIREMENTS: &str = "\
-# bench-large: a larger requirement set for `cargo xtask bench venv`.
-numpy==2.1.3
-pandas==2.2.3
-scikit-learn==1.5.2
-pytest==8.3.4
-";
-const LARGE_SETTINGS: &str = "python = \"3.11\"\n";
+use pip::{PIP_FIND_LINKS, PipFlow, VENV_PACK, venv_pack};
+use sets::{copy_project, create_dir, dir_stats, remove_dir_if_exists, remove_file_if_exists, select, write_repo};
 
-/// The packer of the PoC flow, installed from PyPI into `target/bench/tools/`.
-const VENV_PACK: &str = "venv-pack==0.2.0";
-/// The interpreter the venv-pack tool environment is made with.
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
-/// Set on this machine to a local wheel directory; removed so pip downloads from PyPI
-/// like uv does.
-const PIP_FIND_LINKS: &str = "PIP_FIND_LINKS";
 const UV_CACHE_DIR: &str = "UV_CACHE_DIR";
-
-/// Files copied from a project but not into the scratch one: locks (so the cold run
-/// resolves, as pip does) and what builds and test runs leave behind.
-const SKIPPED_AT_TOP: &[&str] = &[pad_venv::LOCK_FILE, pad_venv::TEST_LOCK_FILE];
-const SKIPPED_ANYWHERE: &[&str] = &["__pycache__", "build", ".pytest_cache"];
 
 /// The fields of `cargo xtask venv --json` the benchmark reads.
 #[derive(Debug, Deserialize)]
@@ -67,21 +48,6 @@ struct VenvRow {
 struct Ours {
     wall: f64,
     row: VenvRow,
-}
-
-/// One PoC flow: seconds of each step and the size of its tarball.
-struct PipFlow {
-    venv: f64,
-    requirements: f64,
-    project: Option<f64>,
-    pack: f64,
-    size: u64,
-}
-
-impl PipFlow {
-    fn total(&self) -> f64 {
-        self.venv + self.requirements + self.project.unwrap_or(0.0) + self.pack
-    }
 }
 
 /// A repeated packing: every run's seconds and the archive size.
@@ -121,14 +87,14 @@ struct Bench {
 pub(super) fn run(root: &Utf8Path, args: &BenchVenvArgs) -> Result<ExitCode> {
     let sets = select(&args.sets)?;
     let real = pad_layout::discover(root)?;
-    let uv = crate::venv::context(&real, false, false).context("finding uv for the benchmark")?.uv;
+    let uv = crate::workspace(&real.root).venv_context(false, false).context("finding uv for the benchmark")?.uv;
     let bench_dir = real.root.join("target/bench");
     let scratch = bench_dir.join("venv");
     note(&format!("wiping {scratch}"));
     remove_dir_if_exists(&scratch)?;
     let repo = scratch.join("repo");
     write_repo(&real, &repo, &sets)?;
-    let venv_pack = ensure_venv_pack(&bench_dir.join("tools"))?;
+    let venv_pack = venv_pack(&bench_dir.join("tools"))?;
     let pigz = tool_version(&Cmd::new("pigz", &scratch).arg("--version"));
     if pigz.is_none() {
         note("pigz is not on PATH: the `tar -I pigz` measurement is skipped (install it: `apt-get install pigz`)");
@@ -148,69 +114,6 @@ pub(super) fn run(root: &Utf8Path, args: &BenchVenvArgs) -> Result<ExitCode> {
         report.print_text();
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn select(names: &[String]) -> Result<Vec<&'static str>> {
-    if names.is_empty() {
-        return Ok(SETS.to_vec());
-    }
-    let mut chosen = Vec::new();
-    for name in names {
-        let Some(set) = SETS.iter().find(|s| **s == name.as_str()) else {
-            bail!("no requirement set `{name}`: the sets are {}", SETS.join(", "))
-        };
-        if !chosen.contains(set) {
-            chosen.push(*set);
-        }
-    }
-    Ok(chosen)
-}
-
-/// Writes the scratch repository: `dags/`, and under `projects/` a copy of the real
-/// image-matching project and the synthetic bench-large one.
-fn write_repo(real: &pad_layout::Repo, repo: &Utf8Path, sets: &[&str]) -> Result<()> {
-    create_dir(&repo.join("dags"))?;
-    let projects = repo.join("projects");
-    for set in sets {
-        let dest = projects.join(set);
-        if *set == LARGE {
-            create_dir(&dest)?;
-            write(&dest.join(pad_layout::REQUIREMENTS_FILE), LARGE_REQUIREMENTS)?;
-            write(&dest.join(pad_layout::PROJECT_SETTINGS_FILE), LARGE_SETTINGS)?;
-        } else {
-            let Some(project) = real.project(set) else {
-                bail!("{}/projects has no `{set}` project to benchmark: run with `--set {LARGE}`", real.root)
-            };
-            copy_project(&project.dir, &dest)?;
-        }
-    }
-    pad_layout::discover(repo).with_context(|| format!("the scratch repository {repo} does not pass `layout`"))?;
-    Ok(())
-}
-
-/// The venv-pack command, installed from PyPI into its own environment on first use.
-fn ensure_venv_pack(tools: &Utf8Path) -> Result<Utf8PathBuf> {
-    let dir = tools.join("venv-pack");
-    let exe = dir.join("bin/venv-pack");
-    // Written last: a directory without it is an interrupted install.
-    let done = dir.join(format!(".installed-{VENV_PACK}"));
-    if done.is_file() && exe.is_file() {
-        return Ok(exe);
-    }
-    note(&format!("installing {VENV_PACK} from PyPI into {dir}"));
-    remove_dir_if_exists(&dir)?;
-    create_dir(tools)?;
-    Cmd::new(SYSTEM_PYTHON, tools)
-        .args(["-m", "venv", dir.as_str()])
-        .run()
-        .with_context(|| format!("creating the venv-pack tool environment {dir}"))?;
-    Cmd::new(dir.join("bin/pip").as_str(), tools)
-        .args(["install", "--quiet", VENV_PACK])
-        .env_remove(PIP_FIND_LINKS)
-        .run()
-        .with_context(|| format!("installing {VENV_PACK} into {dir}"))?;
-    write(&done, "")?;
-    Ok(exe)
 }
 
 impl Bench {
@@ -398,54 +301,6 @@ impl Bench {
         Ok(Packing { runs, size })
     }
 
-    /// The PoC flow: `python -m venv`, `pip install -r requirements.txt` (and the project,
-    /// non-editable, when it has a pyproject.toml), `venv-pack`.
-    fn pip_flow(
-        &self,
-        set: &str,
-        label: &str,
-        python: &Utf8Path,
-        cache: &Utf8Path,
-        source: &Utf8Path,
-        install_project: bool,
-    ) -> Result<PipFlow> {
-        let dir = self.scratch.join("pip").join(set);
-        let venv = dir.join(format!("{label}-venv"));
-        let out = dir.join(format!("{label}.tar.gz"));
-        let step = |what: &str| format!("{set}: pip flow {label}: {what}");
-        let pip = venv.join("bin/pip");
-        let pip_install = |cwd: &Utf8Path| {
-            Cmd::new(pip.as_str(), cwd).args(["install", "--cache-dir", cache.as_str()]).env_remove(PIP_FIND_LINKS)
-        };
-
-        note(&step("python -m venv"));
-        let (result, venv_seconds) =
-            timed(|| Cmd::new(python.as_str(), &dir).args(["-m", "venv", venv.as_str()]).run());
-        result.with_context(|| step("python -m venv"))?;
-
-        note(&step("pip install -r requirements.txt"));
-        let (result, requirements) = timed(|| pip_install(source).args(["-r", pad_layout::REQUIREMENTS_FILE]).run());
-        result.with_context(|| step("pip install -r requirements.txt"))?;
-
-        let project = if install_project {
-            note(&step("pip install <project>"));
-            let (result, seconds) = timed(|| pip_install(&dir).arg(source.as_str()).run());
-            result.with_context(|| step("pip install <project>"))?;
-            Some(seconds)
-        } else {
-            None
-        };
-
-        note(&step("venv-pack"));
-        let (result, pack) =
-            timed(|| Cmd::new(self.venv_pack.as_str(), &dir).args(["-p", venv.as_str(), "-o", out.as_str()]).run());
-        result.with_context(|| step("venv-pack"))?;
-        let size = std::fs::metadata(&out).with_context(|| step("reading the tarball venv-pack wrote"))?.len();
-        let flow = PipFlow { venv: venv_seconds, requirements, project, pack, size };
-        note(&format!("{}: {:.2} s", step("total"), flow.total()));
-        Ok(flow)
-    }
-
     /// Lets a fresh target directory use the uv this checkout already has, instead of
     /// installing it again inside the timing, when uv is the pinned one under `tools/`.
     fn seed_uv(&self, target: &Utf8Path) -> Result<()> {
@@ -586,83 +441,4 @@ fn targets(
     };
     checks.push(pigz_check);
     checks
-}
-
-/// The first line a tool prints about its version, or `None` when it is not installed.
-fn tool_version(cmd: &Cmd) -> Option<String> {
-    let finished = cmd.run_unchecked().ok()?;
-    if !finished.status.success() {
-        return None;
-    }
-    let text = if finished.stdout.trim().is_empty() { &finished.stderr } else { &finished.stdout };
-    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned)
-}
-
-/// Copies a project's files, without its locks and build or test leftovers.
-fn copy_project(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
-    let mut stack = vec![(from.to_owned(), to.to_owned(), true)];
-    while let Some((src, dest, top)) = stack.pop() {
-        create_dir(&dest)?;
-        let entries = src.read_dir_utf8().with_context(|| format!("reading {src}"))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("reading {src}"))?;
-            let name = entry.file_name();
-            let skipped = SKIPPED_ANYWHERE.contains(&name)
-                || name.ends_with(".egg-info")
-                || (top && SKIPPED_AT_TOP.contains(&name));
-            if skipped {
-                continue;
-            }
-            let target = dest.join(name);
-            if entry.path().is_dir() {
-                stack.push((entry.path().to_owned(), target, false));
-            } else {
-                std::fs::copy(entry.path(), &target)
-                    .with_context(|| format!("copying {} to {target}", entry.path()))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Regular files, their bytes, and how many are `*.pyc`, under `dir`.
-fn dir_stats(dir: &Utf8Path) -> Result<(u64, u64, u64)> {
-    let (mut files, mut bytes, mut pyc) = (0, 0, 0);
-    let mut stack = vec![dir.to_owned()];
-    while let Some(current) = stack.pop() {
-        for entry in current.read_dir_utf8().with_context(|| format!("reading {current}"))? {
-            let entry = entry.with_context(|| format!("reading {current}"))?;
-            let meta = entry.path().symlink_metadata().with_context(|| format!("reading {}", entry.path()))?;
-            if meta.is_dir() {
-                stack.push(entry.path().to_owned());
-            } else if meta.is_file() {
-                files += 1;
-                bytes += meta.len();
-                pyc += u64::from(entry.file_name().ends_with(".pyc"));
-            }
-        }
-    }
-    Ok((files, bytes, pyc))
-}
-
-fn create_dir(dir: &Utf8Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))
-}
-
-fn write(path: &Utf8Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing {path}"))
-}
-
-fn remove_dir_if_exists(dir: &Utf8Path) -> Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err).with_context(|| format!("removing {dir}")),
-        _ => Ok(()),
-    }
-}
-
-fn remove_file_if_exists(path: &Utf8Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err).with_context(|| format!("removing {path}")),
-        _ => Ok(()),
-    }
 }

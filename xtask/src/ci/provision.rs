@@ -24,7 +24,7 @@ const NEEDS: &[Need] = &[
     Need { what: "nginx with its WebDAV module", probe: &["/usr/sbin/nginx", "-v"], apt: &["nginx"] },
     // The artifact cache tests publish packages with curl; `bench cache` races a curl loop.
     Need { what: "curl", probe: &["curl", "--version"], apt: &["curl"] },
-    // The deploy tests' worker hosts (xtask/src/worker.rs): the image is made with
+    // The deploy tests' worker hosts (crates/pad-testkit/src/worker.rs): the image is made with
     // debootstrap, keys with ssh-keygen, and the tests log in with the system ssh.
     Need { what: "debootstrap", probe: &["/usr/sbin/debootstrap", "--version"], apt: &["debootstrap"] },
     Need {

@@ -4,13 +4,14 @@
 
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_process::Cmd;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{docker, lock, write_atomic};
+use super::{create_dir, docker, lock, write_atomic};
+use crate::KitError;
+use crate::error::Context as _;
 
 /// The recipe: a shell script run as root with the root filesystem's path and the mirror.
 pub const RECIPE: &str = include_str!("recipe.sh");
@@ -30,18 +31,18 @@ pub struct ImageInfo {
 
 /// `pad-worker:<first 16 hex digits of sha256(recipe)>`.
 pub fn image_tag() -> String {
-    let hash = hex(&Sha256::digest(RECIPE.as_bytes()));
+    let hash = format!("{:x}", Sha256::digest(RECIPE.as_bytes()));
     format!("{REPOSITORY}:{}", &hash[..16])
 }
 
 /// Makes sure the image of the current recipe exists, building it when it does not.
-pub fn ensure_image(work_dir: &Utf8Path) -> Result<ImageInfo> {
+pub fn ensure_image(work_dir: &Utf8Path) -> Result<ImageInfo, KitError> {
     let started = Instant::now();
     let tag = image_tag();
     if image_exists(&tag) {
         return Ok(ImageInfo { tag, built: false, seconds: started.elapsed().as_secs_f64() });
     }
-    std::fs::create_dir_all(work_dir).with_context(|| format!("creating {work_dir}"))?;
+    create_dir(work_dir)?;
     let _guard = lock(&work_dir.join("image.lock"))?;
     // Another process may have built it while this one waited for the lock.
     if image_exists(&tag) {
@@ -49,7 +50,7 @@ pub fn ensure_image(work_dir: &Utf8Path) -> Result<ImageInfo> {
     }
     let hash = tag.rsplit_once(':').map(|(_, h)| h.to_owned()).unwrap_or_default();
     let rootfs_dir = work_dir.join("rootfs");
-    std::fs::create_dir_all(&rootfs_dir)?;
+    create_dir(&rootfs_dir)?;
     let rootfs = rootfs_dir.join(&hash);
     if !rootfs.join("usr/bin/python3.11").exists() {
         debootstrap(work_dir, &rootfs, &hash)?;
@@ -62,7 +63,7 @@ pub fn ensure_image(work_dir: &Utf8Path) -> Result<ImageInfo> {
             "bash",
             rootfs.as_str(),
             &tag,
-            "pad worker: debootstrap bookworm (xtask/src/worker/recipe.sh)",
+            "pad worker: debootstrap bookworm (crates/pad-testkit/src/worker/recipe.sh)",
         ])
         .run()
         .with_context(|| format!("importing {rootfs} as the Docker image {tag}"))?;
@@ -76,7 +77,7 @@ fn image_exists(tag: &str) -> bool {
 }
 
 /// Runs the recipe into `<rootfs>.tmp` and renames it to `rootfs` when it succeeded.
-fn debootstrap(work_dir: &Utf8Path, rootfs: &Utf8Path, hash: &str) -> Result<()> {
+fn debootstrap(work_dir: &Utf8Path, rootfs: &Utf8Path, hash: &str) -> Result<(), KitError> {
     let started = Instant::now();
     let tmp = Utf8PathBuf::from(format!("{rootfs}.tmp"));
     if tmp.exists() {
@@ -93,7 +94,7 @@ fn debootstrap(work_dir: &Utf8Path, rootfs: &Utf8Path, hash: &str) -> Result<()>
     let _ = std::fs::remove_file(&script);
     result.with_context(|| {
         format!(
-            "building the worker root filesystem (xtask/src/worker/recipe.sh) in {tmp}: it needs root and \
+            "building the worker root filesystem (crates/pad-testkit/src/worker/recipe.sh) in {tmp}: it needs root and \
              debootstrap (apt-get install debootstrap), and reaches the mirror {mirror}"
         )
     })?;
@@ -189,10 +190,6 @@ fn mirror_in_one_line(text: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

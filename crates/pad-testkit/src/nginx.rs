@@ -5,6 +5,10 @@
 use camino::Utf8Path;
 use pad_process::Cmd;
 
+use crate::KitError;
+use crate::error::Context as _;
+use crate::server::{Server, Stop};
+
 /// The nginx binary: Debian's path, a source build's, or whatever `PATH` finds.
 pub fn program() -> String {
     for candidate in ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"] {
@@ -15,17 +19,16 @@ pub fn program() -> String {
     "nginx".to_owned()
 }
 
-/// The arguments that start nginx in the foreground on `dir/nginx.conf`.
-pub fn args(dir: &Utf8Path) -> [String; 6] {
-    let arg = |s: &str| s.to_owned();
-    [
-        arg("-p"),
-        arg(dir.as_str()),
-        arg("-c"),
-        dir.join("nginx.conf").to_string(),
-        arg("-e"),
-        dir.join("error.log").to_string(),
-    ]
+/// The command that runs nginx in the foreground on `dir/nginx.conf`.
+pub fn command(dir: &Utf8Path) -> Cmd {
+    Cmd::new(program(), dir).args([
+        "-p",
+        dir.as_str(),
+        "-c",
+        dir.join("nginx.conf").as_str(),
+        "-e",
+        dir.join("error.log").as_str(),
+    ])
 }
 
 /// A complete `nginx.conf` for `dir`: `workers` worker processes, logs and temporary
@@ -51,6 +54,18 @@ http {{
 }}
 "#
     )
+}
+
+/// Writes the [`config`] of `http` into `dir` and starts nginx on it; returns once it
+/// listens on `port` of 127.0.0.1 (one of those its `server` blocks name). Dropped, it
+/// is stopped with TERM, so its master stops its workers.
+pub fn start(dir: &Utf8Path, workers: u32, http: &str, port: u16) -> Result<Server, KitError> {
+    let conf = dir.join("nginx.conf");
+    std::fs::write(&conf, config(dir, workers, http)).with_context(|| format!("writing {conf}"))?;
+    let mut server =
+        Server::spawn("nginx", &command(dir), Stop::Term).context("starting nginx (apt-get install nginx)")?;
+    server.wait_for(port)?;
+    Ok(server)
 }
 
 fn is_root(dir: &Utf8Path) -> bool {

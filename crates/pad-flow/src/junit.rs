@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result};
 use camino::Utf8Path;
 use pad_venv::DagReport;
+
+use crate::FlowError;
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -23,33 +24,35 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Writes `dags-airflow-<series>.xml` into `dir`: one case per loaded DAG, one failing
-/// case per problem.
-pub(crate) fn write_dag_report(dir: &Utf8Path, report: &DagReport) -> Result<()> {
+/// The JUnit XML of a DAG check: one case per loaded DAG, one failing case per problem.
+pub(crate) fn dag_report_xml(report: &DagReport) -> String {
     let suite = format!("dags (Airflow {})", report.airflow_version);
     let mut cases = String::new();
     for dag in &report.dags {
-        writeln!(cases, r#"  <testcase classname="{}" name="{}"/>"#, escape(&dag.file), escape(&dag.dag_id))?;
+        let _ = writeln!(cases, r#"  <testcase classname="{}" name="{}"/>"#, escape(&dag.file), escape(&dag.dag_id));
     }
     for problem in &report.problems {
-        writeln!(
+        let _ = writeln!(
             cases,
             "  <testcase classname=\"{}\" name=\"{}\">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
             escape(&problem.file),
             escape(&problem.kind),
             escape(&problem.message),
             escape(&problem.detail)
-        )?;
+        );
     }
-    let xml = format!(
+    format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">\n{cases}</testsuite>\n",
         escape(&suite),
         report.dags.len() + report.problems.len(),
         report.problems.len(),
         report.seconds
-    );
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{dir}`"))?;
+    )
+}
+
+/// Writes `dags-airflow-<series>.xml` into `dir`.
+pub(crate) fn write_dag_report(dir: &Utf8Path, report: &DagReport) -> Result<(), FlowError> {
+    std::fs::create_dir_all(dir).map_err(|source| FlowError::Io { action: "create", path: dir.to_owned(), source })?;
     let path = dir.join(format!("dags-airflow-{}.xml", report.series));
-    std::fs::write(&path, xml).with_context(|| format!("cannot write `{path}`"))?;
-    Ok(())
+    std::fs::write(&path, dag_report_xml(report)).map_err(|source| FlowError::Io { action: "write", path, source })
 }

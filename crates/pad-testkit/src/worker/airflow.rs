@@ -5,13 +5,13 @@
 
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_venv::{Context, EnvSpec, NoProgress, VenvOptions};
 use serde::Serialize;
 
-use super::Worker;
-use crate::worker::AIRFLOW_HOME;
+use super::{AIRFLOW_HOME, Worker};
+use crate::KitError;
+use crate::error::{Context as _, failed};
 
 /// The interpreter every worker has, at the same path as on this machine.
 pub const WORKER_PYTHON: &str = "/usr/bin/python3.11";
@@ -35,13 +35,14 @@ pub struct AirflowEnv {
 /// Builds (or reuses, keyed by its lock and interpreter) the Airflow of
 /// `root/deploy/airflow/<series>` in `work_dir/venvs/airflow-<series>-worker`. The lock
 /// must be current: it is never rewritten here.
-pub fn airflow_env(root: &Utf8Path, work_dir: &Utf8Path, series: &str) -> Result<AirflowEnv> {
+pub fn airflow_env(root: &Utf8Path, work_dir: &Utf8Path, series: &str) -> Result<AirflowEnv, KitError> {
     let started = Instant::now();
     let pin = pad_venv::airflow_pins(root)
         .into_iter()
         .find(|p| p.series == series)
-        .with_context(|| format!("no Airflow series `{series}` pinned under {root}/deploy/airflow"))?;
-    let ctx = Context::new(VenvOptions { work_dir: work_dir.to_owned(), locked: true, force: false })?;
+        .ok_or_else(|| failed(format!("no Airflow series `{series}` pinned under {root}/deploy/airflow")))?;
+    let ctx = Context::new(VenvOptions { work_dir: work_dir.to_owned(), locked: true, force: false })
+        .context("finding uv to build the workers' Airflow")?;
     let name = format!("airflow-{series}-worker");
     let shown = pin.dir.strip_prefix(root).unwrap_or(&pin.dir).to_owned();
     let env = pad_venv::build(
@@ -59,7 +60,9 @@ pub fn airflow_env(root: &Utf8Path, work_dir: &Utf8Path, series: &str) -> Result
         &NoProgress,
     )
     .with_context(|| format!("building the Airflow {series} environment for the workers"))?;
-    let Some(tarball) = env.tarball.clone() else { bail!("the Airflow environment {} was not packed", env.dir) };
+    let Some(tarball) = env.tarball.clone() else {
+        return Err(failed(format!("the Airflow environment {} was not packed", env.dir)));
+    };
     let airflow = env
         .record
         .packages
@@ -81,7 +84,7 @@ impl Worker {
     /// Copies `tarball` (a `venv.tar.gz`) onto the worker and unpacks it at
     /// `/opt/airflow-venv`, owned by root and readable by every user; unchanged when the
     /// same tarball is there already.
-    pub fn install_airflow(&self, tarball: &Utf8Path) -> Result<()> {
+    pub fn install_airflow(&self, tarball: &Utf8Path) -> Result<(), KitError> {
         let meta = std::fs::metadata(tarball).with_context(|| format!("reading {tarball}"))?;
         let stamp = format!("{tarball} {}", meta.len());
         let upload = format!("/tmp/pad-airflow-{}.tar.gz", self.name);
@@ -105,19 +108,17 @@ rm -f '{upload}'
         );
         let out = self.exec_root(&script)?;
         if !out.status.success() {
-            bail!(
+            return Err(failed(format!(
                 "unpacking {tarball} at {AIRFLOW_VENV} on worker {} failed:\n{}{}",
-                self.name,
-                out.stdout,
-                out.stderr
-            );
+                self.name, out.stdout, out.stderr
+            )));
         }
         Ok(())
     }
 
     /// Runs `airflow ARGS…` (a shell command line) from `/opt/airflow-venv` as the service
     /// user with `AIRFLOW_HOME` set to the worker's.
-    pub fn airflow(&self, args: &str) -> Result<pad_process::Finished> {
+    pub fn airflow(&self, args: &str) -> Result<pad_process::Finished, KitError> {
         self.exec_as_service(&format!(
             "cd {AIRFLOW_HOME} && AIRFLOW_HOME={AIRFLOW_HOME} {AIRFLOW_VENV}/bin/airflow {args}"
         ))

@@ -15,16 +15,16 @@
 //! `cut_network`.
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 
-use anyhow::{Context as _, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_process::{Cmd, Finished};
+use pad_process::{Cmd, Finished, Sink};
 
 use super::{
-    AIRFLOW_HOME, Handle, Options, SERVICE_USER, SSH_USER, Worker, WorkerSet, keygen, known_hosts_line, lock,
-    sshd_config, sudoers_rule, wait_for_ssh, write_atomic,
+    AIRFLOW_HOME, Handle, Options, SERVICE_USER, SSH_USER, Worker, WorkerSet, create_dir, keygen, known_hosts_line,
+    lock, read, sshd_config, sudoers_rule, wait_for_ssh, write_atomic,
 };
+use crate::KitError;
+use crate::error::{Context as _, failed};
 
 const SSHD: &str = "/usr/sbin/sshd";
 const FIRST_PORT: u16 = 2222;
@@ -33,18 +33,18 @@ fn root_dir() -> &'static Utf8Path {
     Utf8Path::new("/")
 }
 
-fn sh(script: &str) -> Result<String> {
+fn sh(script: &str) -> Result<String, KitError> {
     Ok(Cmd::new("sh", root_dir()).args(["-c", script]).read()?)
 }
 
-pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options) -> Result<()> {
+pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options) -> Result<(), KitError> {
     if sh("id -u")? != "0" {
-        bail!(
-            "the sshd worker fallback runs as root (it creates users and mount namespaces); run as root or use Docker"
-        );
+        return Err(failed(
+            "the sshd worker fallback runs as root (it creates users and mount namespaces); run as root or use Docker",
+        ));
     }
     if !Utf8Path::new(SSHD).exists() {
-        bail!("the sshd worker fallback needs {SSHD}: apt-get install openssh-server sudo");
+        return Err(failed(format!("the sshd worker fallback needs {SSHD}: apt-get install openssh-server sudo")));
     }
     // One process at a time creates users and picks addresses and ports.
     let _guard = lock(&work_dir.join("sshd.lock"))?;
@@ -59,12 +59,12 @@ pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options)
 
     let addrs: Vec<String> = (0..options.count).map(|i| format!("127.0.0.{}", i + 2)).collect();
     let port = free_port(&addrs)?;
-    let public_key = std::fs::read_to_string(format!("{}.pub", set.identity))?;
+    let public_key = read(&Utf8PathBuf::from(format!("{}.pub", set.identity)))?;
     for (index, addr) in addrs.iter().enumerate() {
         let name = format!("w{}", index + 1);
         let dir = set.dir.join(&name);
         for sub in ["ssh", "sudoers.d", "airflow"] {
-            std::fs::create_dir_all(dir.join(sub))?;
+            create_dir(&dir.join(sub))?;
         }
         keygen(&dir.join("ssh_host_ed25519_key"), &name)?;
         write_atomic(&dir.join("ssh/authorized_keys"), public_key.as_bytes())?;
@@ -91,15 +91,15 @@ pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options)
              exec {SSHD} -D -e -f '{config}'\n"
         );
         // `setsid --fork`: the sshd outlives this process when it belongs to `worker up`.
-        let status = Command::new("setsid")
+        // It is spawned with its output nowhere rather than run with it captured: the
+        // sshd it leaves behind would hold a capturing pipe open.
+        let status = Cmd::new("setsid", root_dir())
             .args(["--fork", "unshare", "--mount", "--propagation", "private", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
+            .spawn(Sink::Null, Sink::Null)
+            .and_then(|mut setsid| setsid.wait())
             .context("starting sshd with setsid and unshare (util-linux)")?;
         if !status.success() {
-            bail!("starting the sshd of worker {name} failed ({status})");
+            return Err(failed(format!("starting the sshd of worker {name} failed ({status})")));
         }
         let pid = wait_pid(&dir)?;
         let tag = format!("pad-worker-{}-{name}", set.id);
@@ -124,16 +124,16 @@ pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options)
 }
 
 /// The first port from 2222 on that every address of the set can bind.
-fn free_port(addrs: &[String]) -> Result<u16> {
+fn free_port(addrs: &[String]) -> Result<u16, KitError> {
     for port in FIRST_PORT..FIRST_PORT + 200 {
         if addrs.iter().all(|addr| TcpListener::bind((addr.as_str(), port)).is_ok()) {
             return Ok(port);
         }
     }
-    bail!("no free port from {FIRST_PORT} on for {}", addrs.join(", "))
+    Err(failed(format!("no free port from {FIRST_PORT} on for {}", addrs.join(", "))))
 }
 
-fn wait_pid(dir: &Utf8Path) -> Result<u32> {
+fn wait_pid(dir: &Utf8Path) -> Result<u32, KitError> {
     let file = dir.join("pid");
     for _ in 0..100 {
         if let Ok(text) = std::fs::read_to_string(&file)
@@ -143,10 +143,10 @@ fn wait_pid(dir: &Utf8Path) -> Result<u32> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    bail!(
+    Err(failed(format!(
         "the sshd wrapper did not write {file}; its log:\n{}",
         std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
-    )
+    )))
 }
 
 fn alive(pid: u32) -> bool {
@@ -172,10 +172,10 @@ fn processes(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-pub(super) fn signal_all(pid: u32, signal: &str) -> Result<()> {
+pub(super) fn signal_all(pid: u32, signal: &str) -> Result<(), KitError> {
     let pids = processes(pid);
     if pids.is_empty() {
-        bail!("the worker's sshd (pid {pid}) is not running");
+        return Err(failed(format!("the worker's sshd (pid {pid}) is not running")));
     }
     let mut args = vec![format!("-{signal}")];
     args.extend(pids.iter().map(u32::to_string));
@@ -184,7 +184,7 @@ pub(super) fn signal_all(pid: u32, signal: &str) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn stop(set: &WorkerSet) -> Result<()> {
+pub(super) fn stop(set: &WorkerSet) -> Result<(), KitError> {
     for worker in &set.workers {
         if let Handle::Sshd { pid, addr, port, tag, .. } = &worker.handle {
             let _ = block(addr, *port, tag, false);
@@ -196,7 +196,7 @@ pub(super) fn stop(set: &WorkerSet) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn exec(pid: u32, user: &str, script: &str) -> Result<Finished> {
+pub(super) fn exec(pid: u32, user: &str, script: &str) -> Result<Finished, KitError> {
     let target = pid.to_string();
     let mut cmd = Cmd::new("nsenter", root_dir()).args(["--target", &target, "--mount", "--wd=/", "--"]);
     if user != "root" {
@@ -205,7 +205,7 @@ pub(super) fn exec(pid: u32, user: &str, script: &str) -> Result<Finished> {
     Ok(cmd.args(["sh", "-c", script]).run_unchecked()?)
 }
 
-pub(super) fn copy_in(pid: u32, from: &Utf8Path, dest: &str) -> Result<()> {
+pub(super) fn copy_in(pid: u32, from: &Utf8Path, dest: &str) -> Result<(), KitError> {
     let target = pid.to_string();
     Cmd::new("nsenter", root_dir())
         .args(["--target", &target, "--mount", "--", "cp", "--", from.as_str(), dest])
@@ -215,7 +215,7 @@ pub(super) fn copy_in(pid: u32, from: &Utf8Path, dest: &str) -> Result<()> {
 }
 
 /// Drops (or stops dropping) every packet to and from the worker's address and port.
-pub(super) fn block(addr: &str, port: u16, tag: &str, on: bool) -> Result<()> {
+pub(super) fn block(addr: &str, port: u16, tag: &str, on: bool) -> Result<(), KitError> {
     let port = port.to_string();
     let rules: [[&str; 4]; 2] = [["-d", addr, "--dport", &port], ["-s", addr, "--sport", &port]];
     for [host_flag, host, port_flag, port] in rules {

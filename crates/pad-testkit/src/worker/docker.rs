@@ -1,22 +1,23 @@
 //! The Docker backend: a private network per set, a container per worker, everything
 //! labelled with its set and owner and removed by ID.
 
-use anyhow::{Context as _, Result, bail};
-use camino::Utf8Path;
-use pad_process::{Cmd, Finished};
+use camino::{Utf8Path, Utf8PathBuf};
+use pad_process::{Cmd, Finished, ProcessError};
 
 use super::{
-    AIRFLOW_HOME, Handle, Options, SERVICE_USER, Worker, WorkerSet, keygen, known_hosts_line, lock, owner_alive,
-    sshd_config, sudoers_rule, wait_for_ssh, write_atomic,
+    AIRFLOW_HOME, Handle, Options, SERVICE_USER, Worker, WorkerSet, create_dir, keygen, known_hosts_line, lock,
+    owner_alive, read, sshd_config, sudoers_rule, wait_for_ssh, write_atomic,
 };
+use crate::KitError;
+use crate::error::{Context as _, failed};
 
 const SETUP: &str = include_str!("setup.sh");
 const SET_LABEL: &str = "pad.worker.set";
 const OWNER_LABEL: &str = "pad.worker.owner";
 
 /// Runs `docker ARGS` and returns its trimmed stdout.
-pub(crate) fn docker(args: &[&str]) -> Result<String> {
-    Ok(Cmd::new("docker", Utf8Path::new("/")).args(args).read()?)
+pub(super) fn docker(args: &[&str]) -> Result<String, ProcessError> {
+    Cmd::new("docker", Utf8Path::new("/")).args(args).read()
 }
 
 /// Whether a Docker engine answers.
@@ -24,7 +25,7 @@ pub(super) fn engine_answers() -> bool {
     docker(&["version", "--format", "{{.Server.Version}}"]).is_ok()
 }
 
-pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options) -> Result<()> {
+pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options) -> Result<(), KitError> {
     let image = super::ensure_image(work_dir)?.tag;
     let labels = [format!("{SET_LABEL}={}", set.id), format!("{OWNER_LABEL}={}", set.owner)];
     let network = format!("pad-worker-{}", set.id);
@@ -32,11 +33,11 @@ pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options)
     set.network = Some(network.clone());
     set.save()?;
 
-    let public_key = std::fs::read_to_string(format!("{}.pub", set.identity))?;
+    let public_key = read(&Utf8PathBuf::from(format!("{}.pub", set.identity)))?;
     for index in 1..=options.count {
         let name = format!("w{index}");
         let files = set.dir.join(&name).join("pad");
-        std::fs::create_dir_all(&files)?;
+        create_dir(&files)?;
         keygen(&files.join("ssh_host_ed25519_key"), &name)?;
         write_atomic(&files.join("setup.sh"), SETUP.as_bytes())?;
         write_atomic(
@@ -82,7 +83,7 @@ pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options)
         let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
         *ip = docker(&["inspect", "--format", &format, id])?;
         if ip.is_empty() {
-            bail!("worker {} has no address on {network}; its log:\n{}", worker.name, logs(id));
+            return Err(failed(format!("worker {} has no address on {network}; its log:\n{}", worker.name, logs(id))));
         }
         worker.host = ip.clone();
         let (id, host) = (id.clone(), ip.clone());
@@ -95,7 +96,7 @@ pub(super) fn start(work_dir: &Utf8Path, set: &mut WorkerSet, options: &Options)
 
 /// Creates the set's network with an explicit subnet (the one Docker would choose), so a
 /// worker taken off it comes back at the same address.
-fn create_network(work_dir: &Utf8Path, name: &str, labels: &[String]) -> Result<()> {
+fn create_network(work_dir: &Utf8Path, name: &str, labels: &[String]) -> Result<(), KitError> {
     // Networks are created one at a time here, so two sets never pick the same subnet.
     let _guard = lock(&work_dir.join("network.lock"))?;
     let mut args: Vec<&str> = vec!["network", "create", "--internal"];
@@ -119,7 +120,7 @@ fn create_network(work_dir: &Utf8Path, name: &str, labels: &[String]) -> Result<
     Ok(())
 }
 
-pub(super) fn stop(set: &WorkerSet) -> Result<()> {
+pub(super) fn stop(set: &WorkerSet) -> Result<(), KitError> {
     let mut errors = Vec::new();
     let ids: Vec<&str> = set
         .workers
@@ -144,7 +145,7 @@ pub(super) fn stop(set: &WorkerSet) -> Result<()> {
         errors.push(err);
     }
     match errors.into_iter().next() {
-        Some(err) => Err(err.context(format!("removing worker set {}", set.id))),
+        Some(err) => Err(err).with_context(|| format!("removing worker set {}", set.id)),
         None => Ok(()),
     }
 }
@@ -185,23 +186,23 @@ fn logs(id: &str) -> String {
     }
 }
 
-pub(super) fn exec(id: &str, user: &str, script: &str) -> Result<Finished> {
+pub(super) fn exec(id: &str, user: &str, script: &str) -> Result<Finished, KitError> {
     Ok(Cmd::new("docker", Utf8Path::new("/"))
         .args(["exec", "--user", user, "--workdir", "/", id, "sh", "-c", script])
         .run_unchecked()?)
 }
 
-pub(super) fn copy_in(id: &str, from: &Utf8Path, dest: &str) -> Result<()> {
+pub(super) fn copy_in(id: &str, from: &Utf8Path, dest: &str) -> Result<(), KitError> {
     docker(&["cp", from.as_str(), &format!("{id}:{dest}")]).with_context(|| format!("copying {from} to {dest}"))?;
     Ok(())
 }
 
-pub(super) fn disconnect(id: &str, network: &str) -> Result<()> {
+pub(super) fn disconnect(id: &str, network: &str) -> Result<(), KitError> {
     docker(&["network", "disconnect", network, id]).context("cutting the worker off its network")?;
     Ok(())
 }
 
-pub(super) fn connect(id: &str, network: &str, ip: &str) -> Result<()> {
+pub(super) fn connect(id: &str, network: &str, ip: &str) -> Result<(), KitError> {
     docker(&["network", "connect", "--ip", ip, network, id]).context("putting the worker back on its network")?;
     Ok(())
 }

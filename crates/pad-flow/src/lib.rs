@@ -1,0 +1,43 @@
+//! The flows a CI runner or a deployment host runs, each one call over the crates
+//! below: pad-layout and pad-cache (the repository), pad-venv (environments, tests),
+//! pad-bundle (the package), pad-registry (publish, fetch) and pad-deploy.
+//!
+//! - [`discover`]: the whole-repository check every flow starts with: the layout, and every
+//!   artifacts.yaml read by pad-cache's parser.
+//! - [`test()`]: each project's pytest suite in its environment, two at a time, and the
+//!   DAG check in every pinned Airflow series, into a [`TestRun`].
+//! - [`package()`]: every project's environment built or reused, then the package
+//!   written or reused ([`prepare`] stops before writing, for a caller that writes it
+//!   elsewhere); [`publish`] and [`fetch`] move it to and from a registry.
+//! - [`deploy()`]: a package onto a target's hosts; [`choose_package`] says which
+//!   package a deploy uses, fetching it first when it is in a registry.
+//! - [`deploy_local_build`]: the main job, test → package → deploy to the local target,
+//!   as one call.
+//!
+//! A flow works in a [`Workspace`] (the repository and its target directory) and reports
+//! what it does to a [`Progress`]. Nothing here prints or reads flags: flows return data
+//! and [`FlowError`]s that name the object and the fix.
+
+mod check;
+mod deploy;
+mod error;
+mod junit;
+mod local_build;
+mod package;
+mod progress;
+mod registry;
+mod test;
+mod workspace;
+
+#[cfg(test)]
+mod tests;
+
+pub use check::{discover, scan};
+pub use deploy::{PackageChoice, choose_package, deploy, deploy_options, find_target};
+pub use error::FlowError;
+pub use local_build::{LocalBuild, LocalBuildOptions, Stage, deploy_local_build};
+pub use package::{PACKAGE_NAME, Prepared, package, package_path, prepare, spec};
+pub use progress::Progress;
+pub use registry::{Direction, FetchedPackage, PublishRequest, Published, Transfer, fetch, open_registry, publish};
+pub use test::{TestPlan, TestRun, test};
+pub use workspace::{Workspace, select_projects};

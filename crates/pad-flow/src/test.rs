@@ -1,0 +1,155 @@
+//! The test flow: each project's pytest suite in its environment, two projects at a time,
+//! then every DAG file loaded by each pinned Airflow series, with the results.
+
+use std::collections::BTreeMap;
+use std::thread;
+
+use camino::Utf8PathBuf;
+use pad_venv::{DagCheckOptions, DagReport, TestOptions, TestReport};
+
+use crate::{FlowError, Progress, Workspace};
+
+/// What to test.
+#[derive(Debug, Clone, Default)]
+pub struct TestPlan {
+    /// Projects to test (default: all). The DAG check always covers all of `dags/`.
+    pub projects: Vec<String>,
+    /// Where JUnit XML goes: `<project>.xml` (pytest's) and `dags-airflow-<series>.xml`.
+    pub junit_dir: Option<Utf8PathBuf>,
+    /// Rerun tests whose inputs have not changed since they last passed.
+    pub force: bool,
+    /// Fail on a stale lock instead of updating it.
+    pub locked: bool,
+    /// Only these pinned Airflow series (default: all).
+    pub airflow: Vec<String>,
+    /// Airflow Variables and Connections the DAGs read while loading.
+    pub variables: BTreeMap<String, String>,
+    pub connections: BTreeMap<String, String>,
+    /// Leave out the DAG check.
+    pub skip_dags: bool,
+}
+
+/// What a test run found.
+#[derive(Debug)]
+pub struct TestRun {
+    pub projects: Vec<TestReport>,
+    pub dags: Vec<DagReport>,
+    /// Projects or Airflow series that could not be tested at all.
+    pub errors: Vec<FlowError>,
+    /// What the environments and test runs had to say (a lock written, a cached result).
+    pub notes: Vec<String>,
+}
+
+impl TestRun {
+    /// Whether everything that ran passed and nothing failed to run.
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty()
+            && self.projects.iter().all(|r| r.passed)
+            && self.dags.iter().all(|r| r.problems.is_empty())
+    }
+
+    /// One line per failure: a failed project with its failing tests, a DAG problem, or
+    /// a project or series that could not be tested.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failed = Vec::new();
+        for report in self.projects.iter().filter(|r| !r.passed) {
+            let names = if report.failures.is_empty() { report.summary.clone() } else { report.failures.join("; ") };
+            failed.push(format!("project {}: {names}", report.project));
+        }
+        for report in &self.dags {
+            for problem in &report.problems {
+                failed.push(format!(
+                    "Airflow {}: {}: {} ({})",
+                    report.airflow_version, problem.file, problem.message, problem.kind
+                ));
+            }
+        }
+        failed.extend(self.errors.iter().map(|err| pad_layout::error_chain(err)));
+        failed
+    }
+
+    /// [`FlowError::TestsFailed`] with every [failure](TestRun::failures), if there is one.
+    pub fn check(&self) -> Result<(), FlowError> {
+        let failures = self.failures();
+        if failures.is_empty() { Ok(()) } else { Err(FlowError::TestsFailed(failures)) }
+    }
+}
+
+/// Runs the projects' tests and the DAG check of `plan`. A project that fails or cannot
+/// be tested does not stop the others; the run says what failed.
+pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<TestRun, FlowError> {
+    let repo = crate::discover(&ws.root)?;
+    let projects = crate::select_projects(&repo, &plan.projects)?;
+    let ctx = ws.venv_context(plan.locked, false)?;
+    let mut errors = Vec::new();
+
+    let envs = pad_venv::build_projects(&ctx, &repo.root, &projects, progress);
+    let mut notes: Vec<String> = envs.iter().flatten().flat_map(|env| env.notes.clone()).collect();
+    let options = TestOptions { junit_dir: plan.junit_dir.clone(), force: plan.force };
+    let mut reports = Vec::new();
+    // Two projects at a time: pytest runs are mostly one process each.
+    let jobs: Vec<_> = projects.iter().zip(envs).collect();
+    for chunk in jobs.chunks(2) {
+        let results: Vec<Result<TestReport, FlowError>> = thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|(project, env)| {
+                    let (ctx, repo, options) = (&ctx, &repo, &options);
+                    scope.spawn(move || match env {
+                        Ok(env) => Ok(pad_venv::test_project(ctx, &repo.root, project, env, options, progress)?),
+                        // With its causes: uv's own words on why it could not resolve.
+                        Err(err) => Err(FlowError::NoEnvironmentToTest {
+                            project: project.name.clone(),
+                            cause: pad_layout::error_chain(err),
+                        }),
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("test thread panicked")).collect()
+        });
+        for ((project, _), result) in chunk.iter().zip(results) {
+            match result {
+                Ok(report) => {
+                    progress.done(&project.name, if report.passed { "passed" } else { "FAILED" });
+                    reports.push(report);
+                }
+                Err(err) => {
+                    progress.done(&project.name, "error");
+                    errors.push(err);
+                }
+            }
+        }
+    }
+
+    let mut dag_reports = Vec::new();
+    if !plan.skip_dags {
+        let pins = pad_venv::airflow_pins(&repo.root);
+        if pins.is_empty() {
+            return Err(FlowError::NoAirflowPin);
+        }
+        let options = DagCheckOptions {
+            variables: plan.variables.clone(),
+            connections: plan.connections.clone(),
+            force: plan.force,
+        };
+        for pin in pins.iter().filter(|p| plan.airflow.is_empty() || plan.airflow.contains(&p.series)) {
+            match pad_venv::check_dags(&ctx, &repo.root, pin, &repo.root.join("dags"), &options, progress) {
+                Ok(report) => {
+                    progress.done(
+                        &format!("airflow-{}", pin.series),
+                        if report.problems.is_empty() { "DAGs ok" } else { "DAG problems" },
+                    );
+                    dag_reports.push(report);
+                }
+                Err(err) => errors.push(err.into()),
+            }
+        }
+    }
+    if let Some(dir) = &plan.junit_dir {
+        for report in &dag_reports {
+            crate::junit::write_dag_report(dir, report)?;
+        }
+    }
+    notes.extend(reports.iter().flat_map(|r| r.notes.iter().cloned()));
+    Ok(TestRun { projects: reports, dags: dag_reports, errors, notes })
+}

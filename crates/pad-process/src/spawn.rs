@@ -1,0 +1,131 @@
+//! Children that run alongside us rather than to completion: a server for the length of a
+//! test, a process whose memory is watched while it works. [`Cmd::spawn`] starts one;
+//! [`Running`] waits for it, stops it (TERM, then KILL) and always reaps it.
+
+use std::fs::File;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use camino::Utf8Path;
+
+use crate::{Cmd, ProcessError};
+
+#[cfg(test)]
+mod tests;
+
+/// How often [`Running::stop`] looks whether the child has exited.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Where a spawned child's standard output or standard error goes.
+#[derive(Debug)]
+pub enum Sink {
+    /// Nowhere.
+    Null,
+    /// Where ours goes.
+    Inherit,
+    /// A file the caller opened (`File::try_clone` sends both streams to one log).
+    File(File),
+}
+
+impl Sink {
+    fn stdio(self) -> Stdio {
+        match self {
+            Sink::Null => Stdio::null(),
+            Sink::Inherit => Stdio::inherit(),
+            Sink::File(file) => Stdio::from(file),
+        }
+    }
+}
+
+/// A child started by [`Cmd::spawn`]. Dropped while it still runs, it is killed and
+/// reaped, so a failing caller leaves no process behind.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    command: String,
+    exited: bool,
+}
+
+impl Cmd {
+    /// Starts the command and returns at once, its standard input empty and its output
+    /// where `stdout` and `stderr` say.
+    pub fn spawn(&self, stdout: Sink, stderr: Sink) -> Result<Running, ProcessError> {
+        tracing::debug!(dir = %self.dir, "starting {self}");
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).current_dir(&self.dir);
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(stdout.stdio())
+            .stderr(stderr.stdio())
+            .spawn()
+            .map_err(|source| self.spawn_error(source))?;
+        Ok(Running { child, command: self.to_string(), exited: false })
+    }
+}
+
+impl Running {
+    /// The child's process ID.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child's exit status if it has exited, without waiting.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>, ProcessError> {
+        let status = self.child.try_wait().map_err(|source| self.wait_error(source))?;
+        self.exited |= status.is_some();
+        Ok(status)
+    }
+
+    /// Waits for the child to exit.
+    pub fn wait(&mut self) -> Result<ExitStatus, ProcessError> {
+        let status = self.child.wait().map_err(|source| self.wait_error(source))?;
+        self.exited = true;
+        Ok(status)
+    }
+
+    /// Stops the child and reaps it: `TERM` first, which lets a server stop what it
+    /// started (nginx's master its workers, which a `KILL` would leave running), then
+    /// `KILL` when it is still there after `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        if self.exited {
+            return;
+        }
+        let pid = self.id().to_string();
+        if Cmd::new("kill", Utf8Path::new("/")).args(["-TERM", &pid]).run().is_ok() {
+            let started = Instant::now();
+            while started.elapsed() < grace {
+                if matches!(self.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(POLL);
+            }
+        }
+        self.kill();
+    }
+
+    /// Kills the child at once and reaps it.
+    pub fn kill(&mut self) {
+        if self.exited {
+            return;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.exited = true;
+    }
+
+    fn wait_error(&self, source: std::io::Error) -> ProcessError {
+        ProcessError::Wait { command: self.command.clone(), source }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,44 @@
+//! Unit tests of the kit's own pieces: test data and the server wrapper.
+
+use camino::Utf8PathBuf;
+use pad_process::Cmd;
+
+use crate::{PYTHON, Server, Stop, free_port, random_bytes};
+
+#[test]
+fn random_bytes_are_fixed_by_their_seed() {
+    assert_eq!(random_bytes(1001, 7), random_bytes(1001, 7));
+    assert_ne!(random_bytes(64, 7), random_bytes(64, 8));
+    assert_eq!(random_bytes(13, 1).len(), 13);
+    // A prefix of a longer run: sizes cut the same stream.
+    assert_eq!(random_bytes(100, 3)[..40], random_bytes(40, 3)[..]);
+}
+
+fn tmp() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_server_is_waited_for_and_stopped_when_dropped() {
+    let (_dir, path) = tmp();
+    let port = free_port().unwrap();
+    let command = Cmd::new(PYTHON, &path).args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()]);
+    let mut server = Server::spawn("http", &command, Stop::Term).unwrap();
+    server.wait_for(port).unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    drop(server);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the server still listens");
+}
+
+#[test]
+fn a_server_that_exits_first_fails_with_its_log() {
+    let (_dir, path) = tmp();
+    let command = Cmd::new("sh", &path).args(["-c", "echo cannot bind >&2; exit 3"]);
+    let mut server = Server::spawn("broken", &command, Stop::Kill).unwrap();
+    let err = server.wait_for(free_port().unwrap()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("broken exited") && text.contains("cannot bind"), "{text}");
+    assert!(path.join("broken.log").is_file());
+}
