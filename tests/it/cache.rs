@@ -3,7 +3,6 @@
 //! fault-injecting HTTP source, and a contract test of WebHDFS (no HDFS can run here:
 //! `webhdfs_contract_server.py` implements its documented REST calls).
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -17,7 +16,7 @@ use pad_testkit::services::{
     S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, WebhdfsContract,
 };
 
-use crate::support::{TestRepo, XtaskRun, e2e_enabled, names_in, tools_dir, xtask_cmd, xtask_with_env};
+use crate::support::{Spawned, TestRepo, XtaskRun, e2e_enabled, names_in, tools_dir, xtask_cmd, xtask_with_env};
 
 fn sha256(data: &[u8]) -> String {
     format!("{:x}", Sha256::digest(data))
@@ -538,15 +537,9 @@ fn killed_warm_leaves_no_partial_object_and_reruns() {
     );
     let file = repo.root.join("artifacts.yaml");
     let args = ["--repo", repo.root.as_str(), "cache", "warm", file.as_str()];
-    // A child we can kill: `Cmd` runs commands to completion.
+    // A child we can kill.
     let cmd = xtask_cmd(&repo.root, &args, &[]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pad-xtask"))
-        .args(args)
-        .current_dir(&repo.root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Spawned::start(cmd.clone());
     let started = Instant::now();
     let tmp = cache.join(pad_cache::TMP_DIR);
     // Wait until the copy is under way: a temporary file with some bytes in it.
@@ -561,8 +554,7 @@ fn killed_warm_leaves_no_partial_object_and_reruns() {
         assert!(started.elapsed() < Duration::from_secs(30), "the warm never started writing");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Cmd::new("kill", &repo.root).args(["-9", &child.id().to_string()]).run().unwrap();
-    child.wait().unwrap();
+    child.kill();
 
     // Nothing under the final names, in any cache.
     assert_eq!(visible(&cache), Vec::<String>::new());

@@ -5,15 +5,13 @@
 //! deploys, three hosts with one cut off and one whose switch fails (the others switched
 //! back), a slow host, and a loop of random kill points.
 
-use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_bundle::{PackOptions, PackageFile, PackageSpec, ProjectEntry, SymlinkPolicy};
 use serde_json::Value;
 
-use crate::support::{TestRepo, XtaskRun, e2e_enabled, xtask_with_env};
+use crate::support::{Spawned, TestRepo, XtaskRun, e2e_enabled, xtask_cmd, xtask_with_env};
 use crate::worker::{Worker, WorkerOptions, WorkerSet};
 
 /// The workers' interpreter, which the shipped environments point at.
@@ -50,16 +48,11 @@ impl Deployer {
     }
 
     /// The same as a child process, to kill.
-    fn spawn_deploy(&self, package: &Utf8Path, extra: &[&str]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_pad-xtask"))
-            .args(["--repo", self.repo.root.as_str(), "deploy", "--target", "workers", "--package", package.as_str()])
-            .args(extra)
-            .current_dir(self.repo.root.as_std_path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+    fn spawn_deploy(&self, package: &Utf8Path, extra: &[&str]) -> Spawned {
+        let mut args = vec!["--repo", self.repo.root.as_str(), "deploy", "--target", "workers", "--package"];
+        args.push(package.as_str());
+        args.extend_from_slice(extra);
+        Spawned::start(xtask_cmd(&self.repo.root, &args, &[]))
     }
 
     /// A package whose project `etl` ships an environment for the workers' interpreter.
@@ -181,31 +174,22 @@ fn partials(worker: &Worker) -> String {
 /// Waits until `script` (as root on the worker) prints something; fails with what the
 /// deploy printed if it ends first, or after `timeout`.
 #[track_caller]
-fn wait_during(worker: &Worker, child: &mut Child, script: &str, timeout: Duration) {
+fn wait_during(worker: &Worker, child: &mut Spawned, script: &str, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if !worker.exec_root(script).stdout.trim().is_empty() {
             return;
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut out = String::new();
-            let _ = child.stdout.take().unwrap().read_to_string(&mut out);
-            let _ = child.stderr.take().unwrap().read_to_string(&mut out);
-            panic!("the deploy ended ({status}) before `{script}` saw anything:\n{out}");
+        if let Some(status) = child.try_wait() {
+            panic!("the deploy ended ({status}) before `{script}` saw anything:\n{}", child.output());
         }
         std::thread::sleep(Duration::from_millis(150));
     }
     panic!("`{script}` saw nothing in {timeout:?}");
 }
 
-fn kill(mut child: Child) -> String {
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut err = String::new();
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.read_to_string(&mut err);
-    }
-    err
+fn kill(child: Spawned) -> String {
+    child.kill()
 }
 
 #[test]
@@ -485,10 +469,8 @@ fn a_second_concurrent_deploy_names_the_lock_holder_or_waits() {
     assert!(text.contains("another deploy holds the lock") && text.contains("owner="), "{text}");
     // One that may wait gets its turn once the first is done.
     let waiting = d.spawn_deploy(&quick, &["--lock-wait", "300"]);
-    let first = first.wait_with_output().unwrap();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let waiting = waiting.wait_with_output().unwrap();
-    assert!(waiting.status.success(), "{}", String::from_utf8_lossy(&waiting.stderr));
+    first.wait().success();
+    waiting.wait().success();
     let current = serving(worker).unwrap();
     assert!(current.starts_with("2.0-"), "{current}");
 }
@@ -509,10 +491,10 @@ fn three_hosts_one_cut_off_with_the_failure_limit() {
     let mut child = d.spawn_deploy(&two, &["--io-timeout", "5", "--json"]);
     wait_during(w3, &mut child, "ls -d /srv/airflow/.pad/staging-* 2>/dev/null", Duration::from_secs(60));
     w3.cut_network();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait();
     w3.restore_network();
-    assert!(!out.status.success());
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(out.code, Some(0));
+    let json = out.json();
     assert_eq!(json["aborted"], true, "{json}");
     assert_eq!(host_report(&json, &w3.host)["state"], "failed", "{json}");
     let error = host_report(&json, &w3.host)["error"].as_str().unwrap_or_default();
@@ -526,9 +508,9 @@ fn three_hosts_one_cut_off_with_the_failure_limit() {
     let child = d.spawn_deploy(&two, &["--io-timeout", "5", "--json", "--failure-limit", "1", "--lock-wait", "300"]);
     std::thread::sleep(Duration::from_millis(300));
     w3.cut_network();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait();
     w3.restore_network();
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = out.json();
     assert_eq!(json["aborted"], false, "{json}");
     let id = json["release_id"].as_str().unwrap();
     for w in [w1, w2] {
@@ -537,7 +519,7 @@ fn three_hosts_one_cut_off_with_the_failure_limit() {
     }
     assert_eq!(host_report(&json, &w3.host)["state"], "failed", "{json}");
     assert_eq!(serving(w3).as_deref(), Some(one.as_str()));
-    assert!(!out.status.success(), "a failed host makes the exit status non-zero");
+    assert_ne!(out.code, Some(0), "a failed host makes the exit status non-zero");
 
     // Back on the network, w3 catches up; the others are unchanged.
     let (again, json) = deployed(d.deploy(&two, &["--lock-wait", "300"]));

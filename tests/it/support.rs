@@ -1,7 +1,9 @@
 //! Shared test helpers: running the front end, building repositories in temp dirs.
 
+use std::process::ExitStatus;
+
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_process::{Cmd, Finished};
+use pad_process::{Cmd, Finished, Running, Sink};
 
 /// The workspace root: the example DAG repository.
 pub(crate) fn workspace_root() -> Utf8PathBuf {
@@ -60,6 +62,61 @@ pub(crate) fn xtask_cmd(cwd: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> 
         cmd = cmd.env(key, value);
     }
     cmd
+}
+
+/// The front end started to run alongside the test, to watch and to kill as a user would
+/// (Ctrl-C, `kill -9`); its output goes to files read when asked for.
+pub(crate) struct Spawned {
+    running: Running,
+    _logs: tempfile::TempDir,
+    stdout: Utf8PathBuf,
+    stderr: Utf8PathBuf,
+}
+
+impl Spawned {
+    /// Starts `cmd` (see [`xtask_cmd`]).
+    pub(crate) fn start(cmd: Cmd) -> Spawned {
+        let logs = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(logs.path()).unwrap();
+        let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
+        let running = cmd
+            .spawn(
+                Sink::File(std::fs::File::create(&stdout).unwrap()),
+                Sink::File(std::fs::File::create(&stderr).unwrap()),
+            )
+            .unwrap();
+        Spawned { running, _logs: logs, stdout, stderr }
+    }
+
+    pub(crate) fn id(&self) -> u32 {
+        self.running.id()
+    }
+
+    /// Its exit status, if it has exited.
+    pub(crate) fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.running.try_wait().unwrap()
+    }
+
+    /// What it printed so far, stdout then stderr.
+    pub(crate) fn output(&self) -> String {
+        format!("{}{}", self.read(&self.stdout), self.read(&self.stderr))
+    }
+
+    /// `kill -9`, then what it had printed on stderr.
+    pub(crate) fn kill(mut self) -> String {
+        self.running.kill();
+        self.read(&self.stderr)
+    }
+
+    /// Waits for it to exit.
+    pub(crate) fn wait(mut self) -> XtaskRun {
+        let code = self.running.wait().unwrap().code();
+        XtaskRun { code, stdout: self.read(&self.stdout), stderr: self.read(&self.stderr) }
+    }
+
+    fn read(&self, path: &Utf8Path) -> String {
+        String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+    }
 }
 
 /// Runs `cargo xtask ARGS` in `cwd` with extra environment variables.

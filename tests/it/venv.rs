@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use camino::Utf8Path;
 use pad_process::Cmd;
 
-use crate::support::{TestRepo, e2e_enabled, names_in, only_entry, uv_bin_dir, xtask_cmd, xtask_with_env};
+use crate::support::{Spawned, TestRepo, e2e_enabled, names_in, only_entry, uv_bin_dir, xtask_cmd, xtask_with_env};
 
 /// `(project, reused, tarball path, sha256 of the tarball)` for each project, in order.
 fn built(json: &serde_json::Value) -> Vec<(String, bool, String, String)> {
@@ -189,10 +189,7 @@ fn an_interrupted_build_is_cleaned_up_by_the_next() {
         std::fs::remove_dir_all(envs.join(entry)).unwrap();
     }
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pad-xtask"));
-    child.args(args).env(env[0].0, env[0].1).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    std::os::unix::process::CommandExt::process_group(&mut child, 0);
-    let mut child = child.spawn().unwrap();
+    let child = Spawned::start(xtask_cmd(&repo.root, &args, &env).own_process_group());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !names_in(&envs).iter().any(|n| n.starts_with(".tmp-")) {
         assert!(Instant::now() < deadline, "the build never started");
@@ -201,7 +198,7 @@ fn an_interrupted_build_is_cleaned_up_by_the_next() {
     std::thread::sleep(Duration::from_millis(300));
     // SIGKILL the whole group: the front end and the uv it started.
     Cmd::new("kill", &repo.root).args(["-KILL", "--", &format!("-{}", child.id())]).run().unwrap();
-    child.wait().unwrap();
+    child.wait();
     let after_kill = names_in(&envs);
     assert!(after_kill.iter().any(|n| n.starts_with(".tmp-")), "{after_kill:?}");
     assert!(after_kill.iter().all(|n| n.starts_with('.')), "a final name appeared: {after_kill:?}");

@@ -9,8 +9,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
-use pad_stdx::hex;
 use crate::{FileEntry, LinkEntry, MANIFEST_FORMAT, MANIFEST_PATH, Manifest, ProjectEntry, env_archive_path};
+use pad_stdx::hex;
 
 /// A tar.gz written header by header: paths and link names are raw bytes, stored in
 /// the header when they fit and in GNU long-name entries otherwise, with no checks.

@@ -8,10 +8,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::BundleError;
-use pad_stdx::hex;
 use crate::manifest::{MANIFEST_PATH, Manifest};
 use crate::rules::{Namespace, Raw, Step};
 use crate::verify::{ManifestCheck, manifest_raw, open_archive, take_manifest};
+use pad_stdx::hex;
 
 /// How to extract.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -185,7 +185,8 @@ fn temp_file(dir: &Utf8Path, name: &str) -> Result<tempfile::NamedTempFile, Bund
 }
 
 fn write_atomically(path: &Utf8Path, bytes: &[u8]) -> Result<(), BundleError> {
-    pad_stdx::write_atomic(path, bytes, 0o644).map_err(|source| BundleError::WriteFile { path: path.to_owned(), source })
+    pad_stdx::write_atomic(path, bytes, 0o644)
+        .map_err(|source| BundleError::WriteFile { path: path.to_owned(), source })
 }
 
 fn remove_if_present(path: &Utf8Path) -> Result<(), BundleError> {

@@ -12,11 +12,11 @@ use expect_test::{Expect, expect};
 use sha2::{Digest, Sha256};
 
 use crate::archive::stays_inside;
-use pad_stdx::hex;
 use crate::testing::{Tree, run, tempdir, tree};
 use crate::{
     ArchiveBuilder, BundleError, FileMode, GzOptions, PackOptions, PackStats, ParallelGzWriter, SymlinkPolicy, pack_dir,
 };
+use pad_stdx::hex;
 
 // ---------------------------------------------------------------------------------------
 // Helpers

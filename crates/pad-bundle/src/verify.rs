@@ -9,11 +9,11 @@ use std::io::{self, Read};
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
-use pad_stdx::{hex, is_sha256_hex};
 use crate::manifest::{MANIFEST_PATH, MAX_MANIFEST_BYTES, Manifest};
 use crate::package::env_archive_path;
 use crate::rules::{Namespace, Raw, Step, shown};
 use crate::{BundleError, FileEntry};
+use pad_stdx::{hex, is_sha256_hex};
 
 /// What [`verify`] checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,21 +5,22 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
+use camino::Utf8Path;
+use pad_process::{Cmd, Finished};
 use sha2::{Digest, Sha256};
 
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn pad_cache(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pad-cache")).args(args).current_dir(dir).output().unwrap()
+fn pad_cache(dir: &Path, args: &[&str]) -> Finished {
+    Cmd::new(env!("CARGO_BIN_EXE_pad-cache"), Utf8Path::from_path(dir).unwrap()).args(args).run_unchecked().unwrap()
 }
 
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+fn text(output: &Finished) -> String {
+    format!("{}{}", output.stdout, output.stderr)
 }
 
 /// A directory with `src/` (two artifacts) and an artifacts.yaml that copies them into
@@ -70,7 +71,7 @@ fn warm_then_nothing_to_copy_then_status() {
     let out = text(&warm);
     assert!(out.contains("tool.jar") && out.contains("copied 9 B"), "{out}");
     assert!(out.contains("2 copied"), "{out}");
-    let progress = String::from_utf8_lossy(&warm.stderr);
+    let progress = warm.stderr.clone();
     assert!(progress.contains("/2] tool.jar: copied") && progress.contains("/2] env.tgz: copied"), "{progress}");
     assert_eq!(fs::read(root.join("cache/tool.jar")).unwrap(), b"jar bytes");
     let recorded = fs::read_to_string(root.join("cache/env.tgz.sha256")).unwrap();
@@ -82,7 +83,7 @@ fn warm_then_nothing_to_copy_then_status() {
 
     let status = pad_cache(root, &["status", "--json", "artifacts.yaml"]);
     assert!(status.status.success(), "{}", text(&status));
-    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     let states: Vec<&str> = json["artifacts"]
         .as_array()
         .unwrap()
@@ -114,7 +115,7 @@ fn a_checksum_mismatch_fails_and_leaves_no_object() {
     let root = dir.path();
     let warm = pad_cache(root, &["warm", "artifacts.yaml"]);
     assert_eq!(warm.status.code(), Some(1), "{}", text(&warm));
-    let stderr = String::from_utf8_lossy(&warm.stderr);
+    let stderr = warm.stderr.clone();
     assert!(stderr.contains("bad.jar -> local") && stderr.contains("sha256"), "{stderr}");
     assert!(!root.join("cache/bad.jar").exists());
     assert!(root.join("cache/tool.jar").exists(), "the other artifacts are still copied");
@@ -143,7 +144,7 @@ fn leftovers_of_interrupted_runs_are_swept_once_stale() {
     assert!(young.exists(), "a recent temporary file may belong to a running warm");
 
     let json = pad_cache(root, &["warm", "--json", "artifacts.yaml"]);
-    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(json["swept"], serde_json::json!([]));
 }
 
@@ -152,7 +153,7 @@ fn a_broken_file_is_named_with_its_line() {
     let dir = setup("  odd.jar: {id: tool.jar, colour: blue}\n");
     let out = pad_cache(dir.path(), &["warm", "artifacts.yaml"]);
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr.clone();
     assert!(stderr.contains("artifacts.yaml:10:") && stderr.contains("colour"), "{stderr}");
     assert!(!dir.path().join("cache").exists() || fs::read_dir(dir.path().join("cache")).unwrap().count() == 0);
 }
@@ -204,14 +205,13 @@ fn credentials_never_print_even_when_a_server_quotes_them() {
         ["warm", "secrets.yaml", "--json"],
         ["warm", "secrets.yaml", "--jobs=1"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_pad-cache"))
+        let output = Cmd::new(env!("CARGO_BIN_EXE_pad-cache"), Utf8Path::from_path(dir.path()).unwrap())
             .args(args)
-            .current_dir(dir.path())
             .env("PAD_CLI_TOKEN", TOKEN)
             .env("PAD_CLI_USER", "dav-user")
             .env("PAD_CLI_PASSWORD", PASSWORD)
             .env("PAD_CLI_DELEGATION", DELEGATION)
-            .output()
+            .run_unchecked()
             .unwrap();
         assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output));
         let shown = text(&output);

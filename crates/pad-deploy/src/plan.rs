@@ -41,7 +41,6 @@ pub(crate) struct Plan {
     pub(crate) meta: Vec<(&'static str, Vec<u8>)>,
 }
 
-
 /// The id of a release: the version (safe characters only) and 12 hex digits of the
 /// package's inputs hash, or, when the target writes a `.env`, of the inputs hash and
 /// the `.env` together, so changed values make a new release.

@@ -411,9 +411,9 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
     assert!(!f.home.join(".pad/lock").exists());
 
     // A lock whose process is gone is reported and cleared.
-    let dead = std::process::Command::new("true").spawn().unwrap();
+    let mut dead =
+        pad_process::Cmd::new("true", &f.root).spawn(pad_process::Sink::Null, pad_process::Sink::Null).unwrap();
     let pid = dead.id();
-    let mut dead = dead;
     dead.wait().unwrap();
     fs::create_dir_all(f.home.join(".pad/lock")).unwrap();
     fs::write(f.home.join(".pad/lock/info"), format!("owner=bob@ci pid {pid}\npid={pid}\nsince=1\n")).unwrap();

@@ -101,4 +101,3 @@ pub fn version(root: &Utf8Path, lookup: &dyn Fn(&str) -> Option<String>) -> Vers
         note: None,
     }
 }
-

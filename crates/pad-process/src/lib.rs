@@ -19,7 +19,7 @@ mod spawn;
 #[cfg(test)]
 mod tests;
 
-pub use spawn::{Running, Sink};
+pub use spawn::{Piped, Running, Sink};
 
 /// How many trailing lines of a failed command's output an error keeps.
 const TAIL_LINES: usize = 40;
@@ -33,6 +33,9 @@ pub struct Cmd {
     /// Variables to set (`Some`) or remove (`None`); the last call for a name wins.
     env: BTreeMap<OsString, Option<OsString>>,
     stdin: Option<Vec<u8>>,
+    /// Started by [`Cmd::spawn`] or [`Cmd::spawn_piped`] as the leader of a process
+    /// group of its own.
+    own_group: bool,
 }
 
 /// What a finished command printed.
@@ -101,7 +104,14 @@ fn render_tail(output: &str) -> String {
 impl Cmd {
     /// A command that runs `program` in `dir`.
     pub fn new(program: impl Into<OsString>, dir: &Utf8Path) -> Cmd {
-        Cmd { program: program.into(), args: Vec::new(), dir: dir.to_owned(), env: BTreeMap::new(), stdin: None }
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            dir: dir.to_owned(),
+            env: BTreeMap::new(),
+            stdin: None,
+            own_group: false,
+        }
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
@@ -131,6 +141,14 @@ impl Cmd {
     /// Bytes written to the command's standard input.
     pub fn stdin_bytes(mut self, bytes: impl Into<Vec<u8>>) -> Cmd {
         self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// When spawned ([`Cmd::spawn`], [`Cmd::spawn_piped`]), the child leads a process
+    /// group of its own: a signal to its group (`kill -- -PID`, or `kill 0` from inside)
+    /// reaches it and what it started, and nothing of ours.
+    pub fn own_process_group(mut self) -> Cmd {
+        self.own_group = true;
         self
     }
 

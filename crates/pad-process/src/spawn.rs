@@ -1,9 +1,15 @@
 //! Children that run alongside us rather than to completion: a server for the length of a
 //! test, a process whose memory is watched while it works. [`Cmd::spawn`] starts one;
 //! [`Running`] waits for it, stops it (TERM, then KILL) and always reaps it.
+//! [`Cmd::spawn_piped`] starts one we talk to: its input ours to write, its output (stdout
+//! and stderr merged, in order) ours to read as it comes; [`Piped`] reaps it.
+//!
+//! The one module that builds a `std::process::Command` (clippy's `disallowed_methods`
+//! forbids it elsewhere): everything else runs through `duct` in `lib.rs`.
 
 use std::fs::File;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::io::{self, PipeReader};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use camino::Utf8Path;
@@ -51,6 +57,38 @@ impl Cmd {
     /// where `stdout` and `stderr` say.
     pub fn spawn(&self, stdout: Sink, stderr: Sink) -> Result<Running, ProcessError> {
         tracing::debug!(dir = %self.dir, "starting {self}");
+        let child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(stdout.stdio())
+            .stderr(stderr.stdio())
+            .spawn()
+            .map_err(|source| self.spawn_error(source))?;
+        Ok(Running { child, command: self.to_string(), exited: false })
+    }
+
+    /// Starts the command and returns at once, with its standard input a pipe we write
+    /// and its standard output and error one pipe we read, so what it prints arrives in
+    /// the order it printed it: for a script fed a stream, or one that runs while its
+    /// input stays open.
+    pub fn spawn_piped(&self) -> Result<Piped, ProcessError> {
+        tracing::debug!(dir = %self.dir, "starting {self}");
+        let spawn_error = |source| self.spawn_error(source);
+        let (output, writer) = io::pipe().map_err(spawn_error)?;
+        let mut command = self.command();
+        command.stdin(Stdio::piped()).stdout(writer.try_clone().map_err(spawn_error)?).stderr(writer);
+        let mut child = command.spawn().map_err(spawn_error)?;
+        // `command` holds the pipe's write ends: without dropping it, reading would
+        // never end.
+        drop(command);
+        let stdin = child.stdin.take();
+        Ok(Piped { child, stdin, output, command: self.to_string() })
+    }
+
+    /// The `std` command for this one: program, arguments, directory, environment and
+    /// process group; the caller sets the standard streams.
+    #[allow(clippy::disallowed_methods)]
+    fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command.args(&self.args).current_dir(&self.dir);
         for (key, value) in &self.env {
@@ -59,13 +97,42 @@ impl Cmd {
                 None => command.env_remove(key),
             };
         }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(stdout.stdio())
-            .stderr(stderr.stdio())
-            .spawn()
-            .map_err(|source| self.spawn_error(source))?;
-        Ok(Running { child, command: self.to_string(), exited: false })
+        if self.own_group {
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        }
+        command
+    }
+}
+
+/// A child started by [`Cmd::spawn_piped`]. Dropped, its input is closed and it is
+/// waited for (not killed: a child that ends when its input does, ends).
+#[derive(Debug)]
+pub struct Piped {
+    child: Child,
+    /// Its standard input, until taken or closed.
+    pub stdin: Option<ChildStdin>,
+    /// Its standard output and standard error, merged.
+    pub output: PipeReader,
+    command: String,
+}
+
+impl Piped {
+    /// The child's process ID.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes the child's input (if still open) and waits for it to exit.
+    pub fn wait(&mut self) -> Result<ExitStatus, ProcessError> {
+        drop(self.stdin.take());
+        self.child.wait().map_err(|source| ProcessError::Wait { command: self.command.clone(), source })
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
     }
 }
 

@@ -18,7 +18,7 @@
 //! a set whose owning process died is swept by the next start.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -451,12 +451,7 @@ fn lock(path: &Utf8Path) -> Result<File, KitError> {
 
 /// Writes `bytes` to a temporary name beside `path`, then renames it into place.
 fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<(), KitError> {
-    let tmp = Utf8PathBuf::from(format!("{path}.tmp-{}", std::process::id()));
-    let mut file = File::create(&tmp).with_context(|| format!("writing {tmp}"))?;
-    file.write_all(bytes).with_context(|| format!("writing {tmp}"))?;
-    drop(file);
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {tmp} to {path}"))?;
-    Ok(())
+    pad_stdx::write_atomic(path, bytes, 0o644).with_context(|| format!("writing {path}"))
 }
 
 fn create_dir(dir: &Utf8Path) -> Result<(), KitError> {

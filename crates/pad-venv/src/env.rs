@@ -344,7 +344,9 @@ fn build_into(
         interpreter: interpreter.clone(),
         platform: platform(),
         backend: format!("uv {}", ctx.uv.version),
-        lock_sha256: pad_stdx::sha256_hex(&std::fs::read(lock_path).map_err(|source| VenvError::io(lock_path, source))?),
+        lock_sha256: pad_stdx::sha256_hex(
+            &std::fs::read(lock_path).map_err(|source| VenvError::io(lock_path, source))?,
+        ),
         package: spec.package.map(str::to_owned),
         packages,
         tarball: None,

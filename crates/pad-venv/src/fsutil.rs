@@ -1,6 +1,5 @@
 //! Small file-system helpers: atomic writes, locks, hashing trees.
 
-
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 

@@ -9,12 +9,12 @@ use expect_test::{Expect, expect};
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
-use pad_stdx::hex;
 use crate::testing::{RawTar, listing, tempdir, tree};
 use crate::{
     ArchiveBuilder, BundleError, Contents, ExtractOptions, LinkEntry, Manifest, PackOptions, ProjectEntry, extract,
     verify,
 };
+use pad_stdx::hex;
 
 const VERIFYING: ExtractOptions = ExtractOptions { allow_absolute_symlinks: false, verify_manifest: true };
 
