@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_registry::{NoProgress, PublishOutcome, Registries, Registry, RegistryError, TransferProgress};
+use pad_registry::{PublishOutcome, Registries, Registry, RegistryError, TransferProgress};
 
 use pad_testkit::random_bytes;
 use pad_testkit::services::{self, GitlabContract, GitlabOptions, Nginx, S3Server};
@@ -152,18 +152,18 @@ fn round_trip(registry: &Registry, backdoor: &dyn Backdoor) {
 
     // Other bytes under the same version: refused without force, replaced with it.
     let other = package_file(&work.join("b"), &second);
-    let err = registry.publish(&other, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
+    let err = registry.publish(&other, PACKAGE, VERSION, false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Conflict { .. }), "{}", pad_layout::error_chain(&err));
     let message = err.to_string();
     assert!(message.contains(&first_sha) && message.contains(&second_sha) && message.contains("--force"), "{message}");
     assert_eq!(registry.exists(PACKAGE, VERSION, FILE).unwrap(), Some(first_sha.clone()));
-    let outcome = registry.publish(&other, PACKAGE, VERSION, true, &NoProgress).unwrap();
+    let outcome = registry.publish(&other, PACKAGE, VERSION, true, &()).unwrap();
     assert!(
         matches!(outcome, PublishOutcome::Replaced { ref sha256, ref previous_sha256, .. }
             if *sha256 == second_sha && *previous_sha256 == first_sha),
         "{outcome:?}"
     );
-    let fetched = registry.fetch(PACKAGE, VERSION, FILE, &work.join("fetched-2"), &NoProgress).unwrap();
+    let fetched = registry.fetch(PACKAGE, VERSION, FILE, &work.join("fetched-2"), &()).unwrap();
     assert!(std::fs::read(&fetched.path).unwrap() == second, "fetched bytes differ after --force");
 
     // A damaged object: the checksum no longer matches; nothing lands in the destination.
@@ -171,27 +171,27 @@ fn round_trip(registry: &Registry, backdoor: &dyn Backdoor) {
     damaged[SIZE / 2] ^= 0xFF;
     backdoor.overwrite(&format!("{PACKAGE}/{VERSION}/{FILE}"), &damaged);
     let dest = work.join("fetched-damaged");
-    let err = registry.fetch(PACKAGE, VERSION, FILE, &dest, &NoProgress).unwrap_err();
+    let err = registry.fetch(PACKAGE, VERSION, FILE, &dest, &()).unwrap_err();
     assert!(matches!(err, RegistryError::ChecksumMismatch { .. }), "{}", pad_layout::error_chain(&err));
     assert_eq!(names_in(&dest), Vec::<String>::new(), "a failed fetch left files behind");
 
     // A damaged checksum object is named as such.
     backdoor.overwrite(&format!("{PACKAGE}/{VERSION}/{FILE}.sha256"), b"garbage\n");
-    let err = registry.fetch(PACKAGE, VERSION, FILE, &dest, &NoProgress).unwrap_err();
+    let err = registry.fetch(PACKAGE, VERSION, FILE, &dest, &()).unwrap_err();
     assert!(matches!(err, RegistryError::BadChecksumFile { .. }), "{}", pad_layout::error_chain(&err));
 
     // An upload interrupted before its `.sha256`: absent for exists, fetch and publish.
     backdoor.overwrite(&format!("{PACKAGE}/2.0.0/{FILE}"), b"half a package");
     assert_eq!(registry.exists(PACKAGE, "2.0.0", FILE).unwrap(), None);
-    let err = registry.fetch(PACKAGE, "2.0.0", FILE, &dest, &NoProgress).unwrap_err();
+    let err = registry.fetch(PACKAGE, "2.0.0", FILE, &dest, &()).unwrap_err();
     assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", pad_layout::error_chain(&err));
-    let outcome = registry.publish(&file, PACKAGE, "2.0.0", false, &NoProgress).unwrap();
+    let outcome = registry.publish(&file, PACKAGE, "2.0.0", false, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
-    let fetched = registry.fetch(PACKAGE, "2.0.0", FILE, &dest, &NoProgress).unwrap();
+    let fetched = registry.fetch(PACKAGE, "2.0.0", FILE, &dest, &()).unwrap();
     assert!(std::fs::read(&fetched.path).unwrap() == first);
 
     // A version never published.
-    let err = registry.fetch(PACKAGE, "9.9.9", FILE, &work.join("none"), &NoProgress).unwrap_err();
+    let err = registry.fetch(PACKAGE, "9.9.9", FILE, &work.join("none"), &()).unwrap_err();
     assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("9.9.9"), "{err}");
 }
@@ -232,10 +232,10 @@ fn webdav_registry_makes_collections_on_a_strict_server() {
     let file = package_file(&repo.root.join("dist"), &random_bytes(100_000, 3));
     let access_log = || std::fs::read_to_string(nginx.root.parent().unwrap().join("access.log")).unwrap();
     let outcome = registry
-        .publish(&file, PACKAGE, VERSION, false, &NoProgress)
+        .publish(&file, PACKAGE, VERSION, false, &())
         .unwrap_or_else(|e| panic!("{}\naccess log:\n{}\n{}", pad_layout::error_chain(&e), access_log(), nginx.log()));
     assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
-    let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &NoProgress).unwrap();
+    let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &()).unwrap();
     assert_eq!(std::fs::read(&fetched.path).unwrap(), random_bytes(100_000, 3));
     // Without create_full_put_path, nginx needs the collections made first (MKCOL).
     let access = access_log();
@@ -255,12 +255,12 @@ fn webdav_registry_with_basic_auth() {
     let good = [("DAV_USER", services::DAV_USER), ("DAV_PASSWORD", services::DAV_PASSWORD)];
     let (repo, registry) = open(&toml, "dav", &good);
     let file = package_file(&repo.root.join("dist"), &random_bytes(200_000, 4));
-    registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
-    registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &NoProgress).unwrap();
+    registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
+    registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &()).unwrap();
 
     let wrong_password = "not-the-password-0b9d";
     let (_repo, registry) = open(&toml, "dav", &[("DAV_USER", services::DAV_USER), ("DAV_PASSWORD", wrong_password)]);
-    let err = registry.publish(&file, PACKAGE, "1.5.0", false, &NoProgress).unwrap_err();
+    let err = registry.publish(&file, PACKAGE, "1.5.0", false, &()).unwrap_err();
     let shown = format!("{}\n{err:?}\n{registry:?}", pad_layout::error_chain(&err));
     assert!(matches!(err, RegistryError::Denied { .. }), "{shown}");
     assert!(err.to_string().contains("check the user and password in DAV_USER/DAV_PASSWORD"), "{shown}");
@@ -336,7 +336,7 @@ fn gitlab_contract_round_trip() {
     assert_eq!(registry.exists(PACKAGE, VERSION, FILE).unwrap(), Some(sha256(&first)));
 
     // Idempotent: the packages API says the same sha256 is there, nothing is sent.
-    let outcome = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
+    let outcome = registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::AlreadyPresent { .. }), "{outcome:?}");
     assert_eq!(count(&server.log(), "PUT "), 1, "{}", server.log());
 
@@ -346,29 +346,29 @@ fn gitlab_contract_round_trip() {
 
     // Other bytes: refused, then replaced with force (the old package file is deleted).
     let other = package_file(&repo.root.join("b"), &second);
-    let err = registry.publish(&other, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
+    let err = registry.publish(&other, PACKAGE, VERSION, false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Conflict { .. }), "{}", pad_layout::error_chain(&err));
-    let outcome = registry.publish(&other, PACKAGE, VERSION, true, &NoProgress).unwrap();
+    let outcome = registry.publish(&other, PACKAGE, VERSION, true, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::Replaced { .. }), "{outcome:?}");
     assert_eq!(count(&server.log(), "DELETE "), 1, "{}", server.log());
-    let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched-2"), &NoProgress).unwrap();
+    let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched-2"), &()).unwrap();
     assert!(std::fs::read(&fetched.path).unwrap() == second);
 
     // A CI job token publishes, a read-only deploy token fetches.
     let (_r, job) = gitlab(&server, "42", &[("CI_JOB_TOKEN", services::GITLAB_JOB_TOKEN)]);
-    job.publish(&file, PACKAGE, "1.5.0", false, &NoProgress).unwrap();
+    job.publish(&file, PACKAGE, "1.5.0", false, &()).unwrap();
     let (_r, deploy) = gitlab(&server, "42", &[("GITLAB_DEPLOY_TOKEN", services::GITLAB_DEPLOY_TOKEN)]);
-    let fetched = deploy.fetch(PACKAGE, "1.5.0", FILE, &repo.root.join("fetched-3"), &NoProgress).unwrap();
+    let fetched = deploy.fetch(PACKAGE, "1.5.0", FILE, &repo.root.join("fetched-3"), &()).unwrap();
     assert!(std::fs::read(&fetched.path).unwrap() == first);
 
     // A deploy token may not use the packages API: it learns what is published from the
     // download's checksum header, and stays idempotent.
     let (_r, deploy) = gitlab(&server, "42", &[("GITLAB_DEPLOY_TOKEN", services::GITLAB_DEPLOY_WRITE_TOKEN)]);
-    let outcome = deploy.publish(&file, PACKAGE, "1.6.0", false, &NoProgress).unwrap();
+    let outcome = deploy.publish(&file, PACKAGE, "1.6.0", false, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
-    let outcome = deploy.publish(&file, PACKAGE, "1.6.0", false, &NoProgress).unwrap();
+    let outcome = deploy.publish(&file, PACKAGE, "1.6.0", false, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::AlreadyPresent { .. }), "{outcome:?}");
-    let err = deploy.publish(&other, PACKAGE, "1.6.0", false, &NoProgress).unwrap_err();
+    let err = deploy.publish(&other, PACKAGE, "1.6.0", false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Conflict { .. }), "{}", pad_layout::error_chain(&err));
 }
 
@@ -402,7 +402,7 @@ fn gitlab_contract_retries_server_errors() {
     let server = GitlabContract::start(GitlabOptions { fail_puts: 100, ..GitlabOptions::default() }).unwrap();
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let file = package_file(&repo.root.join("a"), &random_bytes(1000, 8));
-    let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
+    let err = registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Server { status: 500, attempts: 4, .. }), "{}", pad_layout::error_chain(&err));
     assert_eq!(count(&server.log(), "PUT "), 4, "{}", server.log());
 }
@@ -422,8 +422,8 @@ fn gitlab_contract_status_errors() {
             .unwrap();
     let (repo, registry) = gitlab(&server, "42", &write);
     let file = package_file(&repo.root.join("a"), &small);
-    registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
-    let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
+    registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
+    let err = registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Duplicate { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("Duplicate package is not allowed"), "{err}");
 
@@ -431,31 +431,31 @@ fn gitlab_contract_status_errors() {
     let server =
         GitlabContract::start(GitlabOptions { max_file_size: Some(1000), ..GitlabOptions::default() }).unwrap();
     let (_r, registry) = gitlab(&server, "42", &write);
-    let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
+    let err = registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::TooLarge { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("File is too large"), "{err}");
 
     let server = GitlabContract::start(GitlabOptions::default()).unwrap();
     // 401: a token GitLab does not know; the message names the variable to fix.
     let (_r, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", "glpat-revoked")]);
-    let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
+    let err = registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("set GITLAB_TOKEN to a valid one"), "{err}");
 
     // 403: a token that may read but not write.
     let (_r, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_READ_TOKEN)]);
-    let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
+    let err = registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Forbidden { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("`GITLAB_TOKEN` may not publish to it"), "{err}");
     assert!(err.to_string().contains("Developer role"), "{err}");
 
     // 404: an unknown project, then an unknown version.
     let (_r, registry) = gitlab(&server, "4242", &write);
-    let err = registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err();
+    let err = registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::NotFound { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("Project Not Found") && err.to_string().contains("`project`"), "{err}");
     let (_r, registry) = gitlab(&server, "42", &write);
-    let err = registry.fetch(PACKAGE, "0.0.1", FILE, &repo.root.join("none"), &NoProgress).unwrap_err();
+    let err = registry.fetch(PACKAGE, "0.0.1", FILE, &repo.root.join("none"), &()).unwrap_err();
     assert!(matches!(err, RegistryError::NotPublished { .. }), "{}", pad_layout::error_chain(&err));
     assert_eq!(names_in(&repo.root.join("none")), Vec::<String>::new());
 }
@@ -469,9 +469,9 @@ fn gitlab_contract_checksum_mismatch_on_download() {
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let contents = random_bytes(2 * 1024 * 1024, 10);
     let file = package_file(&repo.root.join("a"), &contents);
-    registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
+    registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
     let dest = repo.root.join("fetched");
-    let err = registry.fetch(PACKAGE, VERSION, FILE, &dest, &NoProgress).unwrap_err();
+    let err = registry.fetch(PACKAGE, VERSION, FILE, &dest, &()).unwrap_err();
     match &err {
         RegistryError::ChecksumMismatch { expected, actual, .. } => {
             assert_eq!(*expected, sha256(&contents));
@@ -493,8 +493,8 @@ fn gitlab_contract_direct_download_keeps_the_token_home() {
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let contents = random_bytes(3 * 1024 * 1024, 13);
     let file = package_file(&repo.root.join("a"), &contents);
-    registry.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
-    let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &NoProgress).unwrap();
+    registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
+    let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &()).unwrap();
     assert!(std::fs::read(&fetched.path).unwrap() == contents);
     let log = server.log();
     let generic = format!("GET /api/v4/projects/42/packages/generic/{PACKAGE}/{VERSION}/{FILE} 302 token");
@@ -506,10 +506,10 @@ fn gitlab_contract_direct_download_keeps_the_token_home() {
     // A deploy token cannot ask the packages API: it hashes the stored file to stay
     // idempotent, and refuses to fetch what it cannot verify.
     let (_r, deploy) = gitlab(&server, "42", &[("GITLAB_DEPLOY_TOKEN", services::GITLAB_DEPLOY_WRITE_TOKEN)]);
-    let outcome = deploy.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap();
+    let outcome = deploy.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::AlreadyPresent { .. }), "{outcome:?}");
     let dest = repo.root.join("fetched-deploy");
-    let err = deploy.fetch(PACKAGE, VERSION, FILE, &dest, &NoProgress).unwrap_err();
+    let err = deploy.fetch(PACKAGE, VERSION, FILE, &dest, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Protocol { .. }), "{}", pad_layout::error_chain(&err));
     assert!(err.to_string().contains("fetch with an access token or a job token"), "{err}");
     assert_eq!(names_in(&dest), Vec::<String>::new());
@@ -554,24 +554,24 @@ fn gitlab_contract_never_shows_the_token() {
     let (repo, registry) = gitlab(&server, "42", &[("GITLAB_TOKEN", token)]);
     shown.push(format!("{registry:?} {registry:#?}"));
     let file = package_file(&repo.root.join("a"), &random_bytes(10_000, 11));
-    shown.push(format!("{:?}", registry.publish(&file, PACKAGE, VERSION, false, &NoProgress)));
+    shown.push(format!("{:?}", registry.publish(&file, PACKAGE, VERSION, false, &())));
     let mut errors = vec![
-        registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("f"), &NoProgress).unwrap_err(),
-        registry.fetch(PACKAGE, "0.0.9", FILE, &repo.root.join("f"), &NoProgress).unwrap_err(),
+        registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("f"), &()).unwrap_err(),
+        registry.fetch(PACKAGE, "0.0.9", FILE, &repo.root.join("f"), &()).unwrap_err(),
     ];
     let other = package_file(&repo.root.join("b"), &random_bytes(10_000, 12));
-    errors.push(registry.publish(&other, PACKAGE, VERSION, false, &NoProgress).unwrap_err());
+    errors.push(registry.publish(&other, PACKAGE, VERSION, false, &()).unwrap_err());
     let (_r, wrong_project) = gitlab(&server, "7", &[("GITLAB_TOKEN", token)]);
-    errors.push(wrong_project.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err());
+    errors.push(wrong_project.publish(&file, PACKAGE, VERSION, false, &()).unwrap_err());
     // The same distinctive string as a token the server rejects (401).
     let rejected = format!("{token}-revoked");
     let (_r, unauthorized) = gitlab(&server, "42", &[("GITLAB_TOKEN", &rejected)]);
-    errors.push(unauthorized.publish(&file, PACKAGE, VERSION, false, &NoProgress).unwrap_err());
-    errors.push(unauthorized.fetch(PACKAGE, VERSION, FILE, &repo.root.join("f"), &NoProgress).unwrap_err());
+    errors.push(unauthorized.publish(&file, PACKAGE, VERSION, false, &()).unwrap_err());
+    errors.push(unauthorized.fetch(PACKAGE, VERSION, FILE, &repo.root.join("f"), &()).unwrap_err());
     // A server that is gone: transport errors.
     let api = server.api_url();
     drop(server);
-    errors.push(registry.publish(&other, PACKAGE, "3.0.0", false, &NoProgress).unwrap_err());
+    errors.push(registry.publish(&other, PACKAGE, "3.0.0", false, &()).unwrap_err());
     for err in &errors {
         shown.push(format!("{}\n{err:?}", pad_layout::error_chain(err)));
     }

@@ -55,8 +55,8 @@ pub use pad_store::ATTEMPTS;
 pub use source::maven_path;
 pub use store::{CacheState, STALE_TMP, TMP_DIR};
 pub use warm::{
-    ArtifactReport, ArtifactStatus, CacheOutcome, CacheStatus, NoProgress, Options, Outcome, StatusReport, Summary,
-    WarmProgress, WarmReport, status, warm,
+    ArtifactReport, ArtifactStatus, CacheOutcome, CacheStatus, Options, Outcome, StatusReport, Summary, WarmProgress,
+    WarmReport, status, warm,
 };
 
 /// Every artifacts.yaml the layout crate finds in the repository at `root`, named

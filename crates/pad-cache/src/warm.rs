@@ -39,10 +39,8 @@ pub trait WarmProgress: Sync {
     fn done(&self, _report: &ArtifactReport) {}
 }
 
-/// A [`WarmProgress`] that shows nothing.
-pub struct NoProgress;
-
-impl WarmProgress for NoProgress {}
+/// `()` reports nothing.
+impl WarmProgress for () {}
 
 /// What happened to one artifact in one cache.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -146,10 +146,8 @@ pub trait Progress: Sync {
     fn note(&self, host: &str, message: &str);
 }
 
-/// Progress that goes nowhere.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
+/// `()` reports nothing.
+impl Progress for () {
     fn step(&self, _host: &str, _step: Step) {}
     fn note(&self, _host: &str, _message: &str) {}
 }

@@ -15,7 +15,7 @@ use crate::scripts::{HostContents, minor, prune_list};
 
 mod scripts;
 mod trust;
-use crate::{ConnectOptions, DeployError, DeployOptions, DeployReport, HostState, NoProgress, Progress, Step};
+use crate::{ConnectOptions, DeployError, DeployOptions, DeployReport, HostState, Progress, Step};
 
 /// A temporary directory with an `AIRFLOW_HOME` and room for packages.
 struct Fixture {
@@ -141,7 +141,7 @@ impl Fixture {
     }
 
     fn deploy_with(&self, target: &Target, options: &DeployOptions) -> DeployReport {
-        crate::deploy(target, options, &NoProgress).unwrap()
+        crate::deploy(target, options, &()).unwrap()
     }
 
     fn current(&self) -> String {
@@ -305,22 +305,22 @@ fn rollback_then_roll_forward() {
     assert_eq!(ids, vec![(one.as_str(), false, true), (two.as_str(), true, false)]);
     assert_eq!(listed[0].releases[0].version.as_deref(), Some("1.0"));
 
-    let back = crate::rollback(&target, &options, None, &NoProgress).unwrap();
+    let back = crate::rollback(&target, &options, None, &()).unwrap();
     assert!(back[0].error.is_none(), "{:?}", back[0].error);
     assert_eq!((back[0].from.as_deref(), back[0].to.as_deref()), (Some(two.as_str()), Some(one.as_str())));
     assert_eq!(f.current(), format!("releases/{one}"));
     assert_eq!(f.read("dags/etl_dag.py"), "from airflow import DAG\n");
 
     // The previous release is now the one rolled back from: rolling back again goes forward.
-    let forward = crate::rollback(&target, &options, None, &NoProgress).unwrap();
+    let forward = crate::rollback(&target, &options, None, &()).unwrap();
     assert_eq!(forward[0].to.as_deref(), Some(two.as_str()));
     assert_eq!(f.read("dags/etl_dag.py"), "two\n");
 
-    let explicit = crate::rollback(&target, &options, Some(&one), &NoProgress).unwrap();
+    let explicit = crate::rollback(&target, &options, Some(&one), &()).unwrap();
     assert!(explicit[0].error.is_none());
     assert_eq!(f.current(), format!("releases/{one}"));
 
-    let missing = crate::rollback(&target, &options, Some("nope"), &NoProgress).unwrap();
+    let missing = crate::rollback(&target, &options, Some("nope"), &()).unwrap();
     let err = missing[0].error.as_ref().unwrap().to_string();
     assert!(err.contains("there is no release `nope`") && err.contains(&two), "{err}");
 
@@ -364,7 +364,7 @@ fn an_interruption_at_any_step_leaves_the_previous_release_serving() {
         let spec = Spec::new("2.0").with("dags/etl_dag.py", "two\n").with("projects/etl/extra.py", "extra\n");
         let package = f.package(&spec);
         let options = f.options(&package);
-        let report = crate::run::deploy_failing_at(&f.target(), &options, FailAt::at(point), &NoProgress).unwrap();
+        let report = crate::run::deploy_failing_at(&f.target(), &options, FailAt::at(point), &()).unwrap();
         let switched = point.step > Step::Switch || (point.step == Step::Switch && point.midway);
         if point.step >= Step::Prune {
             // After the switch: the deploy has done its job; what remains is retried later.
@@ -553,7 +553,7 @@ fn a_relative_local_airflow_home_comes_from_the_repository_root() {
     assert!(f.root.join("target/airflow/current/dags/etl_dag.py").is_file());
 
     target.env = BTreeMap::from([("X".to_owned(), "${PAD_TEST_UNSET}".to_owned())]);
-    let err = crate::deploy(&target, &options, &NoProgress).unwrap_err().to_string();
+    let err = crate::deploy(&target, &options, &()).unwrap_err().to_string();
     assert!(err.contains("`[env]`"), "{err}");
 }
 

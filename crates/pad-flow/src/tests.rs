@@ -221,7 +221,7 @@ impl crate::Progress for Recorder {
     fn done(&self, _name: &str, _outcome: &str) {}
     fn warning(&self, _message: &str) {}
     fn transfer(&self, _transfer: &crate::Transfer<'_>) -> Box<dyn pad_registry::TransferProgress + '_> {
-        Box::new(pad_registry::NoProgress)
+        Box::new(())
     }
     fn stage(&self, stage: crate::Stage) {
         self.push(format!("stage {stage:?}"));

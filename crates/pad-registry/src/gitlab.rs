@@ -177,7 +177,7 @@ impl GitLab {
         let sha256 = match checksum {
             Some(sha256) => sha256,
             None => {
-                let mut reader = HashingReader::new(response.body_mut().as_reader(), &pad_store::NoProgress);
+                let mut reader = HashingReader::new(response.body_mut().as_reader(), &());
                 std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| RegistryError::TransferIo {
                     registry: self.registry.clone(),
                     url: url.clone(),

@@ -71,7 +71,7 @@ mod tests;
 
 pub use config::{FsConfig, GitlabConfig, Registries, RegistryConfig, S3Config, WebdavConfig};
 pub use error::RegistryError;
-pub use pad_store::{Fetched, NoProgress, TransferProgress};
+pub use pad_store::{Fetched, TransferProgress};
 
 use gitlab::{Auth, GitLab};
 use http::Secret;

@@ -41,7 +41,7 @@ pub fn is_sha256_hex(text: &str) -> bool {
 
 /// The sha256 (lowercase hex) and size of a file, read in chunks.
 pub fn sha256_file(path: &Utf8Path) -> io::Result<(String, u64)> {
-    let mut reader = HashingReader::new(File::open(path)?, &crate::NoProgress);
+    let mut reader = HashingReader::new(File::open(path)?, &());
     let mut buf = vec![0; CHUNK];
     while read_full(&mut reader, &mut buf)? > 0 {}
     Ok(reader.finish())

@@ -58,7 +58,7 @@ mod tests;
 pub use backend::{Backend, BasicAuth, Options, S3, Webdav, Webhdfs};
 pub use checksum::sha256_file;
 pub use error::{Problem, StoreError};
-pub use local::{Download, Fetched, NoProgress, TransferProgress};
+pub use local::{Download, Fetched, TransferProgress};
 pub use put::Put;
 pub use retry::{ATTEMPTS, Transient, backoff, retry};
 pub use secret::{MAX_QUOTE, MIN_SECRET_LEN, REDACTED, Redacting, Secret, quote, quote_within, redact, register};

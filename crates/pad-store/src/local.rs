@@ -19,10 +19,8 @@ pub trait TransferProgress: Sync {
     fn advance(&self, bytes: u64);
 }
 
-/// Progress that goes nowhere.
-pub struct NoProgress;
-
-impl TransferProgress for NoProgress {
+/// `()` reports nothing.
+impl TransferProgress for () {
     fn start(&self, _total: Option<u64>) {}
     fn advance(&self, _bytes: u64) {}
 }

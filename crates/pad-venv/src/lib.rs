@@ -47,10 +47,8 @@ pub trait Progress: Sync {
     fn step(&self, name: &str, step: &str);
 }
 
-/// Progress that goes nowhere.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
+/// `()` reports nothing.
+impl Progress for () {
     fn step(&self, _name: &str, _step: &str) {}
 }
 

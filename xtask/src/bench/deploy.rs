@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_deploy::{DeployReport, HostState, NoProgress};
+use pad_deploy::{DeployReport, HostState};
 use pad_process::{Cmd, shell_quote};
 use pad_testkit::worker::{self, Backend, Worker, WorkerSet};
 use serde::Serialize;
@@ -278,8 +278,8 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
 /// One deploy of `package` to the worker; any host that does not end serving it is an error.
 fn deploy(root: &Utf8Path, target: &pad_layout::Target, package: &Utf8Path) -> Result<DeployReport> {
     let options = pad_flow::deploy_options(&crate::workspace(root), package);
-    let report = pad_deploy::deploy(target, &options, &NoProgress)
-        .with_context(|| format!("deploying {package} to the worker"))?;
+    let report =
+        pad_deploy::deploy(target, &options, &()).with_context(|| format!("deploying {package} to the worker"))?;
     if !report.success() {
         let errors: Vec<String> = report
             .hosts

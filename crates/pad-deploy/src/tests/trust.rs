@@ -13,7 +13,7 @@ use pad_process::Cmd;
 use sha2::{Digest, Sha256};
 
 use super::{Fixture, Spec, assert_ok, error_of, local_shell};
-use crate::{DeployError, NoProgress, Step};
+use crate::{DeployError, Step};
 
 /// Every path under `dir` with its kind, and the SHA-256 of each file: equal before and
 /// after means nothing under `dir` was written.
@@ -75,7 +75,7 @@ fn hostile_packages_are_refused_before_any_host_is_touched() {
     for (i, hostile) in hostile_packages(&base, &outside).into_iter().enumerate() {
         let package = f.root.join(format!("hostile-{i}.tar.gz"));
         fs::write(&package, &hostile.bytes).unwrap();
-        let err = match crate::deploy(&f.target(), &f.options(&package), &NoProgress) {
+        let err = match crate::deploy(&f.target(), &f.options(&package), &()) {
             Err(err) => err,
             Ok(report) => panic!("{}: deployed: {:?}", hostile.name, report.hosts[0]),
         };
@@ -279,7 +279,7 @@ fn airflow_home_is_never_the_repository() {
     // The repository itself, or a directory holding it, is refused before anything.
     for home in [f.root.to_string(), f.root.parent().unwrap().to_string(), format!("{}/./", f.root)] {
         options.connect.vars = Some(BTreeMap::from([("AIRFLOW_HOME".to_owned(), home.clone())]));
-        let err = crate::deploy(&target, &options, &NoProgress).unwrap_err();
+        let err = crate::deploy(&target, &options, &()).unwrap_err();
         assert!(matches!(err, DeployError::Config { .. }), "{home}: {err}");
         assert!(err.to_string().contains("is the repository"), "{err}");
     }

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::{
-    ATTEMPTS, Backend, NoProgress, Options, Problem, Store, StoreError, Transient, checksum, retry, sha256_file,
-};
+use crate::{ATTEMPTS, Backend, Options, Problem, Store, StoreError, Transient, checksum, retry, sha256_file};
 
 const TMP: &str = ".tmp-test";
 
@@ -129,12 +127,12 @@ fn put_file_verifies_what_it_sent() {
     let file = work.join("pkg.tar.gz");
     std::fs::write(&file, b"package bytes").unwrap();
     let (sha, size) = sha256_file(&file).unwrap();
-    assert_eq!(store.put_file(&file, "p/1/pkg.tar.gz", &sha, false, &NoProgress).unwrap(), size);
+    assert_eq!(store.put_file(&file, "p/1/pkg.tar.gz", &sha, false, &()).unwrap(), size);
     assert_eq!(store.checksum("p/1/pkg.tar.gz").unwrap(), Some(sha.clone()));
 
     // The file changed after it was hashed: nothing is replaced.
     std::fs::write(&file, b"other bytes").unwrap();
-    let err = store.put_file(&file, "p/1/pkg.tar.gz", &sha, true, &NoProgress).unwrap_err();
+    let err = store.put_file(&file, "p/1/pkg.tar.gz", &sha, true, &()).unwrap_err();
     assert!(matches!(err.problem, Problem::Changed { .. }), "{err}");
     assert_eq!((err.attempts, err.is_transient()), (1, false));
     assert_eq!(store.checksum("p/1/pkg.tar.gz").unwrap(), Some(sha));
@@ -152,21 +150,21 @@ fn fetch_lands_only_what_matches_its_checksum() {
     put.write(&data).unwrap();
     put.commit(&sha256(&data)).unwrap();
 
-    let fetched = store.fetch("p/1/f.bin", &work.join("a"), "f.bin", &NoProgress).unwrap();
+    let fetched = store.fetch("p/1/f.bin", &work.join("a"), "f.bin", &()).unwrap();
     assert_eq!((fetched.path.clone(), fetched.bytes), (work.join("a/f.bin"), data.len() as u64));
     assert_eq!(std::fs::read(&fetched.path).unwrap(), data);
     assert_eq!(names(&work.join("a")), ["f.bin", "f.bin.sha256"]);
 
     std::fs::write(root.join("p/1/f.bin"), b"damaged").unwrap();
-    let err = store.fetch("p/1/f.bin", &work.join("b"), "f.bin", &NoProgress).unwrap_err();
+    let err = store.fetch("p/1/f.bin", &work.join("b"), "f.bin", &()).unwrap_err();
     assert!(matches!(err.problem, Problem::Mismatch { .. }), "{err}");
     assert_eq!(names(&work.join("b")), Vec::<String>::new());
 
-    let err = store.fetch("p/2/f.bin", &work.join("c"), "f.bin", &NoProgress).unwrap_err();
+    let err = store.fetch("p/2/f.bin", &work.join("c"), "f.bin", &()).unwrap_err();
     assert!(matches!(err.problem, Problem::NotFound), "{err}");
     assert_eq!(err.location, root.join("p/2/f.bin.sha256").as_str());
     std::fs::remove_file(root.join("p/1/f.bin")).unwrap();
-    let err = store.fetch("p/1/f.bin", &work.join("c"), "f.bin", &NoProgress).unwrap_err();
+    let err = store.fetch("p/1/f.bin", &work.join("c"), "f.bin", &()).unwrap_err();
     assert!(matches!(err.problem, Problem::NotFound), "{err}");
     assert_eq!(err.location, root.join("p/1/f.bin").as_str());
 }

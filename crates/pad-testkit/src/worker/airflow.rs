@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_venv::{Context, EnvSpec, NoProgress, VenvOptions};
+use pad_venv::{Context, EnvSpec, VenvOptions};
 use serde::Serialize;
 
 use super::{AIRFLOW_HOME, Worker};
@@ -57,7 +57,7 @@ pub fn airflow_env(root: &Utf8Path, work_dir: &Utf8Path, series: &str) -> Result
             package: Some("airflow"),
             pack: true,
         },
-        &NoProgress,
+        &(),
     )
     .with_context(|| format!("building the Airflow {series} environment for the workers"))?;
     let Some(tarball) = env.tarball.clone() else {
