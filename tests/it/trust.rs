@@ -31,6 +31,11 @@ fn worker_env(dir: &Utf8Path) -> Vec<u8> {
     std::fs::read(&tarball).unwrap()
 }
 
+/// The hostile packages' base, with an environment for the workers' interpreter.
+fn worker_base(dir: &Utf8Path) -> Base {
+    Base { env: worker_env(dir), interpreter_path: WORKER_PYTHON.to_owned(), interpreter_version: "3.11.2".to_owned() }
+}
+
 /// Everything under `/srv/airflow` (kind, path, link target, size), the hash of
 /// `/etc/passwd`, and whether `outside` exists: equal before and after means the
 /// deploys wrote nothing there.
@@ -71,11 +76,7 @@ fn hostile_packages_change_nothing_on_a_worker_or_locally() {
         xtask_with_env(&repo.root, &args, &env)
     };
 
-    let base = Base {
-        env: worker_env(&work),
-        interpreter_path: WORKER_PYTHON.to_owned(),
-        interpreter_version: "3.11.2".to_owned(),
-    };
+    let base = worker_base(&work);
     let benign = work.join("benign.tar.gz");
     std::fs::write(&benign, benign_package(&base)).unwrap();
     deploy("workers", &benign).success();
@@ -134,11 +135,7 @@ fn the_env_file_reads_alike_in_python_dotenv_and_sh() {
     let package = repo.root.join("p.tar.gz");
     let work = repo.root.join("work");
     std::fs::create_dir_all(&work).unwrap();
-    let base = Base {
-        env: worker_env(&work),
-        interpreter_path: WORKER_PYTHON.to_owned(),
-        interpreter_version: "3.11.2".to_owned(),
-    };
+    let base = worker_base(&work);
     std::fs::write(&package, benign_package(&base)).unwrap();
     let args = ["--repo", repo.root.as_str(), "deploy", "--target", "local", "--package", package.as_str()];
     xtask_with_env(&repo.root, &args, &[]).success();
@@ -167,11 +164,7 @@ fn an_empty_airflow_home_is_the_default_and_the_repository_is_refused() {
     repo.write("dags/etl_dag.py", "PROJECT = None\n").write("projects/.keep", "");
     let work = repo.root.join("work");
     std::fs::create_dir_all(&work).unwrap();
-    let base = Base {
-        env: worker_env(&work),
-        interpreter_path: WORKER_PYTHON.to_owned(),
-        interpreter_version: "3.11.2".to_owned(),
-    };
+    let base = worker_base(&work);
     let package: Utf8PathBuf = work.join("p.tar.gz");
     std::fs::write(&package, benign_package(&base)).unwrap();
     let args = ["--repo", repo.root.as_str(), "deploy", "--target", "local", "--package", package.as_str()];

@@ -369,14 +369,19 @@ fn verifying_needs_a_manifest() {
     assert_eq!((report.files, report.manifest), (1, None));
 }
 
-#[test]
-fn the_hostile_corpus_is_refused_for_what_it_tries() {
-    let (_tmp, dir) = tempdir();
-    let base = crate::craft::Base {
+/// The hostile corpus's base: an environment of one link, `bin/python`.
+fn craft_base() -> crate::craft::Base {
+    crate::craft::Base {
         env: RawTar::new().dir(b"bin/").symlink(b"bin/python", b"/usr/bin/python3").gz(),
         interpreter_path: "/usr/bin/python3".to_owned(),
         interpreter_version: "3.11.2".to_owned(),
-    };
+    }
+}
+
+#[test]
+fn the_hostile_corpus_is_refused_for_what_it_tries() {
+    let (_tmp, dir) = tempdir();
+    let base = craft_base();
     let benign = dir.join("benign.tar.gz");
     fs::write(&benign, crate::craft::benign_package(&base)).unwrap();
     assert_eq!(verify(&benign).unwrap().nested, 1);
@@ -449,11 +454,7 @@ fn a_checked_environment_is_remembered_by_its_hash() {
     let (_tmp, dir) = tempdir();
     let known = dir.join("checked-envs");
     let options = crate::VerifyOptions { checked_envs: Some(&known) };
-    let base = crate::craft::Base {
-        env: RawTar::new().dir(b"bin/").symlink(b"bin/python", b"/usr/bin/python3").gz(),
-        interpreter_path: "/usr/bin/python3".to_owned(),
-        interpreter_version: "3.11.2".to_owned(),
-    };
+    let base = craft_base();
     let package = dir.join("p.tar.gz");
     fs::write(&package, crate::craft::benign_package(&base)).unwrap();
     let first = crate::verify_with(&package, &options).unwrap();
