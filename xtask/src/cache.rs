@@ -118,7 +118,7 @@ impl WarmProgress for Bar {
     fn copying(&self, name: &str, _total: Option<u64>) {
         if let Some(bar) = &self.bar {
             let bytes = *self.bytes.lock().unwrap_or_else(|e| e.into_inner());
-            bar.set_message(format!("{} read, copying {name}", crate::human_size(bytes)));
+            bar.set_message(format!("{} read, copying {name}", pad_stdx::human_size(bytes)));
         }
     }
 
@@ -126,7 +126,7 @@ impl WarmProgress for Bar {
         let mut total = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
         *total += bytes;
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{} read", crate::human_size(*total)));
+            bar.set_message(format!("{} read", pad_stdx::human_size(*total)));
         }
     }
 

@@ -89,8 +89,8 @@ fn print_report(report: &DeployReport) {
             println!(
                 "    uploaded {} file(s), {} ({} on the wire); {} already on the host",
                 host.objects_uploaded,
-                crate::human_size(host.object_bytes),
-                crate::human_size(host.bytes_uploaded),
+                pad_stdx::human_size(host.object_bytes),
+                pad_stdx::human_size(host.bytes_uploaded),
                 host.objects_reused
             );
         } else if host.state != HostState::Failed {

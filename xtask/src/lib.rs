@@ -176,19 +176,6 @@ fn workspace(root: &Utf8Path) -> pad_flow::Workspace {
     }
 }
 
-/// Bytes for people, in binary units: `512 B`, `3.4 MiB`. Every size the front end
-/// shows goes through here.
-fn human_size(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
-}
-
 /// Prints a value as pretty JSON on stdout, redacted.
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     println!("{}", pad_store::redact(&serde_json::to_string_pretty(value)?));

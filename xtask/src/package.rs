@@ -62,6 +62,6 @@ pub(crate) fn print_text(root: &Utf8Path, package: &Package) {
     let what = if package.reused { "unchanged" } else { "written" };
     println!("{path} ({what})");
     println!("  version {}", manifest.version);
-    println!("  size    {} ({} files)", crate::human_size(package.size), manifest.files.len());
+    println!("  size    {} ({} files)", pad_stdx::human_size(package.size), manifest.files.len());
     println!("  sha256  {}", package.sha256);
 }

@@ -137,7 +137,7 @@ impl pad_registry::TransferProgress for Transfer {
     fn start(&self, total: Option<u64>) {
         let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
         if !std::io::stderr().is_terminal() {
-            let size = total.map_or_else(String::new, |t| format!(" ({})", crate::human_size(t)));
+            let size = total.map_or_else(String::new, |t| format!(" ({})", pad_stdx::human_size(t)));
             eprintln!("{}{size}", self.label);
             return;
         }

@@ -55,13 +55,13 @@ pub(crate) fn publish(root: &Utf8Path, args: &PublishArgs) -> Result<ExitCode> {
     }
     match &published.outcome {
         PublishOutcome::Uploaded { .. } => {
-            println!("uploaded {file_name} ({}) to {location}", crate::human_size(bytes));
+            println!("uploaded {file_name} ({}) to {location}", pad_stdx::human_size(bytes));
         }
         PublishOutcome::AlreadyPresent { .. } => {
             println!("{file_name} is already published at {location} with the same sha256: nothing uploaded");
         }
         PublishOutcome::Replaced { previous_sha256, .. } => {
-            println!("replaced {location} (sha256 was {previous_sha256}): uploaded {}", crate::human_size(bytes));
+            println!("replaced {location} (sha256 was {previous_sha256}): uploaded {}", pad_stdx::human_size(bytes));
         }
     }
     println!("  version {version}");
@@ -91,7 +91,7 @@ pub(crate) fn fetch(root: &Utf8Path, args: &FetchArgs) -> Result<ExitCode> {
             size: fetched.bytes,
         })?;
     } else {
-        println!("{} ({}), sha256 verified", fetched.path, crate::human_size(fetched.bytes));
+        println!("{} ({}), sha256 verified", fetched.path, pad_stdx::human_size(fetched.bytes));
         println!("  sha256  {}", fetched.sha256);
     }
     Ok(ExitCode::SUCCESS)

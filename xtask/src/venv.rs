@@ -78,7 +78,7 @@ fn row(env: &BuiltEnv) -> Row<'_> {
 
 fn print_text(root: &Utf8Path, env: &BuiltEnv) {
     let what = if env.reused { "reused" } else { "built " };
-    let size = env.record.tarball.as_ref().map_or("-".to_owned(), |t| crate::human_size(t.size));
+    let size = env.record.tarball.as_ref().map_or("-".to_owned(), |t| pad_stdx::human_size(t.size));
     let path = env.tarball.as_deref().map_or(env.venv.as_path(), |p| p);
     let path = path.strip_prefix(root).unwrap_or(path);
     let lock = if env.lock_updated { " (lock updated)" } else { "" };

@@ -41,7 +41,9 @@ pub fn warm_text(report: &WarmReport) -> String {
         for cache in &artifact.caches {
             let what = match &cache.outcome {
                 Outcome::Present => "present".to_owned(),
-                Outcome::Copied { bytes, seconds, .. } => format!("copied {} in {seconds:.2}s", size(*bytes)),
+                Outcome::Copied { bytes, seconds, .. } => {
+                    format!("copied {} in {seconds:.2}s", pad_stdx::human_size(*bytes))
+                }
                 Outcome::Failed { error, attempts } => {
                     let tries = if *attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() };
                     format!("FAILED{tries}: {error}")
@@ -63,7 +65,7 @@ pub fn warm_text(report: &WarmReport) -> String {
             out,
             "{n} artifact{}: {copied} copied ({} read), {} present, {failed} failed in {:.2}s",
             plural(n),
-            size(report.bytes),
+            pad_stdx::human_size(report.bytes),
             report.count(Summary::Present),
             report.seconds
         );
@@ -82,20 +84,6 @@ pub fn warm_errors(report: &WarmReport) -> Vec<String> {
         }
     }
     errors
-}
-
-/// Bytes for people: `512 B`, `3.4 MB`.
-pub fn size(bytes: u64) -> String {
-    let bytes = bytes as f64;
-    if bytes < 1e3 {
-        format!("{bytes} B")
-    } else if bytes < 1e6 {
-        format!("{:.1} kB", bytes / 1e3)
-    } else if bytes < 1e9 {
-        format!("{:.1} MB", bytes / 1e6)
-    } else {
-        format!("{:.2} GB", bytes / 1e9)
-    }
 }
 
 fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {

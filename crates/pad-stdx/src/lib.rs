@@ -1,7 +1,7 @@
 //! Small helpers the `pad-*` crates share, each written once (as rust-analyzer's `stdx`):
 //! lowercase hex and SHA-256 digests, writing a file so that readers never see a part
 //! of it, and the one rule that turns a version or branch name into a token safe in a
-//! file name, a directory name and a URL path segment.
+//! file name, a directory name and a URL path segment; and sizes as people read them.
 //!
 //! Nothing here knows about Airflow, Python, packages or hosts.
 
@@ -33,6 +33,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Whether `text` is a SHA-256 as written here: 64 lowercase hex digits.
 pub fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Bytes for people, in binary units as everything the toolchain shows: `512 B`,
+/// `3.4 KiB`, `27.6 MiB`, `1.2 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, flushed to

@@ -16,6 +16,15 @@ fn hex_and_sha256() {
 }
 
 #[test]
+fn human_sizes() {
+    for (bytes, text) in
+        [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (28_905_304, "27.6 MiB"), (3 << 30, "3.0 GiB")]
+    {
+        assert_eq!(human_size(bytes), text);
+    }
+}
+
+#[test]
 fn safe_tokens() {
     for (name, token) in [
         ("v1.4.0", "v1.4.0"),

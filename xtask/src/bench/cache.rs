@@ -150,7 +150,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchCacheArgs) -> Result<ExitCode> {
 }
 
 fn print(r: &BenchReport) {
-    let mb = |b: Option<u64>| b.map_or_else(|| "—".to_owned(), crate::human_size);
+    let mb = |b: Option<u64>| b.map_or_else(|| "—".to_owned(), pad_stdx::human_size);
     println!(
         "artifact cache benchmark: {} cores, xtask built {}, Maven repository in nginx on 127.0.0.1, directory cache",
         r.nproc, r.xtask_profile

@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use super::{Target, median, note, print_targets, timed, tool_version};
 use crate::flags::BenchDeployArgs;
-use crate::human_size;
 use crate::progress::Steps;
+use pad_stdx::human_size;
 
 /// The target's name in the scratch repository.
 const TARGET: &str = "bench";

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::{Target, median, note, print_targets, timed, tool_version};
 use crate::flags::BenchPackageArgs;
-use crate::human_size;
 use crate::progress::Steps;
+use pad_stdx::human_size;
 
 #[derive(Serialize)]
 struct Report {

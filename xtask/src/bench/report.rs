@@ -4,7 +4,7 @@
 use camino::Utf8PathBuf;
 use serde::Serialize;
 
-use crate::human_size;
+use pad_stdx::human_size;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Report {

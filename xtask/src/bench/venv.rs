@@ -22,7 +22,7 @@ use super::probe::ProbeResult;
 use super::report::{Machine, Report, Row, SetReport, TargetCheck};
 use super::{median, note, timed, tool_version};
 use crate::flags::BenchVenvArgs;
-use crate::human_size;
+use pad_stdx::human_size;
 
 mod pip;
 mod sets;
