@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-/// The workspace these tests were built from (a test may know where it was compiled;
-/// the front end may not: see `crate::repo_root`).
+/// The workspace under test: `cargo test` runs the tests with `CARGO_MANIFEST_DIR` set
+/// to xtask's directory, read when they run like everything else here.
 fn root() -> Utf8PathBuf {
-    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    let dir = std::env::var(pad_layout::EnvVars::CARGO_MANIFEST_DIR).expect("cargo test sets CARGO_MANIFEST_DIR");
+    Utf8Path::new(&dir).parent().unwrap().to_owned()
 }
 
 /// Every Rust file of the workspace, relative to the root.
