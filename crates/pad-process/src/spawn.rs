@@ -87,6 +87,8 @@ impl Cmd {
 
     /// The `std` command for this one: program, arguments, directory, environment and
     /// process group; the caller sets the standard streams.
+    // The workspace's one `Command::new`: pad-process is where every child starts, and
+    // clippy.toml forbids it everywhere else.
     #[allow(clippy::disallowed_methods)]
     fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
