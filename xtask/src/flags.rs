@@ -24,6 +24,12 @@ pub(crate) enum Command {
     Layout(LayoutArgs),
     /// Scaffold a project (package, test, requirements) and its DAG stub.
     NewProject(NewProjectArgs),
+    /// Write dags/<name>.py from each dags/<name>.dag.yaml through its templates.
+    ///
+    /// Every YAML is checked on its own: a broken one is reported (file, line, column and
+    /// the fix) while the others still render. Generated files whose YAML is gone are
+    /// removed. --check writes nothing and fails on a stale or hand-edited file.
+    Render(RenderArgs),
     /// Build (or reuse) each project's Python environment and its venv.tar.gz.
     Venv(VenvArgs),
     /// Run each project's pytest suite in its environment, and load every DAG in real Airflow.
@@ -213,6 +219,20 @@ pub(crate) struct BenchVenvArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LayoutArgs {
     /// Print JSON on stdout instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    /// Write nothing; fail when a generated file is missing, stale or edited by hand.
+    #[arg(long, conflicts_with = "schema")]
+    pub(crate) check: bool,
+    /// Print the JSON Schema of the YAML DAG format (this repository's task types
+    /// included) for editors, and render nothing.
+    #[arg(long)]
+    pub(crate) schema: bool,
+    /// Print JSON on stdout: every generated file and its status, and every problem.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -21,6 +21,7 @@ mod new_project;
 mod package;
 mod progress;
 mod publish;
+mod render;
 mod test;
 mod venv;
 mod worker;
@@ -43,6 +44,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Layout(args) => layout::run(&root, &args),
         Command::NewProject(args) => new_project::run(&root, &args),
+        Command::Render(args) => render::run(&root, &args),
         Command::Venv(args) => venv::run(&root, &args),
         Command::Test(args) => test::run(&root, &args),
         Command::Package(args) => package::run(&root, &args),

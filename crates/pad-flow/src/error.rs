@@ -14,6 +14,9 @@ use pad_venv::VenvError;
 pub enum FlowError {
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// A YAML DAG that does not render, or a generated file that is stale.
+    #[error(transparent)]
+    Render(#[from] pad_render::RenderError),
     #[error(transparent)]
     Venv(Box<VenvError>),
     #[error("no project `{name}` in {root}/projects (projects: {})", known.join(", "))]

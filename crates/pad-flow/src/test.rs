@@ -1,5 +1,6 @@
-//! The test flow: each project's pytest suite in its environment, two projects at a time,
-//! then every DAG file loaded by each pinned Airflow series, with the results.
+//! The test flow: the generated DAG files checked against their YAML (`pad-render`), each
+//! project's pytest suite in its environment, two projects at a time, then every DAG file
+//! loaded by each pinned Airflow series, with the results.
 
 use std::collections::BTreeMap;
 use std::thread;
@@ -82,6 +83,12 @@ pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<
     let projects = crate::select_projects(&repo, &plan.projects)?;
     let ctx = ws.venv_context(plan.locked, false)?;
     let mut errors = Vec::new();
+    // `render --check`: a YAML DAG that does not render, or a generated file that is
+    // stale or was edited by hand, fails the run (the DAG check still loads the others).
+    match pad_render::render(&repo.root, &repo.projects, pad_render::RenderMode::Check) {
+        Ok(report) => errors.extend(report.check().err().map(FlowError::from)),
+        Err(err) => errors.push(err.into()),
+    }
 
     let envs = pad_venv::build_projects(&ctx, &repo.root, &projects, progress);
     let mut notes: Vec<String> = envs.iter().flatten().flat_map(|env| env.notes.clone()).collect();

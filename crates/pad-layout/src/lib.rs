@@ -215,10 +215,13 @@ fn scan_dags(
                 continue;
             }
             let rel_path = rel(root, &path);
+            if is_dag_source(&rel_path) {
+                continue;
+            }
             if path.extension() != Some("py") {
                 errors.push(Problem::new(
                     &rel_path,
-                    format!("`{name}` is not a DAG file: dags/ holds Python DAG files (.py) only"),
+                    format!("`{name}` is not a DAG file: dags/ holds Python DAG files (.py), YAML DAGs (<name>.dag.yaml) and task templates (templates/<type>.py.j2) only"),
                     "move data, SQL and config into projects/<name>/ and reference them from the DAG",
                 ));
                 continue;
@@ -241,6 +244,15 @@ fn scan_dags(
         ));
     }
     dags
+}
+
+/// A YAML DAG (`dags/<name>.dag.yaml`) or a task type template
+/// (`dags/templates/<type>.py.j2`): the sources `cargo xtask render` writes DAG files
+/// from, kept beside them.
+pub fn is_dag_source(path: &Utf8Path) -> bool {
+    let name = path.file_name().unwrap_or_default();
+    (path.parent() == Some(Utf8Path::new("dags")) && name.ends_with(".dag.yaml") && name.len() > ".dag.yaml".len())
+        || (path.parent() == Some(Utf8Path::new("dags/templates")) && name.ends_with(".py.j2"))
 }
 
 fn scan_artifacts_files(root: &Utf8Path) -> Vec<Utf8PathBuf> {

@@ -194,8 +194,8 @@ hosts = [
             error projects/settings/project.toml:2:1: `package = "not-an-identifier"` is not a Python import name | help: use letters, digits and `_`, not starting with a digit
             error projects/syntax/project.toml:1:15: invalid basic string, expected `"` | help: the keys of project.toml are `python` ("3.11" or an absolute interpreter path) and `package` (the import name)
             error projects/unknown-key/project.toml:2:1: unknown field `interpreter`, expected `python` or `package` | help: the keys of project.toml are `python` ("3.11" or an absolute interpreter path) and `package` (the import name)
-            error dags/notes.txt: `notes.txt` is not a DAG file: dags/ holds Python DAG files (.py) only | help: move data, SQL and config into projects/<name>/ and reference them from the DAG
-            error dags/query.sql: `query.sql` is not a DAG file: dags/ holds Python DAG files (.py) only | help: move data, SQL and config into projects/<name>/ and reference them from the DAG
+            error dags/notes.txt: `notes.txt` is not a DAG file: dags/ holds Python DAG files (.py), YAML DAGs (<name>.dag.yaml) and task templates (templates/<type>.py.j2) only | help: move data, SQL and config into projects/<name>/ and reference them from the DAG
+            error dags/query.sql: `query.sql` is not a DAG file: dags/ holds Python DAG files (.py), YAML DAGs (<name>.dag.yaml) and task templates (templates/<type>.py.j2) only | help: move data, SQL and config into projects/<name>/ and reference them from the DAG
             error deploy/Prod.toml: invalid target name `Prod`: use lowercase letters, digits and single `-`, starting with a letter (for example `prod`) | help: rename the file: the target's name is the file name without `.toml`
             error deploy/broken.toml:4:1: unknown field `colour`, expected one of `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry`, `env` | help: a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry` and an `[env]` table (see README.md, "Deploy targets")
             error deploy/half.toml:1:1: `hosts` is an empty list | help: list at least one host, or write `hosts = "local"`
@@ -257,6 +257,21 @@ fn hosts_must_be_local_or_a_list() {
             warning dags: dags/ has no DAG file | help: add one per project; `cargo xtask new-project NAME` writes a stub
         "#]],
     );
+}
+
+#[test]
+fn yaml_dags_and_task_templates_are_dag_sources() {
+    check(
+        "//- projects/\n//- dags/a.dag.yaml\n//- dags/a.py\n//- dags/templates/echo.py.j2\n//- dags/b.yaml\n",
+        expect![[r#"
+            dag dags/a.py -> []
+            target local (built-in): hosts=local home=${AIRFLOW_HOME:-target/airflow} keep=5
+            error dags/b.yaml: `b.yaml` is not a DAG file: dags/ holds Python DAG files (.py), YAML DAGs (<name>.dag.yaml) and task templates (templates/<type>.py.j2) only | help: move data, SQL and config into projects/<name>/ and reference them from the DAG
+        "#]],
+    );
+    assert!(crate::is_dag_source(Utf8Path::new("dags/a.dag.yaml")));
+    assert!(!crate::is_dag_source(Utf8Path::new("dags/sub/a.dag.yaml")));
+    assert!(!crate::is_dag_source(Utf8Path::new("dags/templates/sub/x.py.j2")));
 }
 
 #[test]
