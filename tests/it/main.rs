@@ -16,6 +16,7 @@ mod layout;
 mod new_project;
 mod package;
 mod registry;
+mod render;
 mod secrets;
 mod test_flow;
 mod trust;
