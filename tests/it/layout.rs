@@ -28,6 +28,7 @@ fn lists_the_example_repository_from_any_directory() {
         dags,
         [
             ("dags/archive_sync.py".to_owned(), r#"["archive-sync"]"#.to_owned()),
+            ("dags/example_pipelines.py".to_owned(), r#"["archive-sync","image-matching"]"#.to_owned()),
             ("dags/image_matching.py".to_owned(), r#"["image-matching"]"#.to_owned()),
         ]
     );

@@ -196,12 +196,13 @@ impl TestRepo {
         TestRepo { _dir: dir, root }
     }
 
-    /// A copy of the example DAG repository (dags/, projects/, deploy/).
+    /// A copy of the example DAG repository (dags/, projects/, deploy/, ruff.toml).
     pub(crate) fn example() -> TestRepo {
         let repo = TestRepo::empty();
         for dir in ["dags", "projects", "deploy"] {
             copy_tree(&workspace_root().join(dir), &repo.root.join(dir));
         }
+        std::fs::copy(workspace_root().join("ruff.toml"), repo.root.join("ruff.toml")).unwrap();
         repo
     }
 

@@ -30,6 +30,10 @@ pub(crate) enum Command {
     /// the fix) while the others still render. Generated files whose YAML is gone are
     /// removed. --check writes nothing and fails on a stale or hand-edited file.
     Render(RenderArgs),
+    /// Run ruff (pinned in deploy/lint/requirements.txt, configured by ruff.toml) over
+    /// dags/ and projects/, with Airflow's AIR rules; the AIR3 migration rules too when a
+    /// 3.x series is pinned under deploy/airflow/.
+    Lint(LintArgs),
     /// Build (or reuse) each project's Python environment and its venv.tar.gz.
     Venv(VenvArgs),
     /// Run each project's pytest suite in its environment, and load every DAG in real Airflow.
@@ -250,7 +254,7 @@ pub(crate) struct NewProjectArgs {
 pub(crate) struct TestArgs {
     /// Projects to test (default: all). The DAG check always covers all of dags/.
     pub(crate) projects: Vec<String>,
-    /// Write JUnit XML reports into DIR: <project>.xml and dags-airflow-<series>.xml.
+    /// Write JUnit XML reports into DIR: <project>.xml, dags-airflow-<series>.xml and lint.xml.
     #[arg(long, value_name = "DIR")]
     pub(crate) junit: Option<Utf8PathBuf>,
     /// Rerun tests whose inputs have not changed since they last passed.
@@ -271,7 +275,26 @@ pub(crate) struct TestArgs {
     /// Skip the DAG check.
     #[arg(long)]
     pub(crate) no_dags: bool,
+    /// Skip ruff (`cargo xtask lint`).
+    #[arg(long)]
+    pub(crate) no_lint: bool,
     /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LintArgs {
+    /// Apply ruff's safe fixes (never its unsafe ones), then report what is left.
+    #[arg(long)]
+    pub(crate) fix: bool,
+    /// Fail when the lock of the pinned ruff is stale instead of updating it (for CI).
+    #[arg(long)]
+    pub(crate) locked: bool,
+    /// Write JUnit XML (lint.xml) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) junit: Option<Utf8PathBuf>,
+    /// Print JSON on stdout: ruff's version, the rules added, every finding.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -17,6 +17,7 @@ mod deploy;
 mod deploy_local;
 mod flags;
 mod layout;
+mod lint;
 mod new_project;
 mod package;
 mod progress;
@@ -45,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Layout(args) => layout::run(&root, &args),
         Command::NewProject(args) => new_project::run(&root, &args),
         Command::Render(args) => render::run(&root, &args),
+        Command::Lint(args) => lint::run(&root, &args),
         Command::Venv(args) => venv::run(&root, &args),
         Command::Test(args) => test::run(&root, &args),
         Command::Package(args) => package::run(&root, &args),

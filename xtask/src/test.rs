@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use camino::Utf8Path;
 use pad_flow::{TestPlan, TestRun};
-use pad_venv::{DagReport, TestReport};
+use pad_venv::{DagReport, LintReport, TestReport};
 use serde::Serialize;
 
 use crate::flags::TestArgs;
@@ -18,6 +18,7 @@ struct Report<'a> {
     ok: bool,
     projects: &'a [TestReport],
     dags: &'a [DagReport],
+    lint: Option<&'a LintReport>,
 }
 
 pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
@@ -30,6 +31,7 @@ pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
         variables: pairs(&args.var, "--var")?,
         connections: pairs(&args.conn, "--conn")?,
         skip_dags: args.no_dags,
+        skip_lint: args.no_lint,
     };
     let run = pad_flow::test(&crate::workspace(root), &plan, &Steps::new())?;
     render(&run, args.json)?;
@@ -44,7 +46,7 @@ fn render(run: &TestRun, json: bool) -> Result<()> {
         return Ok(());
     }
     print_notes(run);
-    crate::print_json(&Report { ok: run.ok(), projects: &run.projects, dags: &run.dags })
+    crate::print_json(&Report { ok: run.ok(), projects: &run.projects, dags: &run.dags, lint: run.lint.as_ref() })
 }
 
 /// Shows a test run as text: its notes, the report, and the end of pytest's output for
@@ -52,6 +54,9 @@ fn render(run: &TestRun, json: bool) -> Result<()> {
 pub(crate) fn render_text(run: &TestRun) {
     print_notes(run);
     print_text(&run.projects, &run.dags);
+    if let Some(lint) = &run.lint {
+        crate::lint::print_text(lint);
+    }
     for report in run.projects.iter().filter(|r| !r.passed) {
         eprintln!("\n--- {} failed; the end of pytest's output:\n{}", report.project, report.output);
     }

@@ -1,10 +1,10 @@
-//! JUnit XML for the DAG check, so CI shows each DAG file as a test case. (pytest writes
-//! the projects' reports itself.)
+//! JUnit XML for the DAG check and the lint, so CI shows each DAG file and each finding
+//! as a test case. (pytest writes the projects' reports itself.)
 
 use std::fmt::Write as _;
 
 use camino::Utf8Path;
-use pad_venv::DagReport;
+use pad_venv::{DagReport, LintReport};
 
 use crate::FlowError;
 
@@ -55,4 +55,40 @@ pub(crate) fn write_dag_report(dir: &Utf8Path, report: &DagReport) -> Result<(),
     std::fs::create_dir_all(dir).map_err(|source| FlowError::Io { action: "create", path: dir.to_owned(), source })?;
     let path = dir.join(format!("dags-airflow-{}.xml", report.series));
     std::fs::write(&path, dag_report_xml(report)).map_err(|source| FlowError::Io { action: "write", path, source })
+}
+
+/// The JUnit XML of a lint: one failing case per finding (file, line and rule), or one
+/// passing case when there is none.
+pub(crate) fn lint_report_xml(report: &LintReport) -> String {
+    let mut cases = String::new();
+    for finding in &report.findings {
+        let _ = writeln!(
+            cases,
+            "  <testcase classname=\"{}\" name=\"{}:{} {}\">\n    <failure message=\"{}\" type=\"{}\">{}</failure>\n  </testcase>",
+            escape(&finding.file),
+            finding.line,
+            finding.column,
+            escape(&finding.code),
+            escape(&finding.message),
+            escape(&finding.code),
+            escape(&finding.to_string())
+        );
+    }
+    if report.findings.is_empty() {
+        cases.push_str("  <testcase classname=\"ruff\" name=\"dags and projects\"/>\n");
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">\n{cases}</testsuite>\n",
+        escape(&format!("lint ({})", report.ruff_version)),
+        report.findings.len().max(1),
+        report.findings.len(),
+        report.seconds
+    )
+}
+
+/// Writes `lint.xml` into `dir`.
+pub(crate) fn write_lint_report(dir: &Utf8Path, report: &LintReport) -> Result<(), FlowError> {
+    std::fs::create_dir_all(dir).map_err(|source| FlowError::Io { action: "create", path: dir.to_owned(), source })?;
+    let path = dir.join("lint.xml");
+    std::fs::write(&path, lint_report_xml(report)).map_err(|source| FlowError::Io { action: "write", path, source })
 }

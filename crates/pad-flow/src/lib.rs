@@ -4,7 +4,8 @@
 //!
 //! - [`discover`]: the whole-repository check every flow starts with: the layout, and every
 //!   artifacts.yaml read by pad-cache's parser.
-//! - [`test()`]: each project's pytest suite in its environment, two at a time, and the
+//! - [`test()`]: the generated DAG files checked against their YAML (pad-render), ruff
+//!   ([`lint()`]), each project's pytest suite in its environment, two at a time, and the
 //!   DAG check in every pinned Airflow series, into a [`TestRun`].
 //! - [`package()`]: every project's environment built or reused, then the package
 //!   written or reused ([`prepare`] stops before writing, for a caller that writes it
@@ -22,6 +23,7 @@ mod check;
 mod deploy;
 mod error;
 mod junit;
+mod lint;
 mod local_build;
 mod package;
 mod progress;
@@ -35,6 +37,7 @@ mod tests;
 pub use check::{discover, scan};
 pub use deploy::{PackageChoice, choose_package, deploy, deploy_options, find_target};
 pub use error::FlowError;
+pub use lint::{LintPlan, lint};
 pub use local_build::{LocalBuild, LocalBuildOptions, Stage, deploy_local_build};
 pub use package::{PACKAGE_NAME, Prepared, package, package_path, prepare, spec};
 pub use progress::Progress;

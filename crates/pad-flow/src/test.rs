@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::thread;
 
 use camino::Utf8PathBuf;
-use pad_venv::{DagCheckOptions, DagReport, TestOptions, TestReport};
+use pad_venv::{DagCheckOptions, DagReport, LintReport, TestOptions, TestReport};
 
 use crate::{FlowError, Progress, Workspace};
 
@@ -28,6 +28,8 @@ pub struct TestPlan {
     pub connections: BTreeMap<String, String>,
     /// Leave out the DAG check.
     pub skip_dags: bool,
+    /// Leave out ruff.
+    pub skip_lint: bool,
 }
 
 /// What a test run found.
@@ -35,6 +37,8 @@ pub struct TestPlan {
 pub struct TestRun {
     pub projects: Vec<TestReport>,
     pub dags: Vec<DagReport>,
+    /// Ruff's findings over dags/ and projects/ (none when it was left out).
+    pub lint: Option<LintReport>,
     /// Projects or Airflow series that could not be tested at all.
     pub errors: Vec<FlowError>,
     /// What the environments and test runs had to say (a lock written, a cached result).
@@ -47,6 +51,7 @@ impl TestRun {
         self.errors.is_empty()
             && self.projects.iter().all(|r| r.passed)
             && self.dags.iter().all(|r| r.problems.is_empty())
+            && self.lint.as_ref().is_none_or(|r| r.findings.is_empty())
     }
 
     /// One line per failure: a failed project with its failing tests, a DAG problem, or
@@ -64,6 +69,9 @@ impl TestRun {
                     report.airflow_version, problem.file, problem.message, problem.kind
                 ));
             }
+        }
+        for finding in self.lint.iter().flat_map(|r| &r.findings) {
+            failed.push(format!("lint: {finding}"));
         }
         failed.extend(self.errors.iter().map(|err| pad_layout::error_chain(err)));
         failed
@@ -89,9 +97,29 @@ pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<
         Ok(report) => errors.extend(report.check().err().map(FlowError::from)),
         Err(err) => errors.push(err.into()),
     }
+    // A repository that pins no ruff is not linted; `notes` says so.
+    let mut notes: Vec<String> = Vec::new();
+    let lint = if plan.skip_lint {
+        None
+    } else if !pad_venv::lint_pinned(&repo.root) {
+        notes.push(format!(
+            "not linted: no ruff pinned in {}/requirements.txt (add `ruff==<version>` there to lint with `cargo xtask test`)",
+            pad_venv::LINT_PIN_DIR
+        ));
+        None
+    } else {
+        let lint_plan = crate::LintPlan { fix: false, locked: plan.locked, junit_dir: plan.junit_dir.clone() };
+        match crate::lint(ws, &lint_plan, progress) {
+            Ok(report) => Some(report),
+            Err(err) => {
+                errors.push(err);
+                None
+            }
+        }
+    };
 
     let envs = pad_venv::build_projects(&ctx, &repo.root, &projects, progress);
-    let mut notes: Vec<String> = envs.iter().flatten().flat_map(|env| env.notes.clone()).collect();
+    notes.extend(envs.iter().flatten().flat_map(|env| env.notes.clone()));
     let options = TestOptions { junit_dir: plan.junit_dir.clone(), force: plan.force };
     let mut reports = Vec::new();
     // Two projects at a time: pytest runs are mostly one process each.
@@ -158,5 +186,5 @@ pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<
         }
     }
     notes.extend(reports.iter().flat_map(|r| r.notes.iter().cloned()));
-    Ok(TestRun { projects: reports, dags: dag_reports, errors, notes })
+    Ok(TestRun { projects: reports, dags: dag_reports, lint, errors, notes })
 }

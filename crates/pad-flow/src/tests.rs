@@ -125,6 +125,7 @@ fn a_test_run_lists_each_failure_on_a_line() {
     let clean = crate::TestRun {
         projects: vec![test_report("etl", &[])],
         dags: vec![dag_report(&[])],
+        lint: None,
         errors: Vec::new(),
         notes: Vec::new(),
     };
@@ -136,6 +137,7 @@ fn a_test_run_lists_each_failure_on_a_line() {
             test_report("ml", &[]),
         ],
         dags: vec![dag_report(&[("dags/broken.py", "import error", "No module named 'x'")])],
+        lint: None,
         errors: vec![crate::FlowError::NoEnvironmentToTest { project: "web".into(), cause: "uv failed".into() }],
         notes: Vec::new(),
     };

@@ -9,6 +9,9 @@
 //!   Otherwise it builds under `.tmp-<key>`, installs the project non-editable,
 //!   smoke-tests the import, packs `venv.tar.gz` and renames the directory into place.
 //!
+//! - [`lint`] runs the ruff pinned in `deploy/lint/requirements.txt` over `dags/` and
+//!   `projects/`, in a tool environment built the same way, into a [`LintReport`].
+//!
 //! This crate never writes outside the repository's `target/`, except the lock files it
 //! keeps beside each project's requirements.
 
@@ -21,6 +24,7 @@ use pad_process::ProcessError;
 mod dag_check;
 mod env;
 mod fsutil;
+mod lint;
 mod lock;
 mod probe;
 mod pytest;
@@ -34,6 +38,9 @@ pub use dag_check::{
     AIRFLOW_PINS_DIR, AirflowPin, DagCheckOptions, DagInfo, DagProblem, DagReport, airflow_pins, check_dags,
 };
 pub use env::{BuiltEnv, Context, ENV_RECORD, EnvRecord, EnvSpec, TarballRecord, VenvOptions, build, site_packages_of};
+pub use lint::{
+    AIRFLOW3_RULES, Finding, LINT_PIN_DIR, LINTED_DIRS, LintOptions, LintReport, extra_rules, lint, lint_pinned,
+};
 pub use lock::{LOCK_FILE, TEST_LOCK_FILE};
 pub use pytest::{TestOptions, TestReport, test_project};
 pub use python::{Interpreter, resolve as resolve_interpreter, unreadable_by_others};
@@ -105,6 +112,10 @@ pub enum VenvError {
         "{project}: its test dependencies ({input}) do not install pytest, which runs its tests: add `pytest` to them"
     )]
     NoPytest { project: String, input: String },
+    #[error(
+        "no ruff is pinned: `{file}` is missing; add it with one line such as `ruff==0.17.6` (the toolchain locks and installs it with uv)"
+    )]
+    NoLintPin { file: Utf8PathBuf },
     #[error(transparent)]
     Process(Box<ProcessError>),
 }
