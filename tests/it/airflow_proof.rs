@@ -145,3 +145,49 @@ fn airflow_on_a_worker_runs_the_dag_after_a_remote_deploy() {
     assert!(tsv.status.success(), "{}", tsv.stderr);
     check_matches(&tsv.stdout);
 }
+
+/// The YAML DAG of the example (`dags/example_pipelines.dag.yaml`, rendered to
+/// `dags/example_pipelines.py`): after `deploy-local-build`, `airflow dags test` in each
+/// pinned series runs its two `project` tasks (image-matching, then archive-sync's plan
+/// of the matches) with the environments deploy installed.
+#[test]
+fn the_example_yaml_dag_runs_both_projects_in_both_series() {
+    if !e2e_enabled("the_example_yaml_dag_runs_both_projects_in_both_series") {
+        return;
+    }
+    let repo = TestRepo::example();
+    let home = repo.root.join("airflow home");
+    let target = shared_target();
+    let env = [("PAD_TARGET_DIR", target.as_str()), ("AIRFLOW_HOME", home.as_str())];
+    xtask_with_env(&repo.root, &["--repo", repo.root.as_str(), "deploy-local-build"], &env).success();
+
+    let data = home.join("data/example-pipelines");
+    for series in ["2.10", "3.3"] {
+        let airflow = built_airflow(&target.join(format!("venvs/airflow-{series}")));
+        // Each series its own database.
+        let db = format!("sqlite:///{}/airflow-{series}.db", repo.root);
+        let run = |args: &[&str]| {
+            let mut cmd = Cmd::new(airflow.as_str(), &home).args(args).env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", &db);
+            for (key, value) in airflow_env(&airflow, &home) {
+                cmd = cmd.env(key, value);
+            }
+            cmd.run_unchecked().unwrap()
+        };
+        let migrate = run(&["db", "migrate"]);
+        assert!(migrate.status.success(), "{series}: {}\n{}", migrate.stdout, migrate.stderr);
+        let _ = std::fs::remove_dir_all(&data);
+        let test = run(&["dags", "test", "example_pipelines", LOGICAL_DATE]);
+        let log = format!("{}\n{}", test.stdout, test.stderr);
+        assert!(test.status.success(), "{series}: dags test failed:\n{log}");
+        // Both tasks ran the shipped environments.
+        for project in ["image-matching", "archive-sync"] {
+            assert!(log.contains(&format!("{home}/{project}/venv/bin/python")), "{series}: {project} not run:\n{log}");
+        }
+        let matches = data.join("matches").join(LOGICAL_DATE).join("matches.tsv");
+        check_matches(&std::fs::read_to_string(&matches).unwrap_or_else(|e| panic!("{series}: {matches}: {e}\n{log}")));
+        // archive-sync planned the copy of that one file to the mirror.
+        let manifest = data.join("manifests").join(format!("{LOGICAL_DATE}.txt"));
+        let planned = std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{series}: {manifest}: {e}\n{log}"));
+        assert_eq!(planned.lines().collect::<Vec<_>>(), ["matches.tsv"], "{series}: {planned}");
+    }
+}
