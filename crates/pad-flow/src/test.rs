@@ -1,12 +1,12 @@
-//! The test flow: the generated DAG files checked against their YAML (`pad-render`), each
-//! project's pytest suite in its environment, two projects at a time, then every DAG file
-//! loaded by each pinned Airflow series, with the results.
+//! The test flow: the generated DAG files checked against their YAML (`pad-render`), the
+//! lint, then each project's pytest suite in its environment, two projects at a time,
+//! while every DAG file is loaded by each pinned Airflow series, all series at once.
 
 use std::collections::BTreeMap;
 use std::thread;
 
 use camino::Utf8PathBuf;
-use pad_venv::{DagCheckOptions, DagReport, LintReport, TestOptions, TestReport};
+use pad_venv::{AirflowPin, DagCheckOptions, DagReport, LintReport, TestOptions, TestReport};
 
 use crate::{FlowError, Progress, Workspace};
 
@@ -118,10 +118,72 @@ pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<
         }
     };
 
-    let envs = pad_venv::build_projects(&ctx, &repo.root, &projects, progress);
-    notes.extend(envs.iter().flatten().flat_map(|env| env.notes.clone()));
+    // The DAG check does not depend on the projects' environments or tests: each pinned
+    // series loads the DAGs on a thread of its own, alongside the environment builds and
+    // pytest, so a cold run takes about as long as its slowest part.
+    let pins: Vec<AirflowPin> = if plan.skip_dags {
+        Vec::new()
+    } else {
+        let pins = pad_venv::airflow_pins(&repo.root);
+        if pins.is_empty() {
+            return Err(FlowError::NoAirflowPin);
+        }
+        pins.into_iter().filter(|p| plan.airflow.is_empty() || plan.airflow.contains(&p.series)).collect()
+    };
+    let dag_options =
+        DagCheckOptions { variables: plan.variables.clone(), connections: plan.connections.clone(), force: plan.force };
+    let (dag_results, (reports, project_errors, project_notes)) = thread::scope(|scope| {
+        let handles: Vec<_> = pins
+            .iter()
+            .map(|pin| {
+                let (ctx, repo, options) = (&ctx, &repo, &dag_options);
+                scope.spawn(move || {
+                    let result = pad_venv::check_dags(ctx, &repo.root, pin, &repo.root.join("dags"), options, progress);
+                    if let Ok(report) = &result {
+                        progress.done(
+                            &format!("airflow-{}", pin.series),
+                            if report.problems.is_empty() { "DAGs ok" } else { "DAG problems" },
+                        );
+                    }
+                    result
+                })
+            })
+            .collect();
+        let projects_part = test_projects(&ctx, &repo.root, &projects, plan, progress);
+        let dag_results: Vec<_> = handles.into_iter().map(|h| h.join().expect("DAG check thread panicked")).collect();
+        (dag_results, projects_part)
+    });
+    notes.extend(project_notes);
+    errors.extend(project_errors);
+    let mut dag_reports = Vec::new();
+    for result in dag_results {
+        match result {
+            Ok(report) => dag_reports.push(report),
+            Err(err) => errors.push(err.into()),
+        }
+    }
+    if let Some(dir) = &plan.junit_dir {
+        for report in &dag_reports {
+            crate::junit::write_dag_report(dir, report)?;
+        }
+    }
+    Ok(TestRun { projects: reports, dags: dag_reports, lint, errors, notes })
+}
+
+/// Builds (or reuses) the environments of `projects` and runs their tests, two projects at
+/// a time: the reports, what could not be tested, and the notes of both.
+fn test_projects(
+    ctx: &pad_venv::Context,
+    root: &camino::Utf8Path,
+    projects: &[pad_layout::Project],
+    plan: &TestPlan,
+    progress: &dyn Progress,
+) -> (Vec<TestReport>, Vec<FlowError>, Vec<String>) {
+    let envs = pad_venv::build_projects(ctx, root, projects, progress);
+    let mut notes: Vec<String> = envs.iter().flatten().flat_map(|env| env.notes.clone()).collect();
     let options = TestOptions { junit_dir: plan.junit_dir.clone(), force: plan.force };
     let mut reports = Vec::new();
+    let mut errors = Vec::new();
     // Two projects at a time: pytest runs are mostly one process each.
     let jobs: Vec<_> = projects.iter().zip(envs).collect();
     for chunk in jobs.chunks(2) {
@@ -129,9 +191,9 @@ pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|(project, env)| {
-                    let (ctx, repo, options) = (&ctx, &repo, &options);
+                    let options = &options;
                     scope.spawn(move || match env {
-                        Ok(env) => Ok(pad_venv::test_project(ctx, &repo.root, project, env, options, progress)?),
+                        Ok(env) => Ok(pad_venv::test_project(ctx, root, project, env, options, progress)?),
                         // With its causes: uv's own words on why it could not resolve.
                         Err(err) => Err(FlowError::NoEnvironmentToTest {
                             project: project.name.clone(),
@@ -155,36 +217,6 @@ pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<
             }
         }
     }
-
-    let mut dag_reports = Vec::new();
-    if !plan.skip_dags {
-        let pins = pad_venv::airflow_pins(&repo.root);
-        if pins.is_empty() {
-            return Err(FlowError::NoAirflowPin);
-        }
-        let options = DagCheckOptions {
-            variables: plan.variables.clone(),
-            connections: plan.connections.clone(),
-            force: plan.force,
-        };
-        for pin in pins.iter().filter(|p| plan.airflow.is_empty() || plan.airflow.contains(&p.series)) {
-            match pad_venv::check_dags(&ctx, &repo.root, pin, &repo.root.join("dags"), &options, progress) {
-                Ok(report) => {
-                    progress.done(
-                        &format!("airflow-{}", pin.series),
-                        if report.problems.is_empty() { "DAGs ok" } else { "DAG problems" },
-                    );
-                    dag_reports.push(report);
-                }
-                Err(err) => errors.push(err.into()),
-            }
-        }
-    }
-    if let Some(dir) = &plan.junit_dir {
-        for report in &dag_reports {
-            crate::junit::write_dag_report(dir, report)?;
-        }
-    }
     notes.extend(reports.iter().flat_map(|r| r.notes.iter().cloned()));
-    Ok(TestRun { projects: reports, dags: dag_reports, lint, errors, notes })
+    (reports, errors, notes)
 }
