@@ -14,6 +14,7 @@ mod cache;
 mod deploy;
 mod package;
 mod probe;
+mod render;
 mod report;
 mod venv;
 
@@ -22,6 +23,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchArgs) -> Result<ExitCode> {
         BenchTarget::Cache(args) => cache::run(root, args),
         BenchTarget::Deploy(args) => deploy::run(root, args),
         BenchTarget::Package(args) => package::run(root, args),
+        BenchTarget::Render(args) => render::run(root, args),
         BenchTarget::Venv(args) => match &args.pack_probe {
             Some(project) => probe::run(root, project),
             None => venv::run(root, args),

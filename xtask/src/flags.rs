@@ -181,6 +181,11 @@ pub(crate) enum BenchTarget {
     /// `deploy-local-build` on an unchanged tree. Works in target/bench/deploy/ (wiped
     /// first); stops the worker at the end.
     Deploy(BenchDeployArgs),
+    /// YAML DAGs: `render` and `render --check` of 500 generated YAML DAGs, and Airflow's
+    /// DagBag parsing the 500 generated files, against dag-factory (from PyPI, in a
+    /// bench-only environment of the pinned Airflow 2.10) building the same 500 DAGs from
+    /// its YAML when the DagBag parses. Works in target/bench/render/ (wiped first).
+    Render(BenchRenderArgs),
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +201,19 @@ pub(crate) struct BenchDeployArgs {
 #[derive(Debug, Args)]
 pub(crate) struct BenchPackageArgs {
     /// Times each packer this many times and reports the median.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) runs: u32,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchRenderArgs {
+    /// How many YAML DAGs to generate.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) dags: u32,
+    /// Times each step this many times and reports the median.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) runs: u32,
     /// Print the results as JSON on stdout instead of a table.
