@@ -12,6 +12,7 @@ use crate::flags::{BenchArgs, BenchTarget};
 
 mod cache;
 mod deploy;
+mod flow;
 mod package;
 mod probe;
 mod render;
@@ -22,6 +23,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchArgs) -> Result<ExitCode> {
     match &args.target {
         BenchTarget::Cache(args) => cache::run(root, args),
         BenchTarget::Deploy(args) => deploy::run(root, args),
+        BenchTarget::Flow(args) => flow::run(root, args),
         BenchTarget::Package(args) => package::run(root, args),
         BenchTarget::Render(args) => render::run(root, args),
         BenchTarget::Venv(args) => match &args.pack_probe {

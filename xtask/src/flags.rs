@@ -186,6 +186,12 @@ pub(crate) enum BenchTarget {
     /// bench-only environment of the pinned Airflow 2.10) building the same 500 DAGs from
     /// its YAML when the DagBag parses. Works in target/bench/render/ (wiped first).
     Render(BenchRenderArgs),
+    /// The whole flow: `deploy-local-build` (cold, unchanged, after a DAG-only edit)
+    /// against the PoC's (per project `python -m venv`, `pip install`, pytest,
+    /// `venv-pack`, then `tar -czf` of the repository and its untar into an AIRFLOW_HOME)
+    /// on a copy of this repository. Cold: project environments and results removed, tool
+    /// environments (Airflow, ruff) kept. Works in target/bench/flow/ (wiped first).
+    Flow(BenchFlowArgs),
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +209,13 @@ pub(crate) struct BenchPackageArgs {
     /// Times each packer this many times and reports the median.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) runs: u32,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchFlowArgs {
     /// Print the results as JSON on stdout instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
