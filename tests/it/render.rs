@@ -51,7 +51,7 @@ fn schema_names_every_task_type() {
         .iter()
         .map(|t| t["properties"]["type"]["const"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["bash", "project", "notify"]);
+    assert_eq!(types, ["bash", "project", "spark_submit", "notify"]);
 }
 
 const BROKEN: &str = "\
@@ -85,6 +85,12 @@ tasks:
     project: archive-sync
     args: [verify, --source, /nonexistent, --dest, /nonexistent]
     depends_on: extract
+  - id: score
+    type: spark_submit
+    project: image-matching
+    application: src/image_matching/cli.py
+    jars: [spark-avro_2.12-3.5.1.jar]
+    depends_on: load
 ";
 
 /// A broken YAML next to good ones: `render` reports it at its line and column and still
@@ -124,7 +130,7 @@ fn a_broken_yaml_beside_good_ones_in_real_airflow() {
         dags.sort();
         assert_eq!(
             dags,
-            [("archive_sync", 3), ("example_pipelines", 2), ("good", 2), ("image_matching", 1)],
+            [("archive_sync", 3), ("example_pipelines", 2), ("good", 3), ("image_matching", 1)],
             "{report}"
         );
         let problems = report["problems"].as_array().unwrap();

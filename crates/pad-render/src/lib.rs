@@ -119,6 +119,7 @@ fn problems_text(problems: &[Problem]) -> String {
 pub fn render(root: &Utf8Path, projects: &[Project], mode: RenderMode) -> Result<RenderReport, RenderError> {
     let (mut types, mut problems) = task_types(root);
     let emitter = emit::Emitter::new(&mut types, &mut problems);
+    let artifacts = artifact_locations(root, projects);
     let dags = root.join("dags");
     let mut names: Vec<String> = match std::fs::read_dir(&dags) {
         Ok(entries) => entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).collect(),
@@ -137,7 +138,7 @@ pub fn render(root: &Utf8Path, projects: &[Project], mode: RenderMode) -> Result
                 continue;
             }
         };
-        let python = match spec::parse(&source, &text, stem, &types, projects)
+        let python = match spec::parse(&source, &text, stem, &types, projects, &artifacts)
             .and_then(|spec| emitter.dag_file(&source, &spec, &types).map_err(|p| vec![p]))
         {
             Ok(python) => python,
@@ -227,6 +228,30 @@ fn orphans(
     }
 }
 
+/// Every artifact the projects' artifacts.yaml files declare, by name: its location in
+/// its first cache (`<base_uri>/<name>`, `${VAR}`s kept for the DAG to read when it
+/// loads). Files that do not read are left out: `layout` reports them.
+pub fn artifact_locations(root: &Utf8Path, projects: &[Project]) -> std::collections::BTreeMap<String, String> {
+    let files: Vec<pad_cache::ConfigFile> = projects
+        .iter()
+        .filter_map(|p| p.artifacts.as_ref())
+        .map(|path| pad_cache::ConfigFile::new(root, path))
+        .collect();
+    let Ok(config) = pad_cache::load(&files) else { return Default::default() };
+    let mut out = std::collections::BTreeMap::new();
+    for artifact in &config.artifacts {
+        let Some(cache) = artifact.caches.first().and_then(|name| config.caches.get(name)) else { continue };
+        let base = match &cache.kind {
+            pad_cache::CacheKind::Fs { path } => path.clone(),
+            pad_cache::CacheKind::S3 { base_uri, .. }
+            | pad_cache::CacheKind::Webdav { base_uri, .. }
+            | pad_cache::CacheKind::Webhdfs { base_uri, .. } => base_uri.clone(),
+        };
+        out.insert(artifact.name.clone(), format!("{}/{}", base.trim_end_matches('/'), artifact.name));
+    }
+    out
+}
+
 /// [`render`] for the repository at `root`, with the projects its layout scan finds (a
 /// layout problem elsewhere does not stop a render; `layout` reports it).
 pub fn render_repo(root: &Utf8Path, mode: RenderMode) -> Result<RenderReport, RenderError> {
@@ -257,6 +282,6 @@ pub fn render_text(
     }
     let name = source.file_name().unwrap_or_default();
     let stem = name.strip_suffix(SOURCE_SUFFIX).unwrap_or(name);
-    let spec = spec::parse(source, text, stem, &types, projects)?;
+    let spec = spec::parse(source, text, stem, &types, projects, &artifact_locations(root, projects))?;
     emitter.dag_file(source, &spec, &types).map_err(|p| vec![p])
 }

@@ -81,6 +81,7 @@ fn task_schema(task_type: &TaskType) -> Value {
             ParamType::Integer => json!({ "type": "integer" }),
             ParamType::Boolean => json!({ "type": "boolean" }),
             ParamType::List => json!({ "type": "array", "items": { "type": ["string", "number"] } }),
+            ParamType::Artifacts => json!({ "type": "array", "items": { "type": "string" } }),
             ParamType::Map => {
                 json!({ "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] } })
             }

@@ -116,12 +116,13 @@ pub(crate) fn parse(
     default_id: &str,
     types: &[TaskType],
     projects: &[Project],
+    artifacts: &BTreeMap<String, String>,
 ) -> Result<DagSpec, Vec<Problem>> {
     let root: Node = match serde_saphyr::from_str(text) {
         Ok(root) => root,
         Err(err) => return Err(vec![yaml_problem(file, &err)]),
     };
-    let mut r = Reader { file, problems: Vec::new() };
+    let mut r = Reader { file, artifacts, problems: Vec::new() };
     let spec = r.dag(&root, default_id, types, projects);
     if r.problems.is_empty() { Ok(spec.expect("no problems means a DAG")) } else { Err(r.problems) }
 }
@@ -175,6 +176,8 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 struct Reader<'a> {
     file: &'a Utf8Path,
+    /// Every artifact of the repository's artifacts.yaml files, by name: its location.
+    artifacts: &'a BTreeMap<String, String>,
     problems: Vec<Problem>,
 }
 
@@ -593,6 +596,27 @@ impl Reader<'_> {
                     out.insert(key.value.clone(), value);
                 }
                 Some(minijinja::Value::from(out))
+            }
+            ParamType::Artifacts => {
+                let names = self.strings(node, &what)?;
+                let mut locations = Vec::new();
+                for name in names {
+                    match self.artifacts.get(&name.value) {
+                        Some(location) => locations.push(location.clone()),
+                        None => {
+                            let near = nearest(&name.value, self.artifacts.keys().map(String::as_str))
+                                .map(|n| format!("did you mean `{n}`? "))
+                                .unwrap_or_default();
+                            self.push(
+                                &name,
+                                format!("artifact `{}` is not declared in any artifacts.yaml", name.value),
+                                format!("{near}declare it under `artifacts:` in the project's artifacts.yaml (with its caches), then `cargo xtask cache warm`"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Some(locations.into())
             }
             ParamType::Project => {
                 let name = self.string(node, &what)?;

@@ -14,8 +14,11 @@ pub const REPO_TEMPLATES_DIR: &str = "dags/templates";
 /// The DAG file template every generated file comes from.
 pub(crate) const DAG_TEMPLATE: &str = include_str!("../templates/dag.py.j2");
 
-const BUILT_IN: &[(&str, &str)] =
-    &[("bash", include_str!("../templates/bash.py.j2")), ("project", include_str!("../templates/project.py.j2"))];
+const BUILT_IN: &[(&str, &str)] = &[
+    ("bash", include_str!("../templates/bash.py.j2")),
+    ("project", include_str!("../templates/project.py.j2")),
+    ("spark_submit", include_str!("../templates/spark_submit.py.j2")),
+];
 
 /// What a template parameter holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -31,6 +34,10 @@ pub enum ParamType {
     /// The name of a project under `projects/`; the template gets its `name`, `package`
     /// and whether it is `installed` into its environment.
     Project,
+    /// Names of artifacts declared in an artifacts.yaml; the template gets each one's
+    /// location in its first cache (`${VAR}`s in the cache's `base_uri` read when the
+    /// DAG loads).
+    Artifacts,
 }
 
 /// One declared parameter of a task type.
@@ -133,7 +140,7 @@ pub(crate) fn parse_type(name: &str, text: &str, origin: &Utf8Path) -> Result<Ta
         Problem::new(
             origin,
             "the template does not open with its header",
-            "start it with `{#` and YAML with `description:`, optional `imports:` and `params:` (each with `type:` string, integer, boolean, list, map or project, and `required:`), closed by `#}`; see the built-in bash template in README.md",
+            "start it with `{#` and YAML with `description:`, optional `imports:` and `params:` (each with `type:` string, integer, boolean, list, map, project or artifacts, and `required:`), closed by `#}`; see the built-in bash template in README.md",
         )
         .at_offset(text, 0)
     };

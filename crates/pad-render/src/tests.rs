@@ -28,6 +28,10 @@ fn repo() -> Repo {
     write("projects/archive-sync/pyproject.toml", "[project]\nname = \"archive-sync\"\nversion = \"1\"\n");
     write("projects/archive-sync/requirements.txt", "");
     write("projects/archive-sync/src/archive_sync/__init__.py", "");
+    write(
+        "projects/archive-sync/artifacts.yaml",
+        "artifact_sources:\n  central:\n    class_name: maven\n    base_uri: https://repo1.maven.org/maven2\nartifact_caches:\n  shared:\n    class_name: fs\n    base_uri: ${CACHE_DIR:-/srv/cache}/jars\ndefault_artifact_caches: [shared]\nartifacts:\n  spark-avro.jar:\n    id: org.apache.spark:spark-avro_2.12:3.5.1\n    source: central\n",
+    );
     write("projects/loose/requirements.txt", "");
     write("projects/loose/loose/__init__.py", "");
     let projects = pad_layout::scan(&root).repo.projects;
@@ -226,7 +230,7 @@ fn unknown_task_type_and_parameter() {
         "schedule: null\nstart_date: 2024-01-01\ntasks:\n  - id: a\n    type: bsh\n    command: x\n  - id: b\n    type: bash\n    command: x\n    retries: 3\n",
         expect![[r#"
             dags/bad.dag.yaml:5:11: unknown task type `bsh`
-              help: did you mean `bash`? the types are bash, project; a repository adds its own as dags/templates/bsh.py.j2
+              help: did you mean `bash`? the types are bash, project, spark_submit; a repository adds its own as dags/templates/bsh.py.j2
             dags/bad.dag.yaml:10:5: unknown key `retries` in a `bash` task
               help: remove it: a `bash` task takes id, type, depends_on, command, cwd, env"#]],
     );
@@ -408,7 +412,47 @@ fn schema_lists_the_task_types() {
     let schema = crate::schema(&types);
     let variants = schema["definitions"]["tasks"]["items"]["oneOf"].as_array().unwrap();
     let names: Vec<&str> = variants.iter().map(|v| v["properties"]["type"]["const"].as_str().unwrap()).collect();
-    assert_eq!(names, ["bash", "project"]);
+    assert_eq!(names, ["bash", "project", "spark_submit"]);
     assert_eq!(variants[1]["required"], serde_json::json!(["id", "type", "project"]));
     assert_eq!(schema["properties"]["schedule"]["anyOf"][1]["enum"][0], "@once");
+}
+
+#[test]
+fn spark_submit_ships_the_environment_and_jars_from_their_cache() {
+    let repo = repo();
+    let yaml = "schedule: null\nstart_date: 2024-01-01\ntasks:\n  - id: score\n    type: spark_submit\n    project: archive-sync\n    application: src/archive_sync/job.py\n    jars: [spark-avro.jar]\n    conf: {spark.executor.memory: 2g}\n    args: [--day, \"{{ ds }}\"]\n";
+    let python = render_text(&repo.root, Utf8Path::new("dags/s.dag.yaml"), yaml, &repo.projects).unwrap();
+    let start = python.find("score = BashOperator(").unwrap();
+    expect![[r##"
+        score = BashOperator(
+            task_id="score",
+            bash_command=shlex.join(
+                [
+                    "spark-submit",
+                    "--master",
+                    "yarn",
+                    "--archives",
+                    os.path.join(AIRFLOW_HOME, "archive-sync", "venv.tar.gz") + "#venv",
+                    "--conf",
+                    "spark.pyspark.python=./venv/bin/python",
+                    "--conf",
+                    "spark.executor.memory" + "=" + "2g",
+                    "--jars",
+                    ",".join([_env("CACHE_DIR", "/srv/cache") + "/jars/spark-avro.jar"]),
+                    os.path.join(AIRFLOW_HOME, "archive-sync", "src/archive_sync/job.py"),
+                    "--day",
+                    "{{ ds }}",
+                ]
+            ),
+            dag=dag,
+        )
+    "##]]
+    .assert_eq(&python[start..]);
+
+    check_problems(
+        &yaml.replace("[spark-avro.jar]", "[spark-avro.jar, spark-avr.jar]"),
+        expect![[r#"
+            dags/bad.dag.yaml:8:28: artifact `spark-avr.jar` is not declared in any artifacts.yaml
+              help: did you mean `spark-avro.jar`? declare it under `artifacts:` in the project's artifacts.yaml (with its caches), then `cargo xtask cache warm`"#]],
+    );
 }
