@@ -175,7 +175,7 @@ pub fn check_dags(
 }
 
 /// The cache key of a DAG check (16 hex digits).
-fn result_key(
+pub(crate) fn result_key(
     env_key: &str,
     root: &Utf8Path,
     dags_dir: &Utf8Path,

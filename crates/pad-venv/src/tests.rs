@@ -173,3 +173,49 @@ fn lock_inputs_name_the_part_of_the_file() {
         assert_eq!(input.label(), label);
     }
 }
+
+/// The reuse key of a clean DAG check changes with everything that can change its result:
+/// a DAG file, a YAML DAG, a task template, a generated file, the Airflow environment,
+/// a `--var` and a `--conn`; and with nothing else.
+#[test]
+fn the_dag_check_key_covers_every_input() {
+    use crate::DagCheckOptions;
+    use crate::dag_check::result_key;
+
+    let (_dir, root) = tempdir();
+    let dags = root.join("dags");
+    for (file, text) in [
+        ("a.py", "# a DAG\n"),
+        ("b.dag.yaml", "schedule: null\n"),
+        ("b.py", "# generated from b.dag.yaml\n"),
+        ("templates/t.py.j2", "{# t #}\n"),
+    ] {
+        write(&dags.join(file), text, 0o644);
+    }
+    let options = DagCheckOptions::default();
+    let key = |env: &str, options: &DagCheckOptions| result_key(env, &root, &dags, options).unwrap();
+    let base = key("env-1", &options);
+    assert_eq!(key("env-1", &options), base, "the same inputs give the same key");
+    assert_ne!(key("env-2", &options), base, "the Airflow environment");
+
+    let mut seen = vec![base.clone()];
+    for (file, text) in [
+        ("a.py", "# a DAG, edited\n"),
+        ("b.dag.yaml", "schedule: \"@daily\"\n"),
+        ("b.py", "# generated again\n"),
+        ("templates/t.py.j2", "{# t, edited #}\n"),
+    ] {
+        write(&dags.join(file), text, 0o644);
+        let changed = key("env-1", &options);
+        assert!(!seen.contains(&changed), "editing {file} left the key as it was");
+        seen.push(changed);
+    }
+    let last = seen.last().unwrap().clone();
+    let mut with_var = options.clone();
+    with_var.variables.insert("table".into(), "events".into());
+    assert_ne!(key("env-1", &with_var), last, "a --var");
+    let mut with_conn = options.clone();
+    with_conn.connections.insert("warehouse".into(), "postgres://db/x".into());
+    assert_ne!(key("env-1", &with_conn), last, "a --conn");
+    assert_ne!(key("env-1", &with_var), key("env-1", &with_conn));
+}
