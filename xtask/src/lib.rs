@@ -13,6 +13,7 @@ use clap::Parser;
 mod bench;
 mod cache;
 mod ci;
+mod ci_config;
 mod deploy;
 mod deploy_local;
 mod flags;
@@ -54,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Releases(args) => deploy::releases(&root, &args),
         Command::Rollback(args) => deploy::rollback(&root, &args),
         Command::Ci(args) => ci::run(&root, &args),
+        Command::CiConfig(args) => ci_config::run(&root, &args),
         Command::Bench(args) => bench::run(&root, &args),
         Command::Cache(command) => cache::run(&root, &command),
         Command::Worker(args) => worker::run(&root, &args),
