@@ -15,6 +15,7 @@ mod foreign;
 mod layout;
 mod new_project;
 mod package;
+mod pipeline;
 mod registry;
 mod secrets;
 mod test_flow;

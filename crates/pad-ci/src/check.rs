@@ -60,7 +60,7 @@ const NEEDS: &[Need] = &[
         runs_in: &[0, 1],
         manual: false,
         only_if: Only::Always,
-        snippet: "test:\n  stage: test\n  script:\n    - cargo xtask test --locked --junit target/junit.xml\n  artifacts:\n    reports:\n      junit: target/junit.xml",
+        snippet: "test:\n  stage: test\n  script:\n    - cargo xtask test --locked --junit target/junit\n  artifacts:\n    when: always\n    reports:\n      junit: target/junit/*.xml",
     },
     Need {
         what: "a package job in default-branch and tag pipelines",
