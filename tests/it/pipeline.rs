@@ -27,9 +27,13 @@ use std::collections::BTreeMap;
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_ci::{Event, Pipeline, When};
 use pad_process::{Cmd, Finished};
-use pad_testkit::services::{GITLAB_JOB_TOKEN, GITLAB_PROJECT, GitlabContract, GitlabOptions};
+use pad_testkit::random_bytes;
+use pad_testkit::services::{
+    GITLAB_JOB_TOKEN, GITLAB_PROJECT, GITLAB_WRITE_TOKEN, GitlabContract, GitlabOptions, Nginx, S3_ACCESS_KEY,
+    S3_SECRET_KEY, S3Server,
+};
 
-use crate::support::{TestRepo, e2e_enabled, shared_target, workspace_root, xtask_with_env};
+use crate::support::{TestRepo, e2e_enabled, shared_target, tools_dir, workspace_root, xtask_with_env};
 use crate::worker::{WorkerOptions, WorkerSet, airflow_env_tarball};
 
 /// The example repository with the pipeline file beside it.
@@ -156,6 +160,9 @@ impl Runner {
             assert!(run.out.status.success(), "{pipeline_name}: job `{}` failed:\n{}", run.name, run.log());
             runs.push(run);
         }
+        // A runner's build directory does not outlive the pipeline: nothing built may
+        // depend on the path the shared target was reached by.
+        std::fs::remove_dir_all(&clone).unwrap();
         runs
     }
 
@@ -259,12 +266,16 @@ fn two_merge_requests_and_production_side_by_side_on_one_worker() {
     let staging = staging_toml(worker, "STAGING");
     origin.write("deploy/staging.toml", &staging);
     origin.write("deploy/prod.toml", &format!("{}registry = \"gitlab\"\n", staging_toml(worker, "PROD")));
-    origin.write(".gitignore", "target/\n.uv-cache/\n.cargo-home/\n");
+    std::fs::copy(workspace_root().join(".gitignore"), origin.root.join(".gitignore")).unwrap();
     git(&origin.root, &["init", "-q"]);
     git(&origin.root, &["add", "-A"]);
     git(&origin.root, &["commit", "-qm", "the example repository"]);
-    git(&origin.root, &["tag", "v1.0.0"]);
     let main_sha = git(&origin.root, &["rev-parse", "HEAD"]);
+    origin.write("CHANGELOG.md", "# v1.0.0\n");
+    git(&origin.root, &["add", "-A"]);
+    git(&origin.root, &["commit", "-qm", "v1.0.0"]);
+    git(&origin.root, &["tag", "v1.0.0"]);
+    let tag_sha = git(&origin.root, &["rev-parse", "HEAD"]);
 
     // Two merge requests, each changing one DAG.
     let mut mr_shas = Vec::new();
@@ -286,13 +297,70 @@ fn two_merge_requests_and_production_side_by_side_on_one_worker() {
     project_vars.insert("CI_API_V4_URL".into(), gitlab.api_url());
     project_vars.insert("CI_PROJECT_ID".into(), GITLAB_PROJECT.into());
     project_vars.insert("CI_JOB_TOKEN".into(), GITLAB_JOB_TOKEN.into());
+
+    // What projects/image-matching/artifacts.yaml warms from and into: a Maven
+    // repository (nginx), the project's generic packages (GitLab), S3 and a directory.
+    let nginx = Nginx::start().unwrap();
+    let s3 = S3Server::start(&tools_dir(), "analytics-artifacts").unwrap();
+    let jar = random_bytes(300_017, 21);
+    crate::cache::maven_publish(&nginx.root.join("maven"), "org.apache.spark:spark-avro_2.12:3.5.1", &jar, &["sha1"]);
+    let scratch = TestRepo::empty();
+    let env_package = scratch.root.join("image-matching-venv.tgz");
+    std::fs::write(&env_package, random_bytes(200_003, 22)).unwrap();
+    Cmd::new("curl", &origin.root)
+        .args([
+            "-sf",
+            "-X",
+            "PUT",
+            "-H",
+            &format!("PRIVATE-TOKEN: {GITLAB_WRITE_TOKEN}"),
+            "--upload-file",
+            env_package.as_str(),
+        ])
+        .arg(format!(
+            "{}/projects/{GITLAB_PROJECT}/packages/generic/image-matching-venv/0.1.0/image-matching-venv-0.1.0.tgz",
+            gitlab.api_url()
+        ))
+        .run()
+        .unwrap();
+    let artifact_cache = scratch.root.join("artifact-cache");
+    for (key, value) in [
+        ("PAD_MAVEN_URL", nginx.url("maven")),
+        ("IMAGE_MATCHING_PROJECT_ID", GITLAB_PROJECT.to_owned()),
+        ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY.to_owned()),
+        ("AWS_ENDPOINT_URL", s3.endpoint()),
+        ("PAD_ARTIFACT_CACHE_DIR", artifact_cache.to_string()),
+    ] {
+        project_vars.insert(key.to_owned(), value);
+    }
     let runner = Runner::new(&origin.root, project_vars);
 
+    // The default branch: tested, packaged, published under its branch version, and the
+    // artifact caches warmed.
+    let main = runner.run("main", &Event::Push { branch: "main".into() }, &main_sha, &[]);
+    let names: Vec<&str> = main.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["test", "package", "publish", "warm"]);
+    let log = gitlab.log();
+    assert!(log.contains(&format!("/platform-airflow-dags-main-{}.tar.gz ", &main_sha[..7])), "{log}");
+    let warmed = &main[3].out.stdout;
+    let report: serde_json::Value = serde_json::from_str(&warmed[warmed.find('{').unwrap()..]).unwrap();
+    let outcomes: Vec<&str> = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["caches"].as_array().unwrap())
+        .map(|c| c["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["copied"; 4], "{warmed}");
+    assert_eq!(std::fs::read(artifact_cache.join("image-matching/spark-avro_2.12-3.5.1.jar")).unwrap(), jar);
+    assert_eq!(s3.keys("analytics-artifacts", "airflow/image-matching/").unwrap().len(), 4);
+
     // The tag: tested, packaged, published, then deployed to production by a person.
-    let tag = runner.run("tag", &Event::Tag { tag: "v1.0.0".into() }, &main_sha, &["production"]);
+    let tag = runner.run("tag", &Event::Tag { tag: "v1.0.0".into() }, &tag_sha, &["production"]);
     let names: Vec<&str> = tag.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(names, ["test", "package", "publish", "production"]);
-    assert!(gitlab.log().contains("platform-airflow-dags-v1.0.0.tar.gz"), "{}", gitlab.log());
+    assert!(gitlab.log().contains("/platform-airflow-dags-v1.0.0.tar.gz "), "{}", gitlab.log());
 
     // Two merge requests, reviewed side by side.
     for (i, (branch, sha)) in mr_shas.iter().enumerate() {
