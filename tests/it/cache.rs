@@ -33,7 +33,7 @@ fn write(path: &Utf8Path, data: &[u8]) {
 
 /// Publishes `data` in a Maven repository laid out under `root` with the checksum files
 /// named (`sha1`, `sha256`, `sha512` is not needed here); returns its repository path.
-fn maven_publish(root: &Utf8Path, coordinates: &str, data: &[u8], checksums: &[&str]) -> Utf8PathBuf {
+pub(crate) fn maven_publish(root: &Utf8Path, coordinates: &str, data: &[u8], checksums: &[&str]) -> Utf8PathBuf {
     let path = root.join(pad_cache::maven_path(coordinates).unwrap());
     write(&path, data);
     for checksum in checksums {

@@ -16,6 +16,7 @@ mod layout;
 mod lint;
 mod new_project;
 mod package;
+mod pipeline;
 mod registry;
 mod render;
 mod secrets;

@@ -67,6 +67,16 @@ pub(crate) enum Command {
     Rollback(RollbackArgs),
     /// Run every check CI runs: format, clippy, the unit and end-to-end tests.
     Ci(CiArgs),
+    /// Show the GitLab pipelines `.gitlab-ci.yml` runs; with --check, fail on a command or
+    /// flag that does not exist or a job the repository needs that is missing.
+    ///
+    /// The pipelines shown are those of a merge request, the default branch and a tag,
+    /// with GitLab's rules applied. --check parses every `cargo xtask` call in the file
+    /// with this very command line, checks `--target` and `--registry` names, `needs`,
+    /// environments' stop jobs, and that the jobs the repository needs run when they
+    /// must (test, package, publish; cache warm when there is an artifacts.yaml; review
+    /// and production deploys when there is a remote target).
+    CiConfig(CiConfigArgs),
     /// Measure the toolchain against the alternatives and print the numbers side by side.
     Bench(BenchArgs),
     /// Warm or check the artifact caches of every artifacts.yaml (or of the files given).
@@ -74,6 +84,16 @@ pub(crate) enum Command {
     Cache(CacheCommand),
     /// Start or stop worker hosts to deploy to: containers built here (or sshd on loopback).
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CiConfigArgs {
+    /// Fail, naming the line and the fix, on every problem of the file.
+    #[arg(long)]
+    pub(crate) check: bool,
+    /// Print JSON on stdout: the jobs of each pipeline and the problems.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

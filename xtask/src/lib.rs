@@ -6,13 +6,14 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Parser;
 
 mod bench;
 mod cache;
 mod ci;
+mod ci_config;
 mod deploy;
 mod deploy_local;
 mod flags;
@@ -58,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Releases(args) => deploy::releases(&root, &args),
         Command::Rollback(args) => deploy::rollback(&root, &args),
         Command::Ci(args) => ci::run(&root, &args),
+        Command::CiConfig(args) => ci_config::run(&root, &args),
         Command::Bench(args) => bench::run(&root, &args),
         Command::Cache(command) => cache::run(&root, &command),
         Command::Worker(args) => worker::run(&root, &args),
@@ -181,6 +183,14 @@ fn workspace(root: &Utf8Path) -> pad_flow::Workspace {
 }
 
 /// Prints a value as pretty JSON on stdout, redacted.
+/// A path the user gave, made absolute against the current directory (for a path a
+/// child process, running elsewhere, will use).
+fn absolute(path: &Utf8Path) -> Result<Utf8PathBuf> {
+    let full =
+        std::path::absolute(path).with_context(|| format!("cannot resolve `{path}` against the current directory"))?;
+    Utf8PathBuf::from_path_buf(full).map_err(|p| anyhow::anyhow!("`{}` is not UTF-8", p.display()))
+}
+
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     println!("{}", pad_store::redact(&serde_json::to_string_pretty(value)?));
     Ok(())

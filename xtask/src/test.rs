@@ -24,7 +24,8 @@ struct Report<'a> {
 pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
     let plan = TestPlan {
         projects: args.projects.clone(),
-        junit_dir: args.junit.clone(),
+        // pytest runs in each project's directory: a relative --junit is the caller's.
+        junit_dir: args.junit.as_deref().map(crate::absolute).transpose()?,
         force: args.force,
         locked: args.locked,
         airflow: args.airflow.clone(),

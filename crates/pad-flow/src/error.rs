@@ -19,6 +19,8 @@ pub enum FlowError {
     Render(#[from] pad_render::RenderError),
     #[error(transparent)]
     Venv(Box<VenvError>),
+    #[error(transparent)]
+    CiConfig(#[from] pad_ci::CiError),
     #[error("no project `{name}` in {root}/projects (projects: {})", known.join(", "))]
     NoProject { name: String, root: Utf8PathBuf, known: Vec<String> },
     #[error(

@@ -12,6 +12,8 @@
 //!   elsewhere); [`publish`] and [`fetch`] move it to and from a registry.
 //! - [`deploy()`]: a package onto a target's hosts; [`choose_package`] says which
 //!   package a deploy uses, fetching it first when it is in a registry.
+//! - [`ci_config`]: the repository's `.gitlab-ci.yml` checked against the repository and
+//!   the front end's command line (pad-ci).
 //! - [`deploy_local_build`]: the main job, test → package → deploy to the local target,
 //!   as one call.
 //!
@@ -20,6 +22,7 @@
 //! and [`FlowError`]s that name the object and the fix.
 
 mod check;
+mod ci_config;
 mod deploy;
 mod error;
 mod junit;
@@ -35,6 +38,7 @@ mod workspace;
 mod tests;
 
 pub use check::{discover, scan};
+pub use ci_config::{CiConfig, ci_config};
 pub use deploy::{PackageChoice, choose_package, deploy, deploy_options, find_target};
 pub use error::FlowError;
 pub use lint::{LintPlan, lint};

@@ -34,6 +34,9 @@ impl EnvVars {
     pub const AIRFLOW_HOME: &'static str = "AIRFLOW_HOME";
     /// GitLab CI's branch or tag name, used for the version when HEAD is detached.
     pub const CI_COMMIT_REF_NAME: &'static str = "CI_COMMIT_REF_NAME";
+    /// GitLab CI's default branch: the branch `ci-config --check` takes merge requests to
+    /// target (else `origin/HEAD`, else `main`).
+    pub const CI_DEFAULT_BRANCH: &'static str = "CI_DEFAULT_BRANCH";
     /// GitHub Actions' branch or tag name, used for the version when HEAD is detached.
     pub const GITHUB_REF_NAME: &'static str = "GITHUB_REF_NAME";
 

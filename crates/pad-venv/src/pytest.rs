@@ -163,14 +163,18 @@ fn ensure_overlay(
     progress: &dyn Progress,
 ) -> Result<Utf8PathBuf, VenvError> {
     let overlay = env.dir.join(format!("test-{key}"));
-    if overlay.join("bin/python").exists() {
+    if overlay_is_usable(&overlay) {
         return Ok(overlay);
     }
     let name = env.name.as_str();
     let _lock = fsutil::FileLock::acquire(&ctx.env_root(name).join(".lock"))?;
-    if overlay.join("bin/python").exists() {
+    if overlay_is_usable(&overlay) {
         return Ok(overlay);
     }
+    // One an earlier version wrote, whose `.pth` named the shipped environment by an
+    // absolute path that no longer leads there (the target directory was reached another
+    // way, or restored elsewhere from a CI cache).
+    fsutil::remove_dir_if_exists(&overlay)?;
     progress.step(name, "test environment");
     let staging = env.dir.join(format!(".tmp-test-{key}"));
     fsutil::remove_dir_if_exists(&staging)?;
@@ -188,11 +192,51 @@ fn ensure_overlay(
         .args(["pip", "sync", "--quiet", "--python", python.as_str(), test_lock.as_str()])
         .run()
         .map_err(step_err("uv pip sync (tests)"))?;
-    let pth = crate::env::site_packages_of(&staging)?.join("_pad_shipped_env.pth");
+    let overlay_site = crate::env::site_packages_of(&staging)?;
     let shipped = crate::env::site_packages_of(&env.venv)?;
-    fsutil::write_atomic(&pth, format!("{shipped}\n").as_bytes())?;
+    // Relative to the overlay's site-packages (Python's `site` joins a relative `.pth`
+    // line to the directory holding the file), so the pair still works wherever the
+    // target directory is reached from: a symlink, another checkout, a CI cache restored
+    // under another path.
+    let line = relative_to(&shipped, &overlay_site, &staging, &env.dir)?;
+    fsutil::write_atomic(&overlay_site.join(SHIPPED_PTH), format!("{line}\n").as_bytes())?;
     std::fs::rename(&staging, &overlay).map_err(|source| VenvError::io(&overlay, source))?;
     Ok(overlay)
+}
+
+/// The `.pth` file in an overlay's site-packages that adds the shipped environment's.
+pub(crate) const SHIPPED_PTH: &str = "_pad_shipped_env.pth";
+
+/// Whether `overlay` is complete and its `.pth` leads to a shipped environment.
+pub(crate) fn overlay_is_usable(overlay: &Utf8Path) -> bool {
+    if !overlay.join("bin/python").exists() {
+        return false;
+    }
+    let Ok(site) = crate::env::site_packages_of(overlay) else {
+        return false;
+    };
+    match std::fs::read_to_string(site.join(SHIPPED_PTH)) {
+        Ok(line) => {
+            let line = line.trim();
+            !Utf8Path::new(line).is_absolute() && site.join(line).is_dir()
+        }
+        Err(_) => false,
+    }
+}
+
+/// `shipped` (under `env_dir`) as seen from `site` (under `staging`, itself directly in
+/// `env_dir`): `../../../../venv/lib/python3.11/site-packages`.
+pub(crate) fn relative_to(
+    shipped: &Utf8Path,
+    site: &Utf8Path,
+    staging: &Utf8Path,
+    env_dir: &Utf8Path,
+) -> Result<String, VenvError> {
+    let outside =
+        |path: &Utf8Path| VenvError::io(path, std::io::Error::other("not inside the environment's directory"));
+    let up = site.strip_prefix(staging).map_err(|_| outside(site))?.components().count() + 1;
+    let down = shipped.strip_prefix(env_dir).map_err(|_| outside(shipped))?;
+    Ok(format!("{}{down}", "../".repeat(up)))
 }
 
 fn test_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>, VenvError> {

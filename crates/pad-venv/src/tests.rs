@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::{Interpreter, VenvError, fsutil, lock, probe, python};
+use crate::{Interpreter, VenvError, fsutil, lock, probe, pytest, python};
 
 fn tempdir() -> (tempfile::TempDir, Utf8PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -218,4 +218,27 @@ fn the_dag_check_key_covers_every_input() {
     with_conn.connections.insert("warehouse".into(), "postgres://db/x".into());
     assert_ne!(key("env-1", &with_conn), last, "a --conn");
     assert_ne!(key("env-1", &with_var), key("env-1", &with_conn));
+}
+
+/// The test overlay finds the shipped environment by a path relative to itself, so it
+/// keeps working when the target directory is reached another way (a symlink, a CI
+/// cache restored under another path), and one whose `.pth` leads nowhere is rebuilt.
+#[test]
+fn a_test_overlay_finds_the_shipped_environment_wherever_the_target_is() {
+    let (_tmp, root) = tempdir();
+    let env_dir = root.join("real/venvs/p/key");
+    let site = |env: &str| env_dir.join(env).join("lib/python3.11/site-packages");
+    std::fs::create_dir_all(site("venv")).unwrap();
+    std::fs::create_dir_all(site("test-k")).unwrap();
+    write(&env_dir.join("test-k/bin/python"), "", 0o755);
+    let line = pytest::relative_to(&site("venv"), &site("test-k"), &env_dir.join("test-k"), &env_dir).unwrap();
+    assert_eq!(line, "../../../../venv/lib/python3.11/site-packages");
+    write(&site("test-k").join(pytest::SHIPPED_PTH), &format!("{line}\n"), 0o644);
+    assert!(pytest::overlay_is_usable(&env_dir.join("test-k")));
+    // The same overlay through a symlinked target directory.
+    std::os::unix::fs::symlink(root.join("real"), root.join("via-link")).unwrap();
+    assert!(pytest::overlay_is_usable(&root.join("via-link/venvs/p/key/test-k")));
+    // An absolute line (as older versions wrote) is not trusted, even when it leads somewhere.
+    write(&site("test-k").join(pytest::SHIPPED_PTH), &format!("{}\n", site("venv")), 0o644);
+    assert!(!pytest::overlay_is_usable(&env_dir.join("test-k")));
 }
