@@ -62,6 +62,7 @@ mod fault;
 mod host;
 mod local;
 mod lock;
+mod namespaces;
 mod plan;
 mod run;
 mod scripts;
@@ -73,6 +74,7 @@ mod upload;
 #[cfg(test)]
 mod tests;
 
+pub use namespaces::{HostNamespaces, HostRemoval, NamespaceInfo, Removal, list_namespaces, remove_namespaces};
 pub use run::{deploy, releases, rollback};
 
 /// A lock whose holder still runs but has not shown a sign of life for this long is
@@ -187,6 +189,12 @@ pub struct ConnectOptions {
     /// passed a full check is taken as intact while the size, modification time and inode
     /// of each of its files are unchanged (the no-op redeploy's fast path).
     pub full_verify: bool,
+    /// The namespace to deploy into, list or roll back (`None`: the plain deploy). Its
+    /// releases, `current`, lock and history live in `<AIRFLOW_HOME>/namespaces/<NS>`;
+    /// the content store is shared.
+    pub namespace: Option<String>,
+    /// The test data profile the runtime helper reports (`projects/<p>/fixtures/<profile>/`).
+    pub data_profile: Option<String>,
 }
 
 impl ConnectOptions {
@@ -198,6 +206,8 @@ impl ConnectOptions {
             lock_wait: Duration::ZERO,
             io_timeout: Duration::from_secs(60),
             full_verify: false,
+            namespace: None,
+            data_profile: None,
         }
     }
 }
@@ -286,6 +296,8 @@ impl HostReport {
 #[derive(Debug, Serialize)]
 pub struct DeployReport {
     pub target: String,
+    /// The namespace deployed into; `None` for the plain deploy.
+    pub namespace: Option<String>,
     pub release_id: String,
     pub version: String,
     pub failure_limit: usize,
@@ -337,7 +349,7 @@ pub struct RollbackReport {
     pub error: Option<DeployError>,
 }
 
-fn serialize_error<S: serde::Serializer>(error: &Option<DeployError>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_error<S: serde::Serializer>(error: &Option<DeployError>, s: S) -> Result<S::Ok, S::Error> {
     match error {
         Some(error) => s.serialize_some(&pad_layout::error_chain(error)),
         None => s.serialize_none(),
@@ -451,6 +463,10 @@ pub enum DeployError {
     Protocol { host: String, step: Step, output: String },
     #[error("{host}: there is no release `{id}`; releases on the host: {available}")]
     NoSuchRelease { host: String, id: String, available: String },
+    #[error(
+        "target `{target}`: there is no namespace `{name}` on any host, so nothing was removed; namespaces there: {known}{unreachable}. Check the name with `cargo xtask namespace list --target {target}`"
+    )]
+    NoSuchNamespace { target: String, name: String, known: String, unreachable: String },
     #[error("{host}: there is no previous release to roll back to (current: {current})")]
     NoPrevious { host: String, current: String },
     #[error("{host}: not switched: {failed} of {hosts} hosts failed, more than the failure limit of {limit}")]

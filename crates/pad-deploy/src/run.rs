@@ -56,7 +56,7 @@ pub(crate) fn deploy_failing_at(
         manifest.dirty,
         unix_now()
     );
-    let plan = Plan::new(&options.package, manifest, &resolved.env_text, &info)?;
+    let plan = Plan::new(&options.package, manifest, &resolved.env_text, &resolved.runtime_text, &info)?;
 
     let hosts = resolved.hosts.len();
     let failures = AtomicUsize::new(0);
@@ -77,6 +77,7 @@ pub(crate) fn deploy_failing_at(
     let failed = failures.load(Ordering::SeqCst);
     Ok(DeployReport {
         target: resolved.name.clone(),
+        namespace: resolved.namespace.clone(),
         release_id: plan.release_id.clone(),
         version: plan.manifest.version.clone(),
         failure_limit: limit,
@@ -313,7 +314,7 @@ fn rollback_host(
 }
 
 /// Who deploys: `user@host pid N`, recorded in the lock and the release.
-fn owner() -> String {
+pub(crate) fn owner() -> String {
     let user = pad_process::Cmd::new("id", Utf8Path::new("/")).arg("-un").read().unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
     format!("{user}@{host} pid {}", std::process::id())

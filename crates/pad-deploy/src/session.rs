@@ -60,7 +60,8 @@ impl<'a> Session<'a> {
         let nonce = nonce();
         clock.begin(Step::Lock, report)?;
         let mut cleared = |stale: &str| clock.note(report, &format!("cleared a stale lock: {stale}"));
-        let lock = HeldLock::take(&mut shell, &resolved.airflow_home, owner, options.lock_wait, &mut cleared)?;
+        let lock =
+            HeldLock::take(&mut shell, &resolved.airflow_home, &resolved.root, owner, options.lock_wait, &mut cleared)?;
         Ok(Session { shell, resolved, lock, nonce, quick_verify: !options.full_verify })
     }
 
@@ -209,7 +210,13 @@ impl<'a> Session<'a> {
     /// what it removed.
     pub(crate) fn clean_up(&mut self, plan: &Plan, drop_unused: bool) -> Result<Vec<String>, DeployError> {
         let (staging, tmp) = (self.staging(), self.tmp_release(&plan.release_id));
-        let script = scripts::CleanUp { home: &self.resolved.airflow_home, staging: &staging, tmp: &tmp, drop_unused };
+        let script = scripts::CleanUp {
+            home: &self.resolved.airflow_home,
+            root: &self.resolved.root,
+            staging: &staging,
+            tmp: &tmp,
+            drop_unused,
+        };
         let exec = self.sh_ok(Step::Unlock, &script.text(), None)?;
         let result = scripts::CleanUp::parse(&exec.output);
         let mut cleaned = result.cleaned;
@@ -315,6 +322,8 @@ impl<'a> Session<'a> {
         let projects: Vec<&str> = plan.manifest.projects.iter().map(|p| p.name.as_str()).collect();
         let script = scripts::Switch {
             home: &self.resolved.airflow_home,
+            root: &self.resolved.root,
+            namespace: self.resolved.namespace.as_deref(),
             id: &plan.release_id,
             stamp: &stamp(),
             projects: &projects,
@@ -337,9 +346,23 @@ impl<'a> Session<'a> {
         let home = self.resolved.airflow_home.as_str();
         let script = match &undo.previous {
             Some(previous) => {
-                scripts::Switch { home, id: previous, stamp: &stamp(), projects: &projects, fail_midway: false }.text()
+                let (root, namespace) = (self.resolved.root.as_str(), self.resolved.namespace.as_deref());
+                let fail_midway = false;
+                scripts::Switch {
+                    home,
+                    root,
+                    namespace,
+                    id: previous,
+                    stamp: &stamp(),
+                    projects: &projects,
+                    fail_midway,
+                }
+                .text()
             }
-            None => scripts::Unswitch { home, projects: &projects, asides: &undo.asides }.text(),
+            None => {
+                let (root, namespace) = (self.resolved.root.as_str(), self.resolved.namespace.as_deref());
+                scripts::Unswitch { home, root, namespace, projects: &projects, asides: &undo.asides }.text()
+            }
         };
         self.sh_ok(Step::Switch, &script, None).map(|_| ())
     }
@@ -359,7 +382,11 @@ impl<'a> Session<'a> {
         let contents = scripts::List::contents(&exec.output);
         let doomed = scripts::prune_list(&contents, keep, &plan.release_id);
         let ids: Vec<&str> = doomed.iter().map(String::as_str).collect();
-        let exec = self.sh_ok(Step::Prune, &scripts::Prune { home, ids: &ids, nonce: &self.nonce }.text(), None)?;
+        let exec = self.sh_ok(
+            Step::Prune,
+            &scripts::Prune { home, root: &self.resolved.root, ids: &ids, nonce: &self.nonce }.text(),
+            None,
+        )?;
         let pruned = scripts::Prune::parse(&exec.output);
         report.pruned_releases = pruned.releases;
         report.pruned_objects = pruned.objects;
@@ -394,7 +421,9 @@ impl<'a> Session<'a> {
         self.smoke(id, &manifest.projects)?;
         clock.begin(Step::Switch, report)?;
         let projects: Vec<&str> = manifest.projects.iter().map(|p| p.name.as_str()).collect();
-        let switch = scripts::Switch { home, id, stamp: &stamp(), projects: &projects, fail_midway: false };
+        let (root, namespace) = (self.resolved.root.as_str(), self.resolved.namespace.as_deref());
+        let switch =
+            scripts::Switch { home, root, namespace, id, stamp: &stamp(), projects: &projects, fail_midway: false };
         let out = self.sh_ok(Step::Switch, &switch.text(), None)?;
         for line in scripts::Switch::parse(&out.output).moved_aside {
             clock.note(report, &format!("moved aside {line}"));

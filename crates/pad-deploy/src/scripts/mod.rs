@@ -15,19 +15,22 @@
 //! - `release.rs`: [`Upload`], [`Unpack`], [`Finish`] and [`RemoveStaging`], building a
 //!   release;
 //! - `check.rs`: [`Verify`], [`Smoke`], [`ReadManifest`] and [`Discard`], checking one;
-//! - `switch.rs`: [`Switch`] and [`Unswitch`].
+//! - `switch.rs`: [`Switch`] and [`Unswitch`];
+//! - `namespaces.rs`: [`ListNamespaces`] and [`RemoveNamespace`].
 
 use pad_process::shell_quote as q;
 
 mod access;
 mod check;
 mod inventory;
+mod namespaces;
 mod release;
 mod switch;
 
 pub(crate) use access::{Lock, LockLine, Preflight};
 pub(crate) use check::{Discard, ReadManifest, Smoke, Verify, minor};
 pub(crate) use inventory::{CleanUp, DiskSpace, FreeSpace, HostContents, Inspect, List, Prune, prune_list};
+pub(crate) use namespaces::{ListNamespaces, NamespaceLine, RemoveNamespace};
 pub(crate) use release::{Finish, RemoveStaging, Unpack, Upload};
 pub(crate) use switch::{Switch, Unswitch};
 

@@ -134,7 +134,7 @@ done < "$ST/meta/links"
         );
         s.push_str(
             r#"mkdir .pad-release
-for f in files links keys sha256sums info MANIFEST.json; do cp "$ST/meta/$f" ".pad-release/$f"; done
+for f in files links keys sha256sums info runtime.json MANIFEST.json; do cp "$ST/meta/$f" ".pad-release/$f"; done
 (umask 077; cp "$ST/meta/env" .env)
 echo pad-unpacked
 "#,
