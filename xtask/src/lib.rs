@@ -17,6 +17,7 @@ mod deploy;
 mod deploy_local;
 mod flags;
 mod layout;
+mod namespace;
 mod new_project;
 mod package;
 mod progress;
@@ -53,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Deploy(args) => deploy::deploy(&root, &args),
         Command::Releases(args) => deploy::releases(&root, &args),
         Command::Rollback(args) => deploy::rollback(&root, &args),
+        Command::Namespace(command) => namespace::run(&root, &command),
         Command::Ci(args) => ci::run(&root, &args),
         Command::Bench(args) => bench::run(&root, &args),
         Command::Cache(command) => cache::run(&root, &command),
