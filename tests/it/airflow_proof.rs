@@ -96,11 +96,14 @@ fn airflow_runs_the_dag_after_deploy_local_build() {
 
     let test = run_airflow(&airflow, &home, &["dags", "test", DAG_ID, LOGICAL_DATE]);
     assert!(test.status.success(), "dags test failed:\n{}\n{}", test.stdout, test.stderr);
-    let output = home.join("data/image-matching").join(LOGICAL_DATE).join("matches.tsv");
+    // The plain deploy's data root: the local target's default, <AIRFLOW_HOME>/data/prod.
+    let output = home.join("data/prod/image-matching").join(LOGICAL_DATE).join("matches.tsv");
     check_matches(&std::fs::read_to_string(&output).unwrap_or_else(|e| panic!("{output}: {e}")));
-    // It ran the shipped environment, not a copy from the build.
+    // It ran the shipped environment of the current release, not a copy from the build.
     let log = format!("{}\n{}", test.stdout, test.stderr);
-    assert!(log.contains(&format!("{}/image-matching/venv/bin/python", home)), "{log}");
+    let current = std::fs::read_link(home.join("current")).unwrap();
+    let python = format!("{home}/{}/projects/image-matching/venv/bin/python", current.display());
+    assert!(log.contains(&python), "{python} not in {log}");
 }
 
 #[test]
@@ -141,7 +144,8 @@ fn airflow_on_a_worker_runs_the_dag_after_a_remote_deploy() {
     assert_no_import_errors(&airflow("dags list-import-errors -o json"));
     let test = airflow(&format!("dags test {DAG_ID} {LOGICAL_DATE}"));
     assert!(test.status.success(), "dags test on the worker failed:\n{}\n{}", test.stdout, test.stderr);
-    let tsv = worker.exec_as_service(&format!("cat {home}/data/image-matching/{LOGICAL_DATE}/matches.tsv"));
+    // A target without data_root: the plain deploy's data go to <AIRFLOW_HOME>/data/prod.
+    let tsv = worker.exec_as_service(&format!("cat {home}/data/prod/image-matching/{LOGICAL_DATE}/matches.tsv"));
     assert!(tsv.status.success(), "{}", tsv.stderr);
     check_matches(&tsv.stdout);
 }

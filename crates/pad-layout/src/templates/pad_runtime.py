@@ -13,7 +13,8 @@ scheduler version the DAGs run on. Use it from a DAG file::
 Everything is worked out for the file that asks, from where that file lives:
 
 - in a deployed release (``<release>/dags/...``), from the release's
-  ``.pad-release/runtime.json`` and ``.pad-release/info``, written by the deploy;
+  ``.pad-release/runtime.json`` and ``.pad-release/info``, written by the deploy (the
+  plain deploy of a target without ``data_root`` uses ``$AIRFLOW_HOME/data/prod``);
 - anywhere else (a checkout, the DAG check), from the environment: ``PAD_NAMESPACE``
   (default: the plain deploy), ``PAD_DATA_ROOT`` (default:
   ``$AIRFLOW_HOME/data/<namespace>``) and ``PAD_DATA_PROFILE``.
@@ -66,6 +67,11 @@ class _Context:
         self.namespace = runtime.get("namespace") or PLAIN
         self.plain = self.namespace == PLAIN
         self.data_root = runtime.get("data_root")
+        if not self.data_root and deployed and self.plain:
+            # A plain release of a target without data_root: <AIRFLOW_HOME>/data/prod,
+            # AIRFLOW_HOME being where releases/<id> lies.
+            home = os.path.dirname(os.path.dirname(release_dir))
+            self.data_root = os.path.join(home, "data", PLAIN)
         self.data_profile = runtime.get("data_profile") or None
         self.release_id = os.path.basename(release_dir) if deployed else "dev"
         self.version = info.get("version") or "dev"
