@@ -17,6 +17,17 @@ pub(crate) const RELEASE_META: &str = ".pad-release";
 /// root, data profile (JSON).
 pub(crate) const RUNTIME_FILE: &str = "runtime.json";
 
+/// A project's environment as the host's verified copies know it.
+#[derive(Debug, Clone)]
+pub(crate) struct EnvKey<'a> {
+    pub(crate) project: &'a str,
+    /// The store key of its `venv.tar.gz`.
+    pub(crate) env: &'a str,
+    /// 16 hex digits naming the project's files and package: a smoke test that passed
+    /// with the same ones need not run again.
+    pub(crate) tested: String,
+}
+
 /// One file of the release.
 #[derive(Debug, Clone)]
 pub(crate) struct PlanFile {
@@ -199,6 +210,31 @@ impl Plan {
             ("MANIFEST.json", manifest.to_json_bytes()),
         ];
         Ok(Plan { package: package.to_owned(), manifest, release_id, files, objects, envs, sums_sha256, meta })
+    }
+}
+
+impl Plan {
+    /// Each project with an environment: its name, the store key of its `venv.tar.gz`,
+    /// and a hash of every file of the project (the environment included), which names
+    /// what its smoke test (`import <package>`) depended on.
+    pub(crate) fn env_keys(&self) -> Vec<EnvKey<'_>> {
+        self.envs
+            .iter()
+            .filter_map(|p| {
+                let archive = pad_bundle::env_archive_path(&p.name);
+                let file = self.files.iter().find(|f| f.path == archive)?;
+                let dir = format!("projects/{}/", p.name);
+                let listing: String = self
+                    .files
+                    .iter()
+                    .filter(|f| f.path.as_str().starts_with(&dir))
+                    .map(|f| format!("{} {}\n", f.key, f.path))
+                    .collect();
+                let tested =
+                    pad_stdx::sha256_hex(format!("{}\n{listing}", p.package.as_deref().unwrap_or("")).as_bytes());
+                Some(EnvKey { project: p.name.as_str(), env: file.key.as_str(), tested: tested[..16].to_owned() })
+            })
+            .collect()
     }
 }
 

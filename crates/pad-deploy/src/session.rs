@@ -12,7 +12,7 @@ use crate::clock::{Clock, nonce, stamp};
 use crate::fault;
 use crate::host::{Exec, Feed, HostSpec, Resolved};
 use crate::lock::HeldLock;
-use crate::plan::Plan;
+use crate::plan::{EnvKey, Plan};
 use crate::scripts::{self, HostContents};
 use crate::shell::Shell;
 use crate::upload;
@@ -123,7 +123,6 @@ impl<'a> Session<'a> {
         let id = plan.release_id.as_str();
         let mut state = self.inspect(clock, report)?;
         report.previous = state.current.clone();
-        let envs: Vec<&str> = plan.envs.iter().map(|p| p.name.as_str()).collect();
 
         if state.releases.contains(id) {
             // Already there: check it against the manifest, nothing to upload.
@@ -177,20 +176,51 @@ impl<'a> Session<'a> {
 
         clock.begin(Step::Unpack, report)?;
         let home = self.resolved.airflow_home.as_str();
+        let root = self.resolved.root.as_str();
+        let env_keys = plan.env_keys();
         let unpack = scripts::Unpack {
             home,
+            root,
             staging: &staging,
             tmp: &tmp,
-            envs: &envs,
+            envs: &env_keys,
             fail_midway: clock.midway(Step::Unpack),
         };
-        self.sh_ok(Step::Unpack, &unpack.text(), None)?;
+        let unpacked = self.sh_ok(Step::Unpack, &unpack.text(), None)?;
+        let (linked, tested) = scripts::verified_envs(&unpacked.output);
+        for project in &linked {
+            let why = if tested.contains(project) {
+                "linked, not unpacked, and not smoke-tested again (its project files are unchanged too)"
+            } else {
+                "linked, not unpacked (its project files changed: smoke-tested)"
+            };
+            clock.note(
+                report,
+                &format!(
+                    "environment `{project}` is byte-identical to one unpacked and smoke-tested on this host: {why}"
+                ),
+            );
+        }
 
         clock.begin(Step::Verify, report)?;
         self.verify(plan, &tmp, false)?;
 
         clock.begin(Step::SmokeTest, report)?;
-        self.smoke(&tmp, &plan.manifest.projects)?;
+        let untested: Vec<pad_bundle::ProjectEntry> =
+            plan.manifest.projects.iter().filter(|p| !tested.contains(&p.name)).cloned().collect();
+        self.smoke(&tmp, &untested)?;
+        let fresh: Vec<EnvKey<'_>> =
+            env_keys.iter().filter(|e| !tested.iter().any(|t| t == e.project)).cloned().collect();
+        if !fresh.is_empty() {
+            // Only now, after the smoke test passed: the marker of a verified environment.
+            let record = scripts::RecordEnvs { home, root, tmp: &tmp, envs: &fresh };
+            if let Err(err) = self.sh_ok(Step::SmokeTest, &record.text(), None) {
+                clock.note(
+                    report,
+                    &format!("could not keep the tested environments: {}", pad_layout::error_chain(&err)),
+                );
+            }
+        }
         self.sh_ok(Step::SmokeTest, &scripts::Finish { home, tmp: &tmp, id }.text(), None)?;
         self.sh_ok(Step::SmokeTest, &scripts::RemoveStaging { home, staging: &staging }.text(), None)?;
         Ok(Prepared { was_current: false, previous: state.current.clone() })

@@ -278,6 +278,13 @@ if mkdir "$R/.pad/gc" 2>/dev/null; then
     sort -u .pad/keys-want.tmp -o .pad/keys-want.tmp
     comm -23 .pad/keys-have.tmp .pad/keys-want.tmp > .pad/keys-drop.tmp
     while IFS= read -r k; do rm -f "$R/.pad/store/$k"; n=$((n + 1)); done < .pad/keys-drop.tmp
+    # Verified environments no release ships any more, and halves of interrupted copies.
+    for e in "$R"/.pad/envs/* "$R"/.pad/envs/.tmp-*; do
+      [ -e "$e" ] || continue
+      case ${e##*/} in .tmp-*) ;; *) if grep -qxF "${e##*/}" .pad/keys-want.tmp; then continue; fi ;; esac
+      chmod -R u+w "$e" 2>/dev/null || true
+      rm -rf "$e"
+    done
     rm -f .pad/keys-want.tmp .pad/keys-have.tmp .pad/keys-drop.tmp
   fi
   rm -rf "$R/.pad/gc"

@@ -206,3 +206,34 @@ fn bad_namespaces_and_a_target_without_data_root_are_refused_before_any_host() {
     let err = crate::deploy(&remote, &options, &()).map(|r| r.hosts[0].error.is_some());
     assert!(!matches!(err, Err(DeployError::Config { .. })), "{err:?}");
 }
+
+/// A DAG-only change, in the same namespace or a new one, links the environment that
+/// was unpacked and smoke-tested on the host before, and runs no smoke test; a change
+/// to the project's files (same environment) is smoke-tested again, and an environment
+/// that changed is unpacked.
+#[test]
+fn a_dag_only_change_links_the_tested_environment_and_skips_unpack_and_smoke_test() {
+    let f = Fixture::new();
+    let linked = |host: &crate::HostReport| host.notes.iter().any(|n| n.contains("not smoke-tested again"));
+    let first = f.deploy(&Spec::new("1.0"));
+    assert!(!linked(assert_ok(&first)), "the first deploy unpacks and tests");
+    let marker = fs::read_dir(f.home.join(".pad/envs")).unwrap().count();
+    assert_eq!(marker, 1, "one tested environment kept");
+
+    let dag_only = f.deploy(&Spec::new("1.1").with("dags/etl_dag.py", "from airflow import DAG  # 1.1\n"));
+    assert!(linked(assert_ok(&dag_only)), "{:?}", dag_only.hosts[0].notes);
+    let review = f.deploy_ns(&edited(), "review");
+    assert!(linked(assert_ok(&review)), "{:?}", review.hosts[0].notes);
+    let ino = |path: &str| std::os::unix::fs::MetadataExt::ino(&fs::metadata(f.home.join(path)).unwrap());
+    assert_eq!(ino("current/projects/etl/venv/note.txt"), ino("namespaces/review/current/projects/etl/venv/note.txt"));
+
+    // The project's code changed: the environment is linked, the import tested again.
+    let code = f.deploy(&Spec::new("1.2").with("projects/etl/etl/__init__.py", "VALUE = 2\n"));
+    let host = assert_ok(&code);
+    assert!(!linked(host) && host.notes.iter().any(|n| n.contains("smoke-tested)")), "{:?}", host.notes);
+    // A changed environment is unpacked from its own archive.
+    let other = Spec { venv_note: "another environment", ..Spec::new("1.3") };
+    let host = assert_ok(&f.deploy(&other)).notes.clone();
+    assert!(!host.iter().any(|n| n.contains("byte-identical")), "{host:?}");
+    assert_eq!(f.read("current/projects/etl/venv/note.txt"), "another environment");
+}
