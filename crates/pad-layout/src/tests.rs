@@ -427,6 +427,11 @@ fn new_project_passes_validation_and_refuses_bad_names() {
     assert_eq!(project.test_deps, crate::TestDeps::File { file: "requirements-test.txt".to_owned() });
     assert_eq!(repo.dags_of("demo-job").count(), 1);
     assert!(repo.warnings.is_empty(), "{:?}", repo.warnings);
+    // The scaffolded DAG uses the runtime helper, written beside it.
+    let dag = std::fs::read_to_string(root.join("dags/demo_job.py")).unwrap();
+    assert!(dag.contains("import pad_runtime as pad") && dag.contains("dag_id=pad.dag_id(\"demo_job\")"), "{dag}");
+    assert_eq!(std::fs::read_to_string(root.join(crate::RUNTIME_HELPER_PATH)).unwrap(), crate::RUNTIME_HELPER);
+    assert!(created.files.iter().any(|f| f == crate::RUNTIME_HELPER_PATH));
 
     let exists = crate::new_project(root, "demo-job").unwrap_err().to_string();
     assert_eq!(exists, "`projects/demo-job` already exists: choose another name, or remove it first");
@@ -611,4 +616,15 @@ fn data_root_expands_the_namespace_and_a_local_target_has_a_default() {
         assert!(errors[0].to_string().contains(why), "{}", errors[0]);
         assert!(errors[0].to_string().contains("deploy/t.toml:4"), "{}", errors[0]);
     }
+}
+
+/// The repository's `dags/pad_runtime.py` is the toolchain's helper, not a drifting copy.
+#[test]
+fn the_repository_ships_the_toolchains_runtime_helper() {
+    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let ours = std::fs::read_to_string(root.join(crate::RUNTIME_HELPER_PATH)).unwrap();
+    assert!(
+        ours == crate::RUNTIME_HELPER,
+        "dags/pad_runtime.py differs from crates/pad-layout/src/templates/pad_runtime.py: copy one over the other"
+    );
 }
