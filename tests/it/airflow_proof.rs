@@ -30,7 +30,7 @@ fn check_matches(tsv: &str) {
 /// `airflow dags list-import-errors -o json`'s verdict: Airflow 2 prints log lines
 /// before the JSON, and "No data found" when there is nothing.
 #[track_caller]
-fn assert_no_import_errors(out: &Finished) {
+pub(crate) fn assert_no_import_errors(out: &Finished) {
     assert!(out.status.success(), "list-import-errors failed:\n{}\n{}", out.stdout, out.stderr);
     let clean = out.stdout.contains("No data found")
         || out.stdout.lines().any(|l| l.trim() == "[]")
@@ -48,7 +48,7 @@ fn airflow_env(airflow: &Utf8Path, home: &Utf8Path) -> Vec<(String, String)> {
 }
 
 /// The newest Airflow environment under `dir` (`<key>/venv/bin/airflow`).
-fn built_airflow(dir: &Utf8Path) -> Utf8PathBuf {
+pub(crate) fn built_airflow(dir: &Utf8Path) -> Utf8PathBuf {
     let mut found: Vec<(std::time::SystemTime, Utf8PathBuf)> = dir
         .read_dir_utf8()
         .unwrap_or_else(|e| panic!("{dir}: {e}"))

@@ -13,6 +13,7 @@ mod deploy;
 mod examples;
 mod foreign;
 mod layout;
+mod namespace;
 mod new_project;
 mod package;
 mod registry;

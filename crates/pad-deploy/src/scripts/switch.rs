@@ -173,9 +173,14 @@ impl Unswitch<'_> {
     pub(crate) fn text(&self) -> String {
         let mut s = prelude(self.home);
         s.push_str("cd \"$AH\"\nrm -f current\n");
-        if let Some(ns) = self.namespace {
-            let _ = writeln!(s, "if [ -L {e} ]; then rm -f {e}; fi", e = q(&format!("{}/dags/{ns}", self.root)));
-        }
+        // The entry a first switch made in the namespaced `dags` directory.
+        let entry = self.namespace.unwrap_or("prod");
+        let _ = writeln!(
+            s,
+            "if [ -d {d} ] && [ ! -L {d} ] && [ -L {e} ]; then rm -f {e}; fi",
+            d = q(&format!("{}/dags", self.root)),
+            e = q(&format!("{}/dags/{entry}", self.root))
+        );
         for name in std::iter::once("dags").chain(self.projects.iter().copied()) {
             let _ = writeln!(s, "if [ -L {n} ]; then rm -f {n}; fi", n = q(name));
         }
