@@ -28,7 +28,8 @@ pub struct NamespaceInfo {
     /// Seconds since then, by the host's clock.
     pub age_secs: Option<u64>,
     /// Bytes its releases take on disk (files shared with other namespaces through the
-    /// store are counted in each).
+    /// store are counted in each; environments linked from the host's tested copies in
+    /// `.pad/envs/` are not).
     pub size_bytes: u64,
 }
 

@@ -55,8 +55,8 @@ echo pad-uploaded
 /// `pad-unsafe <why>`) to make anything through a link.
 ///
 /// An environment whose `venv.tar.gz` is a store object already unpacked and
-/// smoke-tested on this host (`<root>/.pad/envs/<key>/`, see [`RecordEnvs`]) is
-/// hard-linked from there (`pad-env-verified <project>`); when the smoke test passed
+/// smoke-tested on this host (`<root>/.pad/envs/<key>/`, see [`RecordEnvs`]) is linked
+/// to there (`venv -> <root>/.pad/envs/<key>/venv`, `pad-env-verified <project>`); when the smoke test passed
 /// with the same project files too (`tested-<hash>` there), it says so
 /// (`pad-env-tested <project>`): a DAG-only change then costs neither unpacking nor a
 /// smoke test.
@@ -105,7 +105,9 @@ done < "$ST/meta/files"
             s.push_str(&crate::fault::stop_script("unpack"));
         }
         // An environment already unpacked and smoke-tested on this host from the same
-        // store object is hard-linked from the verified copy; one whose venv.tar.gz is the
+        // store object is that copy, by a link (`venv -> <root>/.pad/envs/<key>/venv`,
+        // which the shared store's collection keeps while a release ships the key); one
+        // whose venv.tar.gz is the
         // very store object the current release unpacked (same inode) from there. Anything
         // else is unpacked afresh, by `tar` as the service user, never keeping the
         // archive's owners or modes.
@@ -117,12 +119,9 @@ done < "$ST/meta/files"
 if [ -e \"./$P\" ] || [ -L \"./$P\" ]; then unsafe \"$P: something is there before the environment is unpacked\"; fi
 got=
 if [ -f \"$E/ok\" ] && [ -d \"$E/venv\" ] && [ ! -L \"$E/venv\" ]; then
-  if cp -al \"$E/venv\" \"./$P\" 2>/dev/null; then
-    echo {verified}; got=1
-    if [ -f \"$E/\"{tm} ]; then echo {tested_line}; fi
-  else
-    rm -rf \"./$P\"
-  fi
+  ln -s \"$E/venv\" \"./$P\"
+  echo {verified}; got=1
+  if [ -f \"$E/\"{tm} ]; then echo {tested_line}; fi
 fi
 if [ -z \"$got\" ] && [ -d \"$C\" ] && [ -f \"$CT\" ] && [ \"$(stat -c %d:%i \"$CT\")\" = \"$(stat -c %d:%i \"./$PT\")\" ]; then
   if cp -al \"$C\" \"./$P\" 2>/dev/null; then echo {reused}; got=1; else rm -rf \"./$P\"; fi
