@@ -628,3 +628,15 @@ fn the_repository_ships_the_toolchains_runtime_helper() {
         "dags/pad_runtime.py differs from crates/pad-layout/src/templates/pad_runtime.py: copy one over the other"
     );
 }
+
+#[test]
+fn namespace_auto_without_a_ref_slug_is_the_short_sha_of_head() {
+    let repo = git_repo();
+    let sha = git(&repo.root, &["rev-parse", "--short=8", "HEAD"]);
+    let ns = crate::resolve_namespace(&repo.root, "auto", &|_| None).unwrap();
+    assert_eq!(ns, sha.trim());
+    assert_eq!(crate::check_namespace(&ns), Ok(()));
+    let empty = fixture("//- projects/\n//- dags/\n");
+    let err = crate::resolve_namespace(&empty.root, "auto", &|_| None).unwrap_err();
+    assert!(err.contains("CI_COMMIT_REF_SLUG is not set") && err.contains("--namespace NAME"), "{err}");
+}
