@@ -411,6 +411,13 @@ impl<'a> Session<'a> {
         let exec = self.sh_ok(Step::Prune, &scripts::List { home }.text(), None)?;
         let contents = scripts::List::contents(&exec.output);
         let doomed = scripts::prune_list(&contents, keep, &plan.release_id);
+        if doomed.is_empty() {
+            // Store objects fall out of use when a release goes (pruned, or a removed
+            // namespace, whose `rm` collects them itself): with no release to remove, the
+            // collection waits for the next prune that removes one (so do the objects a
+            // failed run uploaded, unless it filled the disk and removed them at once).
+            return Ok(());
+        }
         let ids: Vec<&str> = doomed.iter().map(String::as_str).collect();
         let exec = self.sh_ok(
             Step::Prune,
