@@ -18,11 +18,14 @@
 //!    streamed into `tar -xzf -` on the host; each object is checked with `sha256sum`
 //!    before it is renamed into `$AIRFLOW_HOME/.pad/store/<sha256>-<mode>`.
 //! 5. **unpack**: `releases/.tmp-<id>-<nonce>/` is assembled from the store (hard links,
-//!    else copies), each project's `venv.tar.gz` unpacked beside itself into `venv/`, and
-//!    the target's `[env]` written to `.env`.
+//!    else copies), each project's `venv.tar.gz` unpacked beside itself into `venv/` (or
+//!    linked to the copy in `.pad/envs/<key>/` that was unpacked and smoke-tested on the
+//!    host before), and the target's `[env]` written to `.env`.
 //! 6. **verify**: every file against the manifest (`sha256sum -c`) and every link.
 //! 7. **smoke test**: each project's `venv/bin/python -c 'import <package>'` as the
-//!    service user; an interpreter the host lacks is named.
+//!    service user; an interpreter the host lacks is named. An environment linked from
+//!    `.pad/envs/` whose project files passed before is not tested again; one that
+//!    passed is kept there.
 //! 8. **switch**: the release is renamed to `releases/<id>`, then `current` is switched by
 //!    renaming a new symlink over it; `dags -> current/dags` and
 //!    `<project> -> current/projects/<project>` are made once (a plain `dags/` directory
@@ -30,6 +33,12 @@
 //! 9. **prune**: releases beyond `keep`, never the current or the previous one, and store
 //!    objects no kept release uses.
 //! 10. **unlock**.
+//!
+//! With [`ConnectOptions::namespace`], all of this happens in
+//! `$AIRFLOW_HOME/namespaces/<NS>/` (its own releases, `current`, lock and history; the
+//! store shared through a link), and `$AIRFLOW_HOME/dags` becomes a directory of links,
+//! one per namespace (`prod` for the plain deploy), each to a `current`.
+//! [`list_namespaces`] and [`remove_namespaces`] list and remove them.
 //!
 //! A failure or an interruption at any step leaves the previous release serving; the
 //! next run removes what the interrupted one left. The release id is
