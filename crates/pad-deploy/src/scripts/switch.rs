@@ -132,10 +132,10 @@ make_dags_dir() {
   mkdir "$t"
   echo "made by the deploy: one link per namespace (prod: the plain deploy)" > "$t/.pad-dags"
   printf '%s\n' 'pad_runtime\.py' > "$t/.airflowignore"
-  if [ -L "$R/dags" ]; then
-    if [ "$(readlink "$R/dags")" = current/dags ]; then ln -s ../current/dags "$t/prod"; fi
+  if [ -L "$R/dags" ] && [ "$(readlink "$R/dags")" = current/dags ]; then
+    ln -s ../current/dags "$t/prod"
     rm -f "$R/dags"
-  elif [ -e "$R/dags" ]; then
+  elif [ -e "$R/dags" ] || [ -L "$R/dags" ]; then
     mv -T "$R/dags" "$R/dags.pre-pad-$STAMP"
     echo "pad-moved-aside dags -> dags.pre-pad-$STAMP"
   fi

@@ -237,3 +237,39 @@ fn a_dag_only_change_links_the_tested_environment_and_skips_unpack_and_smoke_tes
     assert!(!host.iter().any(|n| n.contains("byte-identical")), "{host:?}");
     assert_eq!(f.read("current/projects/etl/venv/note.txt"), "another environment");
 }
+
+/// What stands at `dags` and is not the plain deploy's link (a directory of the user's,
+/// or a link elsewhere) is moved aside, never deleted, when `dags` becomes the
+/// namespaced directory.
+#[test]
+fn a_foreign_dags_is_moved_aside_by_the_first_namespace() {
+    for foreign_link in [false, true] {
+        let f = Fixture::new();
+        fs::create_dir_all(&f.home).unwrap();
+        if foreign_link {
+            fs::create_dir_all(f.root.join("elsewhere")).unwrap();
+            std::os::unix::fs::symlink(f.root.join("elsewhere"), f.home.join("dags")).unwrap();
+        } else {
+            fs::create_dir_all(f.home.join("dags")).unwrap();
+            fs::write(f.home.join("dags/mine.py"), "# the user's\n").unwrap();
+        }
+        let report = f.deploy_ns(&edited(), "review");
+        let host = assert_ok(&report);
+        let note = host.notes.iter().find(|n| n.contains("moved aside")).unwrap_or_else(|| panic!("{:?}", host.notes));
+        assert!(note.contains("dags -> dags.pre-pad-"), "{note}");
+        let aside: Vec<String> = fs::read_dir(&f.home)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("dags.pre-pad-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        if foreign_link {
+            assert_eq!(fs::read_link(f.home.join(&aside[0])).unwrap(), f.root.join("elsewhere"));
+        } else {
+            assert_eq!(f.read(&format!("{}/mine.py", aside[0])), "# the user's\n");
+        }
+        assert!(f.home.join("dags/.pad-dags").is_file());
+        assert_eq!(f.link("dags/review"), "../namespaces/review/current/dags");
+        assert!(f.home.join("dags/prod").symlink_metadata().is_err(), "no plain deploy to show");
+    }
+}
