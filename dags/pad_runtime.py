@@ -73,6 +73,7 @@ class _Context:
             home = os.path.dirname(os.path.dirname(release_dir))
             self.data_root = os.path.join(home, "data", PLAIN)
         self.data_profile = runtime.get("data_profile") or None
+        self.artifacts = runtime.get("artifacts") or {}
         self.release_id = os.path.basename(release_dir) if deployed else "dev"
         self.version = info.get("version") or "dev"
         self.commit = info.get("commit") or None
@@ -209,15 +210,21 @@ def python(project):
 
 
 def artifact(project, name):
-    """This release's copy of an artifact of ``project``: its ``venv.tar.gz`` (for Spark's
-    ``--archives <path>#venv``) or a file it ships, such as ``jars/x.jar``; pinned to
-    the release, so to the commit."""
+    """Where this release's copy of an artifact of ``project`` is: an artifact of its
+    ``artifacts.yaml`` in the target's artifact cache (a path the workers mount, else
+    the cache's URL, such as ``s3://...``), or a file the release ships, such as its
+    ``venv.tar.gz`` (for Spark's ``--archives <path>#venv``), pinned to the release and
+    so to the commit."""
     _check_project(project)
     _check_parts((name,))
+    ctx = _context()
+    cached = ctx.artifacts.get(project, {}).get(name)
+    if cached:
+        return cached
     path = os.path.join(project_dir(project), name)
-    if _context().deployed and not os.path.exists(path):
+    if ctx.deployed and not os.path.exists(path):
         raise LookupError(
-            "pad_runtime: release %s ships no %r for project %r; list it in the project's files"
-            % (_context().release_id, name, project)
+            "pad_runtime: release %s has no artifact %r of project %r: list it in "
+            "projects/%s/artifacts.yaml, or ship the file with the project" % (ctx.release_id, name, project, project)
         )
     return path

@@ -116,8 +116,12 @@ pub(crate) fn resolve(target: &pad_layout::Target, options: &ConnectOptions) -> 
             "it has no `data_root`, and a namespace needs its own data root; add the line `data_root = \"/srv/data/${{namespace}}\"` to {file} (a path on the workers; `${{namespace}}` becomes the namespace, `prod` for the plain deploy)"
         )));
     }
-    let runtime_text =
-        runtime_json(options.namespace.as_deref(), data_root.as_deref(), options.data_profile.as_deref());
+    let runtime_text = runtime_json(
+        options.namespace.as_deref(),
+        data_root.as_deref(),
+        options.data_profile.as_deref(),
+        &options.artifacts,
+    );
     let expand = |text: &str, what| {
         pad_layout::vars::expand(text, &lookup).map(|value| expand_home(&value)).map_err(vars_err(what))
     };
@@ -179,13 +183,20 @@ pub(crate) fn resolve(target: &pad_layout::Target, options: &ConnectOptions) -> 
 }
 
 /// The runtime helper's view of a release: its namespace (`prod` for the plain deploy),
-/// its data root and its data profile, as one JSON object on one line.
-pub(crate) fn runtime_json(namespace: Option<&str>, data_root: Option<&Utf8Path>, profile: Option<&str>) -> String {
+/// its data root, its data profile and where its artifacts are cached, as one JSON
+/// object on one line.
+pub(crate) fn runtime_json(
+    namespace: Option<&str>,
+    data_root: Option<&Utf8Path>,
+    profile: Option<&str>,
+    artifacts: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+) -> String {
     let value = serde_json::json!({
         "namespace": namespace.unwrap_or(pad_layout::PLAIN_NAMESPACE),
         "plain": namespace.is_none(),
         "data_root": data_root.map(Utf8Path::as_str),
         "data_profile": profile,
+        "artifacts": artifacts,
     });
     format!("{value}\n")
 }

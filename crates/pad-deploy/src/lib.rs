@@ -204,6 +204,9 @@ pub struct ConnectOptions {
     pub namespace: Option<String>,
     /// The test data profile the runtime helper reports (`projects/<p>/fixtures/<profile>/`).
     pub data_profile: Option<String>,
+    /// Where each project's artifacts (`artifacts.yaml`) are in the target's artifact
+    /// cache, by project and artifact name: what the runtime helper's `artifact()` says.
+    pub artifacts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ConnectOptions {
@@ -217,6 +220,7 @@ impl ConnectOptions {
             full_verify: false,
             namespace: None,
             data_profile: None,
+            artifacts: BTreeMap::new(),
         }
     }
 }

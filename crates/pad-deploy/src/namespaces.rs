@@ -117,7 +117,8 @@ pub fn remove_namespaces(
 
 /// The target resolved for its plain deploy: `AIRFLOW_HOME` itself.
 fn plain(target: &Target, options: &ConnectOptions) -> Result<Resolved, DeployError> {
-    let options = ConnectOptions { namespace: None, data_profile: None, ..options.clone() };
+    let options =
+        ConnectOptions { namespace: None, data_profile: None, artifacts: Default::default(), ..options.clone() };
     resolve(target, &options)
 }
 

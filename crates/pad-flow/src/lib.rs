@@ -33,7 +33,7 @@ mod workspace;
 mod tests;
 
 pub use check::{discover, scan};
-pub use deploy::{PackageChoice, choose_package, deploy, deploy_options, find_target};
+pub use deploy::{PackageChoice, artifact_locations, choose_package, deploy, deploy_options, find_target};
 pub use error::FlowError;
 pub use local_build::{LocalBuild, LocalBuildOptions, Stage, deploy_local_build};
 pub use package::{PACKAGE_NAME, Prepared, package, package_path, prepare, spec};

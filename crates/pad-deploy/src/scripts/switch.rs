@@ -97,14 +97,7 @@ done
         let _ = writeln!(s, "R={}", q(self.root));
         s.push_str(DAGS_DIR);
         match self.namespace {
-            None => s.push_str(
-                r#"if is_dags_dir; then
-  entry prod ../current/dags
-else
-  link dags current/dags
-fi
-"#,
-            ),
+            None => s.push_str("plain_dags\n"),
             Some(ns) => {
                 let _ =
                     writeln!(s, "make_dags_dir\nentry {} {}", q(ns), q(&format!("../namespaces/{ns}/current/dags")));
@@ -125,21 +118,48 @@ fi
 /// `entry NAME TARGET` (the link `dags/NAME`, replaced by a rename, and the helper copy
 /// refreshed from the release just switched to).
 const DAGS_DIR: &str = r#"is_dags_dir() { [ -d "$R/dags" ] && [ ! -L "$R/dags" ] && [ -f "$R/dags/.pad-dags" ]; }
+# Deploys of several namespaces switch at once: what `dags` is changes only under a lock.
+dags_lock() {
+  L="$R/.pad/dags.lock"
+  n=0
+  while ! mkdir "$L" 2>/dev/null; do
+    n=$((n + 1))
+    p=$(cat "$L/pid" 2>/dev/null || true)
+    if { [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; } || [ "$n" -gt 300 ]; then rm -rf "$L"; continue; fi
+    sleep 0.1
+  done
+  echo $$ > "$L/pid"
+}
+dags_unlock() { rm -rf "$R/.pad/dags.lock"; }
+plain_dags() {
+  dags_lock
+  if is_dags_dir; then
+    dags_unlock
+    entry prod ../current/dags
+  else
+    link dags current/dags
+    dags_unlock
+  fi
+}
 make_dags_dir() {
   is_dags_dir && return 0
-  t="$R/dags.tmp-$$"
-  rm -rf "$t"
-  mkdir "$t"
-  echo "made by the deploy: one link per namespace (prod: the plain deploy)" > "$t/.pad-dags"
-  printf '%s\n' 'pad_runtime\.py' > "$t/.airflowignore"
-  if [ -L "$R/dags" ] && [ "$(readlink "$R/dags")" = current/dags ]; then
-    ln -s ../current/dags "$t/prod"
-    rm -f "$R/dags"
-  elif [ -e "$R/dags" ] || [ -L "$R/dags" ]; then
-    mv -T "$R/dags" "$R/dags.pre-pad-$STAMP"
-    echo "pad-moved-aside dags -> dags.pre-pad-$STAMP"
+  dags_lock
+  if ! is_dags_dir; then
+    t="$R/dags.tmp-$$"
+    rm -rf "$t"
+    mkdir "$t"
+    echo "made by the deploy: one link per namespace (prod: the plain deploy)" > "$t/.pad-dags"
+    printf '%s\n' 'pad_runtime\.py' > "$t/.airflowignore"
+    if [ -L "$R/dags" ] && [ "$(readlink "$R/dags")" = current/dags ]; then
+      ln -s ../current/dags "$t/prod"
+      rm -f "$R/dags"
+    elif [ -e "$R/dags" ] || [ -L "$R/dags" ]; then
+      mv -T "$R/dags" "$R/dags.pre-pad-$STAMP"
+      echo "pad-moved-aside dags -> dags.pre-pad-$STAMP"
+    fi
+    mv -T "$t" "$R/dags"
   fi
-  mv -T "$t" "$R/dags" 2>/dev/null || rm -rf "$t"
+  dags_unlock
   is_dags_dir || { echo "pad-no-dags-dir $R/dags"; exit 7; }
 }
 entry() {

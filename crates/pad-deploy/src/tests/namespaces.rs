@@ -157,21 +157,36 @@ fn each_namespace_has_its_own_lock_and_pruning_spares_other_namespaces() {
     assert!(!f.home.join(".pad/gc").exists());
 }
 
+/// First deploys of the plain deploy and two namespaces at once on a fresh home: all
+/// succeed, and `dags` ends as the namespaced directory showing all three (repeated,
+/// since who turns `dags` into a directory is a race the lock in the switch settles).
 #[test]
 fn concurrent_deploys_to_two_namespaces_both_succeed() {
-    let f = Fixture::new();
-    let (a, b) = (f.ns_options(&edited(), "one"), f.ns_options(&Spec::new("1.0").with("dags/b.py", "B\n"), "two"));
-    let target = f.target();
-    let (ra, rb) = std::thread::scope(|s| {
-        let ta = s.spawn(|| crate::deploy(&target, &a, &()).unwrap());
-        let tb = s.spawn(|| crate::deploy(&target, &b, &()).unwrap());
-        (ta.join().unwrap(), tb.join().unwrap())
-    });
-    assert_ok(&ra);
-    assert_ok(&rb);
-    assert_eq!(f.read("dags/one/etl_dag.py"), "from airflow import DAG  # edited in review\n");
-    assert_eq!(f.read("dags/two/b.py"), "B\n");
-    assert!(f.home.join("dags/.pad-dags").is_file());
+    for _ in 0..3 {
+        let f = Fixture::new();
+        let a = f.ns_options(&edited(), "one");
+        let b = f.ns_options(&Spec::new("1.0").with("dags/b.py", "B\n"), "two");
+        let plain = f.options(&f.package(&Spec::new("1.0")));
+        let target = f.target();
+        let reports = std::thread::scope(|s| {
+            let runs: Vec<_> =
+                [&a, &b, &plain].into_iter().map(|o| s.spawn(|| crate::deploy(&target, o, &()).unwrap())).collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect::<Vec<_>>()
+        });
+        for report in &reports {
+            assert_ok(report);
+        }
+        assert_eq!(f.read("dags/one/etl_dag.py"), "from airflow import DAG  # edited in review\n");
+        assert_eq!(f.read("dags/two/b.py"), "B\n");
+        assert_eq!(f.read("dags/prod/etl_dag.py"), "from airflow import DAG\n");
+        assert!(f.home.join("dags/.pad-dags").is_file());
+        assert!(!f.home.join(".pad/dags.lock").exists());
+        let aside = fs::read_dir(&f.home)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_str().unwrap().starts_with("dags."))
+            .count();
+        assert_eq!(aside, 0, "nothing moved aside");
+    }
 }
 
 #[test]
