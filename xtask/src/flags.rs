@@ -487,7 +487,8 @@ pub(crate) struct NamespaceListArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct NamespaceRmArgs {
-    /// The namespace to remove.
+    /// The namespace to remove; `auto`: the one `deploy --namespace auto` chose
+    /// (CI_COMMIT_REF_SLUG, sanitized and cut to 40, else the short SHA of HEAD).
     #[arg(value_name = "NS", required_unless_present = "older_than", conflicts_with = "older_than")]
     pub(crate) name: Option<String>,
     /// Remove every namespace whose last deploy is older than this: `90m`, `12h`, `7d`, `2w`.

@@ -52,7 +52,9 @@ fn rm(root: &Utf8Path, args: &NamespaceRmArgs) -> Result<ExitCode> {
     let repo = pad_layout::discover(root)?;
     let target = pad_flow::find_target(&repo, &args.target)?;
     let which = match (&args.name, args.older_than) {
-        (Some(name), _) => Removal::Named(name.clone()),
+        // `auto` names what `deploy --namespace auto` deployed into (a 63-character
+        // CI_COMMIT_REF_SLUG is cut to 40 there, so a stop job should say `auto` too).
+        (Some(name), _) => Removal::Named(crate::deploy::namespace(root, Some(name))?.unwrap_or_default()),
         (None, Some(age)) => Removal::OlderThan(age),
         (None, None) => bail!("name a namespace, or pass --older-than AGE"),
     };
