@@ -480,6 +480,10 @@ pub enum DeployError {
         "target `{target}`: there is no namespace `{name}` on any host, so nothing was removed; namespaces there: {known}{unreachable}. Check the name with `cargo xtask namespace list --target {target}`"
     )]
     NoSuchNamespace { target: String, name: String, known: String, unreachable: String },
+    #[error(
+        "{host}: there is no namespace `{name}` there, so nothing was changed; the namespaces a target holds are listed by `cargo xtask namespace list --target NAME`"
+    )]
+    NoNamespace { host: String, name: String },
     #[error("{host}: there is no previous release to roll back to (current: {current})")]
     NoPrevious { host: String, current: String },
     #[error("{host}: not switched: {failed} of {hosts} hosts failed, more than the failure limit of {limit}")]

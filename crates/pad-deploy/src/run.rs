@@ -284,6 +284,15 @@ fn rollback_host(
     let mut from = None;
     let mut chosen = None;
     let result = (|| {
+        if let Some(ns) = &resolved.namespace {
+            // Taking the lock would make the namespace: a mistyped name must not.
+            let mut shell = Shell::connect(spec, resolved)?;
+            shell.check_access()?;
+            let exec = shell.run(Step::Inspect, &scripts::List { home: &resolved.airflow_home }.text(), None)?;
+            if exec.output.lines().any(|l| l == "pad-no-home") {
+                return Err(DeployError::NoNamespace { host: name.clone(), name: ns.clone() });
+            }
+        }
         let mut session = Session::open(spec, resolved, options, owner, &mut clock, &mut report)?;
         let state = session.inspect(&mut clock, &mut report)?;
         from = state.current.clone();

@@ -288,3 +288,16 @@ fn a_foreign_dags_is_moved_aside_by_the_first_namespace() {
         assert!(f.home.join("dags/prod").symlink_metadata().is_err(), "no plain deploy to show");
     }
 }
+
+/// A rollback in a namespace that is not there says so and makes nothing.
+#[test]
+fn a_rollback_in_an_unknown_namespace_makes_nothing() {
+    let f = Fixture::new();
+    assert_ok(&f.deploy(&Spec::new("1.0")));
+    let mut options = ConnectOptions::new(&f.root);
+    options.namespace = Some("typo".to_owned());
+    let reports = crate::rollback(&f.target(), &options, None, &()).unwrap();
+    let err = reports[0].error.as_ref().expect("an error");
+    assert!(err.to_string().contains("no namespace `typo`"), "{err}");
+    assert!(!f.home.join("namespaces/typo").exists());
+}
