@@ -1,14 +1,16 @@
 """Archive sync: copy new and changed files from an archive to its mirror.
 
-Wiring only. The work is done by ``projects/archive-sync``, deployed to
-``<AIRFLOW_HOME>/archive-sync`` with its own virtualenv in ``venv/``:
+Wiring only. The work is done by ``projects/archive-sync``, this release's copy,
+with its own virtualenv in ``venv/`` (``pad_runtime`` finds both, and keeps deploy
+namespaces apart: the DAG id is suffixed outside the plain deploy and data goes under
+the namespace's data root):
 
 1. ``plan``   -- ``python -m archive_sync plan`` writes the manifest of files to copy;
 2. ``sync``   -- ``sh bin/sync.sh`` copies them;
 3. ``verify`` -- ``python -m archive_sync verify`` checks the result.
 
 Source and destination come from the Airflow Variables ``archive_sync_source``
-and ``archive_sync_dest`` (defaults: ``<AIRFLOW_HOME>/data/archive-sync/source``
+and ``archive_sync_dest`` (defaults: ``<data_root>/archive-sync/source``
 and ``.../dest``). The source directory must exist. Templated values reach the
 commands through environment variables, so they are never parsed by the shell.
 """
@@ -20,6 +22,7 @@ import json
 import os
 import shlex
 
+import pad_runtime as pad
 import pendulum
 
 try:  # Airflow 3
@@ -33,27 +36,16 @@ except ImportError:  # Airflow 2
     from airflow.operators.bash import BashOperator
 
 
-def _airflow_home() -> str:
-    home = os.environ.get("AIRFLOW_HOME")
-    if not home:
-        try:
-            from airflow.configuration import AIRFLOW_HOME as home
-        except ImportError:
-            home = "~/airflow"
-    return os.path.abspath(os.path.expanduser(home))
-
-
 def _variable(name: str, default: str) -> str:
     # json.dumps gives a double-quoted string literal that Jinja parses as-is.
     return "{{ var.value.get(%s, %s) }}" % (json.dumps(name), json.dumps(default))
 
 
 PROJECT = "archive-sync"
-AIRFLOW_HOME = _airflow_home()
-PROJECT_DIR = os.path.join(AIRFLOW_HOME, PROJECT)
-PYTHON = shlex.quote(os.path.join(PROJECT_DIR, "venv", "bin", "python"))
+PROJECT_DIR = pad.project_dir(PROJECT)
+PYTHON = shlex.quote(pad.python(PROJECT))
 SYNC_SH = shlex.quote(os.path.join(PROJECT_DIR, "bin", "sync.sh"))
-DATA_DIR = os.path.join(AIRFLOW_HOME, "data", PROJECT)
+DATA_DIR = pad.data_path(PROJECT)
 
 ENV = {
     "ARCHIVE_SYNC_SOURCE": _variable("archive_sync_source", os.path.join(DATA_DIR, "source")),
@@ -65,7 +57,7 @@ DIRS = '--source "$ARCHIVE_SYNC_SOURCE" --dest "$ARCHIVE_SYNC_DEST"'
 
 
 @dag(
-    dag_id="archive_sync",
+    dag_id=pad.dag_id("archive_sync"),
     schedule="@daily",
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,

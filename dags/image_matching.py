@@ -1,17 +1,22 @@
 """Image matching: suggest images for Wikipedia articles that lack one.
 
 Wiring only. The work is done by ``projects/image-matching`` (package
-``image_matching``), deployed to ``<AIRFLOW_HOME>/image-matching`` and run with
-that project's own virtualenv, ``<AIRFLOW_HOME>/image-matching/venv``.
-Output: ``<AIRFLOW_HOME>/data/image-matching/<ds>/matches.tsv``.
+``image_matching``), run with this release's copy of that project's virtualenv.
+``pad_runtime`` keeps deploy namespaces apart: the DAG id is suffixed outside the
+plain deploy, and the output goes under the namespace's data root:
+``<data_root>/image-matching/<ds>/matches.tsv``.
+
+With a data profile (``deploy --data-profile small``), the inputs are the project's
+fixtures, ``projects/image-matching/fixtures/<profile>/``; the ``errors`` profile holds
+inputs the run must reject (it fails cleanly, writing nothing).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shlex
 
+import pad_runtime as pad
 import pendulum
 
 try:  # Airflow 3
@@ -25,30 +30,27 @@ except ImportError:  # Airflow 2
     from airflow.operators.bash import BashOperator
 
 
-def _airflow_home() -> str:
-    home = os.environ.get("AIRFLOW_HOME")
-    if not home:
-        try:
-            from airflow.configuration import AIRFLOW_HOME as home
-        except ImportError:
-            home = "~/airflow"
-    return os.path.abspath(os.path.expanduser(home))
-
-
 PROJECT = "image-matching"
-AIRFLOW_HOME = _airflow_home()
-PYTHON = os.path.join(AIRFLOW_HOME, PROJECT, "venv", "bin", "python")
-OUTPUT_ROOT = os.path.join(AIRFLOW_HOME, "data", PROJECT)
+PYTHON = pad.python(PROJECT)
+OUTPUT_ROOT = pad.data_path(PROJECT)
+# Under a data profile the inputs are its fixtures; otherwise the package's own data.
+INPUTS = ""
+if pad.data_profile:
+    INPUTS = " --articles %s --candidates %s" % (
+        shlex.quote(pad.data_path(PROJECT, "articles.tsv")),
+        shlex.quote(pad.data_path(PROJECT, "candidates.tsv")),
+    )
 
 
 @dag(
-    dag_id="image_matching",
+    dag_id=pad.dag_id("image_matching"),
     schedule="@weekly",
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": dt.timedelta(minutes=5)},
-    tags=["example", "image-matching", "wikimedia"],
+    # A run on test data fails at once: no retry to wait for.
+    default_args={"retries": 0 if pad.data_profile else 1, "retry_delay": dt.timedelta(minutes=5)},
+    tags=["example", "image-matching", "wikimedia", pad.namespace],
     doc_md=__doc__,
 )
 def image_matching():
@@ -57,7 +59,7 @@ def image_matching():
         bash_command=(
             f"{shlex.quote(PYTHON)} -m image_matching"
             f" --output {shlex.quote(OUTPUT_ROOT)}/{{{{ ds }}}}/matches.tsv"
-            " --snapshot {{ ds }}"
+            " --snapshot {{ ds }}" + INPUTS
         ),
     )
 

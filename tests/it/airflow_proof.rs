@@ -30,7 +30,7 @@ fn check_matches(tsv: &str) {
 /// `airflow dags list-import-errors -o json`'s verdict: Airflow 2 prints log lines
 /// before the JSON, and "No data found" when there is nothing.
 #[track_caller]
-fn assert_no_import_errors(out: &Finished) {
+pub(crate) fn assert_no_import_errors(out: &Finished) {
     assert!(out.status.success(), "list-import-errors failed:\n{}\n{}", out.stdout, out.stderr);
     let clean = out.stdout.contains("No data found")
         || out.stdout.lines().any(|l| l.trim() == "[]")
@@ -48,7 +48,7 @@ fn airflow_env(airflow: &Utf8Path, home: &Utf8Path) -> Vec<(String, String)> {
 }
 
 /// The newest Airflow environment under `dir` (`<key>/venv/bin/airflow`).
-fn built_airflow(dir: &Utf8Path) -> Utf8PathBuf {
+pub(crate) fn built_airflow(dir: &Utf8Path) -> Utf8PathBuf {
     let mut found: Vec<(std::time::SystemTime, Utf8PathBuf)> = dir
         .read_dir_utf8()
         .unwrap_or_else(|e| panic!("{dir}: {e}"))
@@ -96,11 +96,14 @@ fn airflow_runs_the_dag_after_deploy_local_build() {
 
     let test = run_airflow(&airflow, &home, &["dags", "test", DAG_ID, LOGICAL_DATE]);
     assert!(test.status.success(), "dags test failed:\n{}\n{}", test.stdout, test.stderr);
-    let output = home.join("data/image-matching").join(LOGICAL_DATE).join("matches.tsv");
+    // The plain deploy's data root: the local target's default, <AIRFLOW_HOME>/data/prod.
+    let output = home.join("data/prod/image-matching").join(LOGICAL_DATE).join("matches.tsv");
     check_matches(&std::fs::read_to_string(&output).unwrap_or_else(|e| panic!("{output}: {e}")));
-    // It ran the shipped environment, not a copy from the build.
+    // It ran the shipped environment of the current release, not a copy from the build.
     let log = format!("{}\n{}", test.stdout, test.stderr);
-    assert!(log.contains(&format!("{}/image-matching/venv/bin/python", home)), "{log}");
+    let current = std::fs::read_link(home.join("current")).unwrap();
+    let python = format!("{home}/{}/projects/image-matching/venv/bin/python", current.display());
+    assert!(log.contains(&python), "{python} not in {log}");
 }
 
 #[test]
@@ -141,7 +144,8 @@ fn airflow_on_a_worker_runs_the_dag_after_a_remote_deploy() {
     assert_no_import_errors(&airflow("dags list-import-errors -o json"));
     let test = airflow(&format!("dags test {DAG_ID} {LOGICAL_DATE}"));
     assert!(test.status.success(), "dags test on the worker failed:\n{}\n{}", test.stdout, test.stderr);
-    let tsv = worker.exec_as_service(&format!("cat {home}/data/image-matching/{LOGICAL_DATE}/matches.tsv"));
+    // A target without data_root: the plain deploy's data go to <AIRFLOW_HOME>/data/prod.
+    let tsv = worker.exec_as_service(&format!("cat {home}/data/prod/image-matching/{LOGICAL_DATE}/matches.tsv"));
     assert!(tsv.status.success(), "{}", tsv.stderr);
     check_matches(&tsv.stdout);
 }

@@ -34,3 +34,22 @@ fn an_unknown_command_fails_with_usage() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("unrecognized subcommand 'deploy-the-moon'"), "{}", run.stderr);
 }
+
+#[test]
+fn namespace_commands_check_their_arguments() {
+    let root = workspace_root();
+    for sub in ["list", "rm"] {
+        let run = xtask(&root, &["namespace", sub, "--help"]).success();
+        assert!(run.stdout.contains("--target"), "namespace {sub} --help:\n{}", run.stdout);
+    }
+    let neither = xtask(&root, &["namespace", "rm", "--target", "local"]);
+    assert_eq!(neither.code, Some(2), "{}", neither.stderr);
+    assert!(neither.stderr.contains("<NS>") || neither.stderr.contains("--older-than"), "{}", neither.stderr);
+    let both = xtask(&root, &["namespace", "rm", "mr-1", "--older-than", "7d", "--target", "local"]);
+    assert_eq!(both.code, Some(2), "{}", both.stderr);
+    let bad_age = xtask(&root, &["namespace", "rm", "--older-than", "7x", "--target", "local"]);
+    assert_eq!(bad_age.code, Some(2));
+    assert!(bad_age.stderr.contains("such as 12h or 7d"), "{}", bad_age.stderr);
+    let help = xtask(&root, &["deploy", "--help"]).success().stdout;
+    assert!(help.contains("--namespace <NS>") && help.contains("--data-profile <NAME>"), "{help}");
+}

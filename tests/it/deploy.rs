@@ -18,14 +18,14 @@ use crate::worker::{Worker, WorkerOptions, WorkerSet};
 const WORKER_PYTHON: &str = "/usr/bin/python3.11";
 
 /// A repository with `deploy/workers.toml` for `set`, and room for packages.
-struct Deployer {
-    repo: TestRepo,
+pub(crate) struct Deployer {
+    pub(crate) repo: TestRepo,
     packages: Utf8PathBuf,
     _packages_dir: tempfile::TempDir,
 }
 
 impl Deployer {
-    fn new(set: &WorkerSet) -> Deployer {
+    pub(crate) fn new(set: &WorkerSet) -> Deployer {
         let repo = TestRepo::empty();
         repo.write("dags/.keep", "").write("projects/.keep", "");
         repo.write("deploy/workers.toml", &set.target_toml("workers"));
@@ -34,21 +34,21 @@ impl Deployer {
         Deployer { repo, packages, _packages_dir: dir }
     }
 
-    fn xtask(&self, args: &[&str]) -> XtaskRun {
+    pub(crate) fn xtask(&self, args: &[&str]) -> XtaskRun {
         let mut full = vec!["--repo", self.repo.root.as_str()];
         full.extend_from_slice(args);
         xtask_with_env(&self.repo.root, &full, &[])
     }
 
     /// `cargo xtask deploy --target workers --package FILE --json EXTRA…`.
-    fn deploy(&self, package: &Utf8Path, extra: &[&str]) -> XtaskRun {
+    pub(crate) fn deploy(&self, package: &Utf8Path, extra: &[&str]) -> XtaskRun {
         let mut args = vec!["deploy", "--target", "workers", "--package", package.as_str(), "--json"];
         args.extend_from_slice(extra);
         self.xtask(&args)
     }
 
     /// The same as a child process, to kill.
-    fn spawn_deploy(&self, package: &Utf8Path, extra: &[&str]) -> Spawned {
+    pub(crate) fn spawn_deploy(&self, package: &Utf8Path, extra: &[&str]) -> Spawned {
         let mut args = vec!["--repo", self.repo.root.as_str(), "deploy", "--target", "workers", "--package"];
         args.push(package.as_str());
         args.extend_from_slice(extra);
@@ -56,27 +56,27 @@ impl Deployer {
     }
 
     /// A package whose project `etl` ships an environment for the workers' interpreter.
-    fn package(&self, spec: &Spec) -> Utf8PathBuf {
+    pub(crate) fn package(&self, spec: &Spec) -> Utf8PathBuf {
         synthetic_package(&self.packages, spec)
     }
 }
 
 /// What a synthetic package holds.
 #[derive(Clone)]
-struct Spec {
-    version: String,
-    dag: String,
+pub(crate) struct Spec {
+    pub(crate) version: String,
+    pub(crate) dag: String,
     /// Incompressible bytes in `projects/etl/data.bin`, so the upload takes a while.
-    big: usize,
+    pub(crate) big: usize,
     /// Small distinct files under `projects/etl/gen/`, so the unpack takes a while.
-    many: usize,
-    interpreter: String,
+    pub(crate) many: usize,
+    pub(crate) interpreter: String,
     /// Makes `data.bin` and the `gen/` files differ between packages.
-    seed: u64,
+    pub(crate) seed: u64,
 }
 
 impl Spec {
-    fn new(version: &str) -> Spec {
+    pub(crate) fn new(version: &str) -> Spec {
         Spec {
             version: version.to_owned(),
             dag: format!("# DAG of {version}\nfrom airflow import DAG\n"),
@@ -138,12 +138,12 @@ fn synthetic_package(dir: &Utf8Path, spec: &Spec) -> Utf8PathBuf {
 }
 
 /// The one host report of a deploy's JSON, by host.
-fn host_report<'a>(json: &'a Value, host: &str) -> &'a Value {
+pub(crate) fn host_report<'a>(json: &'a Value, host: &str) -> &'a Value {
     json["hosts"].as_array().unwrap().iter().find(|h| h["host"] == host).unwrap_or_else(|| panic!("{host} in {json}"))
 }
 
 #[track_caller]
-fn deployed(run: XtaskRun) -> (String, Value) {
+pub(crate) fn deployed(run: XtaskRun) -> (String, Value) {
     let run = run.success();
     let json = run.json();
     (json["release_id"].as_str().unwrap().to_owned(), json)
@@ -174,7 +174,7 @@ fn partials(worker: &Worker) -> String {
 /// Waits until `script` (as root on the worker) prints something; fails with what the
 /// deploy printed if it ends first, or after `timeout`.
 #[track_caller]
-fn wait_during(worker: &Worker, child: &mut Spawned, script: &str, timeout: Duration) {
+pub(crate) fn wait_during(worker: &Worker, child: &mut Spawned, script: &str, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if !worker.exec_root(script).stdout.trim().is_empty() {

@@ -14,6 +14,7 @@ mod examples;
 mod foreign;
 mod layout;
 mod lint;
+mod namespace;
 mod new_project;
 mod package;
 mod pipeline;

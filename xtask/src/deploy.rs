@@ -34,8 +34,21 @@ pub(crate) fn deploy(root: &Utf8Path, args: &DeployArgs) -> Result<ExitCode> {
     options.connect.lock_wait = Duration::from_secs(args.lock_wait);
     options.connect.io_timeout = Duration::from_secs(args.io_timeout);
     options.connect.full_verify = args.full_verify;
+    options.connect.namespace = namespace(root, args.namespace.as_deref())?;
+    options.connect.data_profile = args.data_profile.clone();
     let report = pad_flow::deploy(target, &options, &steps)?;
     render_deploy(&steps, &report, args.json)
+}
+
+/// The namespace --namespace (or PAD_NAMESPACE) names, `auto` resolved
+/// (`pad_layout::resolve_namespace`); `None` for the plain deploy.
+pub(crate) fn namespace(root: &Utf8Path, flag: Option<&str>) -> Result<Option<String>> {
+    match flag.filter(|ns| !ns.is_empty()) {
+        None => Ok(None),
+        Some(value) => pad_layout::resolve_namespace(root, value, &pad_layout::vars::from_process_env)
+            .map(Some)
+            .map_err(|why| anyhow::anyhow!("--namespace: {why}")),
+    }
 }
 
 /// Shows a deploy's report; the exit code says whether every host serves the new
@@ -81,7 +94,8 @@ fn state_name(state: HostState) -> &'static str {
 }
 
 fn print_report(report: &DeployReport) {
-    println!("target `{}`: release {} (version {})", report.target, report.release_id, report.version);
+    let ns = report.namespace.as_deref().map(|ns| format!(", namespace {ns}")).unwrap_or_default();
+    println!("target `{}`{ns}: release {} (version {})", report.target, report.release_id, report.version);
     for host in &report.hosts {
         let seconds: f64 = host.steps.iter().map(|s| s.seconds).sum();
         println!("  {:<20} {:<12} {:>7.2} s", host.host, state_name(host.state), seconds);
@@ -110,7 +124,9 @@ fn print_report(report: &DeployReport) {
 pub(crate) fn releases(root: &Utf8Path, args: &ReleasesArgs) -> Result<ExitCode> {
     let repo = pad_layout::discover(root)?;
     let target = pad_flow::find_target(&repo, &args.target)?;
-    let listed = pad_deploy::releases(target, &ConnectOptions::new(root))?;
+    let mut connect = ConnectOptions::new(root);
+    connect.namespace = namespace(root, args.namespace.as_deref())?;
+    let listed = pad_deploy::releases(target, &connect)?;
     if args.json {
         crate::print_json(&listed)?;
     } else {
@@ -151,6 +167,7 @@ pub(crate) fn rollback(root: &Utf8Path, args: &RollbackArgs) -> Result<ExitCode>
     let mut connect = ConnectOptions::new(root);
     connect.lock_wait = Duration::from_secs(args.lock_wait);
     connect.full_verify = args.full_verify;
+    connect.namespace = namespace(root, args.namespace.as_deref())?;
     let reports = pad_deploy::rollback(target, &connect, args.to.as_deref(), &steps)?;
     for report in &reports {
         steps.done(&report.host, if report.error.is_none() { "switched back" } else { "FAILED" });

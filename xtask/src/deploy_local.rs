@@ -17,6 +17,8 @@ pub(crate) fn run(root: &Utf8Path, args: &DeployLocalBuildArgs) -> Result<ExitCo
         locked: args.locked,
         variables: crate::test::pairs(&args.var, "--var")?,
         connections: crate::test::pairs(&args.conn, "--conn")?,
+        namespace: crate::deploy::namespace(root, args.namespace.as_deref())?,
+        data_profile: args.data_profile.clone(),
     };
     let steps = Steps::with_stage_reports(root);
     let build = pad_flow::deploy_local_build(&crate::workspace(root), &options, &steps)?;

@@ -65,6 +65,9 @@ pub(crate) enum Command {
     Releases(ReleasesArgs),
     /// Switch each host of a target back to the previous release, or to --to ID.
     Rollback(RollbackArgs),
+    /// List or remove the namespaces (side-by-side deploys) on a target's hosts.
+    #[command(subcommand)]
+    Namespace(NamespaceCommand),
     /// Run every check CI runs: format, clippy, the unit and end-to-end tests.
     Ci(CiArgs),
     /// Show the GitLab pipelines `.gitlab-ci.yml` runs; with --check, fail on a command or
@@ -355,6 +358,14 @@ pub(crate) struct DeployLocalBuildArgs {
     /// Fail when a lock file is stale instead of updating it (for CI).
     #[arg(long)]
     pub(crate) locked: bool,
+    /// Work in this namespace: its own releases, `current`, lock and data root, beside
+    /// the plain deploy on the same hosts (lowercase letters, digits, `-`; at most 40).
+    /// `auto`: CI_COMMIT_REF_SLUG, sanitized, else the short SHA of HEAD.
+    #[arg(long, env = "PAD_NAMESPACE", value_name = "NS")]
+    pub(crate) namespace: Option<String>,
+    /// The test data profile the runtime helper reports.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) data_profile: Option<String>,
     /// An Airflow Variable the DAGs read while loading in the test step (KEY=VALUE).
     #[arg(long, value_name = "KEY=VALUE")]
     pub(crate) var: Vec<String>,
@@ -497,6 +508,15 @@ pub(crate) struct DeployArgs {
     /// Print JSON on stdout: per host its state, release, bytes uploaded and step times.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Work in this namespace: its own releases, `current`, lock and data root, beside
+    /// the plain deploy on the same hosts (lowercase letters, digits, `-`; at most 40).
+    /// `auto`: CI_COMMIT_REF_SLUG, sanitized, else the short SHA of HEAD.
+    #[arg(long, env = "PAD_NAMESPACE", value_name = "NS")]
+    pub(crate) namespace: Option<String>,
+    /// The test data profile the runtime helper reports: `data_path` finds inputs in
+    /// projects/<p>/fixtures/<NAME>/ first.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) data_profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -507,6 +527,11 @@ pub(crate) struct ReleasesArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Work in this namespace: its own releases, `current`, lock and data root, beside
+    /// the plain deploy on the same hosts (lowercase letters, digits, `-`; at most 40).
+    /// `auto`: CI_COMMIT_REF_SLUG, sanitized, else the short SHA of HEAD.
+    #[arg(long, env = "PAD_NAMESPACE", value_name = "NS")]
+    pub(crate) namespace: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -517,6 +542,12 @@ pub(crate) struct RollbackArgs {
     /// The release to switch to (default: the one before the current one).
     #[arg(long, value_name = "ID")]
     pub(crate) to: Option<String>,
+    /// Work in this namespace: its own releases, `current`, lock and data root, beside
+    /// the plain deploy on the same hosts (lowercase letters, digits, `-`; at most 40).
+    /// `auto`: CI_COMMIT_REF_SLUG, sanitized, else the short SHA of HEAD.
+    #[arg(long, env = "PAD_NAMESPACE", value_name = "NS")]
+    pub(crate) namespace: Option<String>,
+
     /// Wait up to this many seconds for a lock another deploy holds.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub(crate) lock_wait: u64,
@@ -527,4 +558,60 @@ pub(crate) struct RollbackArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NamespaceCommand {
+    /// Each namespace on each host (`prod` is the plain deploy): release, age, size.
+    List(NamespaceListArgs),
+    /// Remove a namespace (its DAG link, releases and `current`; never a data root), or
+    /// every namespace not deployed for --older-than. The plain deploy is never removed.
+    Rm(NamespaceRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NamespaceListArgs {
+    /// The target: deploy/<NAME>.toml, or `local`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) target: String,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NamespaceRmArgs {
+    /// The namespace to remove; `auto`: the one `deploy --namespace auto` chose
+    /// (CI_COMMIT_REF_SLUG, sanitized and cut to 40, else the short SHA of HEAD).
+    #[arg(value_name = "NS", required_unless_present = "older_than", conflicts_with = "older_than")]
+    pub(crate) name: Option<String>,
+    /// Remove every namespace whose last deploy is older than this: `90m`, `12h`, `7d`, `2w`.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub(crate) older_than: Option<std::time::Duration>,
+    /// The target: deploy/<NAME>.toml, or `local`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) target: String,
+    /// Wait up to this many seconds for a deploy of the namespace to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub(crate) lock_wait: u64,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `30s`, `90m`, `12h`, `7d`, `2w`.
+pub(crate) fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("`{text}` is not an age: write a number and a unit, such as 12h or 7d (units s, m, h, d, w)");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(secs).map(std::time::Duration::from_secs).ok_or_else(bad)
 }

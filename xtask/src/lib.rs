@@ -19,6 +19,7 @@ mod deploy_local;
 mod flags;
 mod layout;
 mod lint;
+mod namespace;
 mod new_project;
 mod package;
 mod progress;
@@ -58,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Deploy(args) => deploy::deploy(&root, &args),
         Command::Releases(args) => deploy::releases(&root, &args),
         Command::Rollback(args) => deploy::rollback(&root, &args),
+        Command::Namespace(command) => namespace::run(&root, &command),
         Command::Ci(args) => ci::run(&root, &args),
         Command::CiConfig(args) => ci_config::run(&root, &args),
         Command::Bench(args) => bench::run(&root, &args),

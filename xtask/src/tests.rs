@@ -1,4 +1,5 @@
-//! Unit tests of the front end's own logic: where the repository is found.
+//! Unit tests of the front end's own logic: where the repository is found, and the ages
+//! `namespace rm --older-than` takes.
 
 use camino::Utf8PathBuf;
 
@@ -48,4 +49,17 @@ fn where_the_repository_is_found() {
     check(None, None, Some("a/projects/p/src"), Ok("a"));
     check(None, None, Some("elsewhere"), Err("no repository at or above `ROOT/elsewhere`"));
     check(None, None, None, Err("cannot read the current directory"));
+}
+
+#[test]
+fn ages_for_older_than() {
+    use crate::flags::parse_age;
+    assert_eq!(parse_age("12h"), Ok(std::time::Duration::from_secs(12 * 3600)));
+    assert_eq!(parse_age("7d"), Ok(std::time::Duration::from_secs(7 * 86_400)));
+    assert_eq!(parse_age("90m"), Ok(std::time::Duration::from_secs(90 * 60)));
+    assert_eq!(parse_age("2w"), Ok(std::time::Duration::from_secs(14 * 86_400)));
+    for bad in ["", "7", "d", "7x", "-1d", "1.5h", "99999999999999999999w"] {
+        let err = parse_age(bad).unwrap_err();
+        assert!(err.contains("12h or 7d"), "{bad}: {err}");
+    }
 }

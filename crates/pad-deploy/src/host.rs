@@ -48,7 +48,15 @@ pub(crate) trait Running: Send {
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
     pub(crate) name: String,
+    /// Where this deploy's releases, `current`, lock and history live: the target's
+    /// `AIRFLOW_HOME`, or `<AIRFLOW_HOME>/namespaces/<NS>` for a namespace.
     pub(crate) airflow_home: String,
+    /// The target's `AIRFLOW_HOME`: the shared store and the `dags` folder Airflow reads.
+    pub(crate) root: String,
+    /// The namespace, `None` for the plain deploy.
+    pub(crate) namespace: Option<String>,
+    /// The release's `.pad-release/runtime.json`, which the runtime helper reads.
+    pub(crate) runtime_text: String,
     pub(crate) service_user: Option<String>,
     pub(crate) keep: usize,
     /// The release's `.env`, quoted.
@@ -93,6 +101,27 @@ pub(crate) fn resolve(target: &pad_layout::Target, options: &ConnectOptions) -> 
     let airflow_home = target.resolve_airflow_home(&options.root, &lookup).map_err(vars_err("`airflow_home`"))?;
     let env = target.resolve_env(&lookup).map_err(vars_err("`[env]`"))?;
     let env_text = crate::plan::env_text(&env).map_err(config_err)?;
+    if let Some(ns) = &options.namespace {
+        pad_layout::check_namespace(ns).map_err(|why| config_err(format!("--namespace: {why}")))?;
+    }
+    if let Some(profile) = &options.data_profile {
+        pad_layout::check_namespace(profile)
+            .map_err(|why| config_err(format!("--data-profile `{profile}`: {}", why.replace("namespace", "name"))))?;
+    }
+    let ns_name = options.namespace.as_deref().unwrap_or(pad_layout::PLAIN_NAMESPACE);
+    let data_root = target.resolve_data_root(&airflow_home, ns_name, &lookup).map_err(vars_err("`data_root`"))?;
+    if data_root.is_none() && options.namespace.is_some() {
+        let file = target.file.as_ref().map_or_else(|| format!("deploy/{}.toml", target.name), |f| f.to_string());
+        return Err(config_err(format!(
+            "it has no `data_root`, and a namespace needs its own data root; add the line `data_root = \"/srv/data/${{namespace}}\"` to {file} (a path on the workers; `${{namespace}}` becomes the namespace, `prod` for the plain deploy)"
+        )));
+    }
+    let runtime_text = runtime_json(
+        options.namespace.as_deref(),
+        data_root.as_deref(),
+        options.data_profile.as_deref(),
+        &options.artifacts,
+    );
     let expand = |text: &str, what| {
         pad_layout::vars::expand(text, &lookup).map(|value| expand_home(&value)).map_err(vars_err(what))
     };
@@ -136,14 +165,40 @@ pub(crate) fn resolve(target: &pad_layout::Target, options: &ConnectOptions) -> 
             )));
         }
     }
+    let home = match &options.namespace {
+        Some(ns) => airflow_home.join("namespaces").join(ns),
+        None => airflow_home.clone(),
+    };
     Ok(Resolved {
         name: target.name.clone(),
-        airflow_home: airflow_home.to_string(),
+        airflow_home: home.to_string(),
+        root: airflow_home.to_string(),
+        namespace: options.namespace.clone(),
+        runtime_text,
         service_user: target.service_user.clone(),
         keep: target.keep.max(2),
         env_text,
         hosts,
     })
+}
+
+/// The runtime helper's view of a release: its namespace (`prod` for the plain deploy),
+/// its data root, its data profile and where its artifacts are cached, as one JSON
+/// object on one line.
+pub(crate) fn runtime_json(
+    namespace: Option<&str>,
+    data_root: Option<&Utf8Path>,
+    profile: Option<&str>,
+    artifacts: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+) -> String {
+    let value = serde_json::json!({
+        "namespace": namespace.unwrap_or(pad_layout::PLAIN_NAMESPACE),
+        "plain": namespace.is_none(),
+        "data_root": data_root.map(Utf8Path::as_str),
+        "data_profile": profile,
+        "artifacts": artifacts,
+    });
+    format!("{value}\n")
 }
 
 /// `path` with its links resolved as far as it exists, the rest appended: where it

@@ -18,11 +18,14 @@
 //!    streamed into `tar -xzf -` on the host; each object is checked with `sha256sum`
 //!    before it is renamed into `$AIRFLOW_HOME/.pad/store/<sha256>-<mode>`.
 //! 5. **unpack**: `releases/.tmp-<id>-<nonce>/` is assembled from the store (hard links,
-//!    else copies), each project's `venv.tar.gz` unpacked beside itself into `venv/`, and
-//!    the target's `[env]` written to `.env`.
+//!    else copies), each project's `venv.tar.gz` unpacked beside itself into `venv/` (or
+//!    linked to the copy in `.pad/envs/<key>/` that was unpacked and smoke-tested on the
+//!    host before), and the target's `[env]` written to `.env`.
 //! 6. **verify**: every file against the manifest (`sha256sum -c`) and every link.
 //! 7. **smoke test**: each project's `venv/bin/python -c 'import <package>'` as the
-//!    service user; an interpreter the host lacks is named.
+//!    service user; an interpreter the host lacks is named. An environment linked from
+//!    `.pad/envs/` whose project files passed before is not tested again; one that
+//!    passed is kept there.
 //! 8. **switch**: the release is renamed to `releases/<id>`, then `current` is switched by
 //!    renaming a new symlink over it; `dags -> current/dags` and
 //!    `<project> -> current/projects/<project>` are made once (a plain `dags/` directory
@@ -30,6 +33,12 @@
 //! 9. **prune**: releases beyond `keep`, never the current or the previous one, and store
 //!    objects no kept release uses.
 //! 10. **unlock**.
+//!
+//! With [`ConnectOptions::namespace`], all of this happens in
+//! `$AIRFLOW_HOME/namespaces/<NS>/` (its own releases, `current`, lock and history; the
+//! store shared through a link), and `$AIRFLOW_HOME/dags` becomes a directory of links,
+//! one per namespace (`prod` for the plain deploy), each to a `current`.
+//! [`list_namespaces`] and [`remove_namespaces`] list and remove them.
 //!
 //! A failure or an interruption at any step leaves the previous release serving; the
 //! next run removes what the interrupted one left. The release id is
@@ -62,6 +71,7 @@ mod fault;
 mod host;
 mod local;
 mod lock;
+mod namespaces;
 mod plan;
 mod run;
 mod scripts;
@@ -73,6 +83,7 @@ mod upload;
 #[cfg(test)]
 mod tests;
 
+pub use namespaces::{HostNamespaces, HostRemoval, NamespaceInfo, Removal, list_namespaces, remove_namespaces};
 pub use run::{deploy, releases, rollback};
 
 /// A lock whose holder still runs but has not shown a sign of life for this long is
@@ -187,6 +198,15 @@ pub struct ConnectOptions {
     /// passed a full check is taken as intact while the size, modification time and inode
     /// of each of its files are unchanged (the no-op redeploy's fast path).
     pub full_verify: bool,
+    /// The namespace to deploy into, list or roll back (`None`: the plain deploy). Its
+    /// releases, `current`, lock and history live in `<AIRFLOW_HOME>/namespaces/<NS>`;
+    /// the content store is shared.
+    pub namespace: Option<String>,
+    /// The test data profile the runtime helper reports (`projects/<p>/fixtures/<profile>/`).
+    pub data_profile: Option<String>,
+    /// Where each project's artifacts (`artifacts.yaml`) are in the target's artifact
+    /// cache, by project and artifact name: what the runtime helper's `artifact()` says.
+    pub artifacts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ConnectOptions {
@@ -198,6 +218,9 @@ impl ConnectOptions {
             lock_wait: Duration::ZERO,
             io_timeout: Duration::from_secs(60),
             full_verify: false,
+            namespace: None,
+            data_profile: None,
+            artifacts: BTreeMap::new(),
         }
     }
 }
@@ -286,6 +309,8 @@ impl HostReport {
 #[derive(Debug, Serialize)]
 pub struct DeployReport {
     pub target: String,
+    /// The namespace deployed into; `None` for the plain deploy.
+    pub namespace: Option<String>,
     pub release_id: String,
     pub version: String,
     pub failure_limit: usize,
@@ -337,7 +362,7 @@ pub struct RollbackReport {
     pub error: Option<DeployError>,
 }
 
-fn serialize_error<S: serde::Serializer>(error: &Option<DeployError>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_error<S: serde::Serializer>(error: &Option<DeployError>, s: S) -> Result<S::Ok, S::Error> {
     match error {
         Some(error) => s.serialize_some(&pad_layout::error_chain(error)),
         None => s.serialize_none(),
@@ -451,6 +476,14 @@ pub enum DeployError {
     Protocol { host: String, step: Step, output: String },
     #[error("{host}: there is no release `{id}`; releases on the host: {available}")]
     NoSuchRelease { host: String, id: String, available: String },
+    #[error(
+        "target `{target}`: there is no namespace `{name}` on any host, so nothing was removed; namespaces there: {known}{unreachable}. Check the name with `cargo xtask namespace list --target {target}`"
+    )]
+    NoSuchNamespace { target: String, name: String, known: String, unreachable: String },
+    #[error(
+        "{host}: there is no namespace `{name}` there, so nothing was changed; the namespaces a target holds are listed by `cargo xtask namespace list --target NAME`"
+    )]
+    NoNamespace { host: String, name: String },
     #[error("{host}: there is no previous release to roll back to (current: {current})")]
     NoPrevious { host: String, current: String },
     #[error("{host}: not switched: {failed} of {hosts} hosts failed, more than the failure limit of {limit}")]

@@ -22,18 +22,20 @@ pub(crate) struct HeldLock {
 }
 
 impl HeldLock {
-    /// Takes the lock of `airflow_home` for `owner`, waiting up to `wait` while another
+    /// Takes the lock of `airflow_home` (a namespace's home under `root`, or `root`
+    /// itself) for `owner`, waiting up to `wait` while another
     /// deploy holds it; `cleared` is told of each stale lock cleared on the way.
     pub(crate) fn take(
         shell: &mut Shell,
         airflow_home: &str,
+        root: &str,
         owner: &str,
         wait: Duration,
         cleared: &mut dyn FnMut(&str),
     ) -> Result<HeldLock, DeployError> {
         let deadline = Instant::now() + wait;
         loop {
-            match try_take(shell, airflow_home, owner, cleared) {
+            match try_take(shell, airflow_home, root, owner, cleared) {
                 Err(DeployError::Locked { .. }) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_secs(1).min(wait));
                 }
@@ -62,11 +64,12 @@ impl HeldLock {
 fn try_take(
     shell: &mut Shell,
     airflow_home: &str,
+    root: &str,
     owner: &str,
     cleared: &mut dyn FnMut(&str),
 ) -> Result<HeldLock, DeployError> {
     let host = shell.name().to_owned();
-    let script = scripts::Lock { home: airflow_home, owner, stale_secs: LOCK_STALE_SECS }.text();
+    let script = scripts::Lock { home: airflow_home, root, owner, stale_secs: LOCK_STALE_SECS }.text();
     let mut running = shell.spawn(Step::Lock, &script)?;
     let mut seen = String::new();
     loop {

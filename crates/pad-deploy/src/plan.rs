@@ -13,6 +13,21 @@ use crate::DeployError;
 /// Where a release keeps what the deploy knows about it.
 pub(crate) const RELEASE_META: &str = ".pad-release";
 
+/// The runtime helper's facts about a release, in [`RELEASE_META`]: namespace, data
+/// root, data profile (JSON).
+pub(crate) const RUNTIME_FILE: &str = "runtime.json";
+
+/// A project's environment as the host's verified copies know it.
+#[derive(Debug, Clone)]
+pub(crate) struct EnvKey<'a> {
+    pub(crate) project: &'a str,
+    /// The store key of its `venv.tar.gz`.
+    pub(crate) env: &'a str,
+    /// 16 hex digits naming the project's files and package: a smoke test that passed
+    /// with the same ones need not run again.
+    pub(crate) tested: String,
+}
+
 /// One file of the release.
 #[derive(Debug, Clone)]
 pub(crate) struct PlanFile {
@@ -107,13 +122,21 @@ fn is_import_name(name: &str) -> bool {
 }
 
 impl Plan {
-    pub(crate) fn new(package: &Utf8Path, manifest: Manifest, env_text: &str, info: &str) -> Result<Plan, DeployError> {
+    pub(crate) fn new(
+        package: &Utf8Path,
+        manifest: Manifest,
+        env_text: &str,
+        runtime_text: &str,
+        info: &str,
+    ) -> Result<Plan, DeployError> {
         let bad = |reason: String| DeployError::BadPackage { path: package.to_owned(), reason };
         // The release id is made of it, and `pad_bundle::verify` checked it already.
         if !pad_stdx::is_sha256_hex(&manifest.inputs_sha256) {
             return Err(bad("its manifest's inputs_sha256 is not 64 hex digits".to_owned()));
         }
-        let release_id = release_id(&manifest, env_text);
+        // What the release says about itself to the runtime helper (namespace, data root,
+        // profile) is part of it: a release is never shared by two namespaces or profiles.
+        let release_id = release_id(&manifest, &format!("{env_text}{runtime_text}"));
 
         let mut files = Vec::with_capacity(manifest.files.len());
         let mut objects = BTreeMap::new();
@@ -133,6 +156,7 @@ impl Plan {
             files.push(PlanFile { path: file.path.clone(), key });
         }
         let _ = writeln!(sums, "{}  ./.env", pad_stdx::sha256_hex(env_text.as_bytes()));
+        let _ = writeln!(sums, "{}  ./{RELEASE_META}/{RUNTIME_FILE}", pad_stdx::sha256_hex(runtime_text.as_bytes()));
 
         let mut links = String::new();
         for link in &manifest.links {
@@ -182,9 +206,35 @@ impl Plan {
             ("env", env_text.as_bytes().to_vec()),
             ("sha256sums", sums.into_bytes()),
             ("info", info.as_bytes().to_vec()),
+            (RUNTIME_FILE, runtime_text.as_bytes().to_vec()),
             ("MANIFEST.json", manifest.to_json_bytes()),
         ];
         Ok(Plan { package: package.to_owned(), manifest, release_id, files, objects, envs, sums_sha256, meta })
+    }
+}
+
+impl Plan {
+    /// Each project with an environment: its name, the store key of its `venv.tar.gz`,
+    /// and a hash of every file of the project (the environment included), which names
+    /// what its smoke test (`import <package>`) depended on.
+    pub(crate) fn env_keys(&self) -> Vec<EnvKey<'_>> {
+        self.envs
+            .iter()
+            .filter_map(|p| {
+                let archive = pad_bundle::env_archive_path(&p.name);
+                let file = self.files.iter().find(|f| f.path == archive)?;
+                let dir = format!("projects/{}/", p.name);
+                let listing: String = self
+                    .files
+                    .iter()
+                    .filter(|f| f.path.as_str().starts_with(&dir))
+                    .map(|f| format!("{} {}\n", f.key, f.path))
+                    .collect();
+                let tested =
+                    pad_stdx::sha256_hex(format!("{}\n{listing}", p.package.as_deref().unwrap_or("")).as_bytes());
+                Some(EnvKey { project: p.name.as_str(), env: file.key.as_str(), tested: tested[..16].to_owned() })
+            })
+            .collect()
     }
 }
 

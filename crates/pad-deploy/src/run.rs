@@ -56,7 +56,7 @@ pub(crate) fn deploy_failing_at(
         manifest.dirty,
         unix_now()
     );
-    let plan = Plan::new(&options.package, manifest, &resolved.env_text, &info)?;
+    let plan = Plan::new(&options.package, manifest, &resolved.env_text, &resolved.runtime_text, &info)?;
 
     let hosts = resolved.hosts.len();
     let failures = AtomicUsize::new(0);
@@ -77,6 +77,7 @@ pub(crate) fn deploy_failing_at(
     let failed = failures.load(Ordering::SeqCst);
     Ok(DeployReport {
         target: resolved.name.clone(),
+        namespace: resolved.namespace.clone(),
         release_id: plan.release_id.clone(),
         version: plan.manifest.version.clone(),
         failure_limit: limit,
@@ -283,6 +284,15 @@ fn rollback_host(
     let mut from = None;
     let mut chosen = None;
     let result = (|| {
+        if let Some(ns) = &resolved.namespace {
+            // Taking the lock would make the namespace: a mistyped name must not.
+            let mut shell = Shell::connect(spec, resolved)?;
+            shell.check_access()?;
+            let exec = shell.run(Step::Inspect, &scripts::List { home: &resolved.airflow_home }.text(), None)?;
+            if exec.output.lines().any(|l| l == "pad-no-home") {
+                return Err(DeployError::NoNamespace { host: name.clone(), name: ns.clone() });
+            }
+        }
         let mut session = Session::open(spec, resolved, options, owner, &mut clock, &mut report)?;
         let state = session.inspect(&mut clock, &mut report)?;
         from = state.current.clone();
@@ -313,7 +323,7 @@ fn rollback_host(
 }
 
 /// Who deploys: `user@host pid N`, recorded in the lock and the release.
-fn owner() -> String {
+pub(crate) fn owner() -> String {
     let user = pad_process::Cmd::new("id", Utf8Path::new("/")).arg("-un").read().unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
     format!("{user}@{host} pid {}", std::process::id())

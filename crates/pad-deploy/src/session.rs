@@ -12,7 +12,7 @@ use crate::clock::{Clock, nonce, stamp};
 use crate::fault;
 use crate::host::{Exec, Feed, HostSpec, Resolved};
 use crate::lock::HeldLock;
-use crate::plan::Plan;
+use crate::plan::{EnvKey, Plan};
 use crate::scripts::{self, HostContents};
 use crate::shell::Shell;
 use crate::upload;
@@ -60,7 +60,8 @@ impl<'a> Session<'a> {
         let nonce = nonce();
         clock.begin(Step::Lock, report)?;
         let mut cleared = |stale: &str| clock.note(report, &format!("cleared a stale lock: {stale}"));
-        let lock = HeldLock::take(&mut shell, &resolved.airflow_home, owner, options.lock_wait, &mut cleared)?;
+        let lock =
+            HeldLock::take(&mut shell, &resolved.airflow_home, &resolved.root, owner, options.lock_wait, &mut cleared)?;
         Ok(Session { shell, resolved, lock, nonce, quick_verify: !options.full_verify })
     }
 
@@ -122,7 +123,6 @@ impl<'a> Session<'a> {
         let id = plan.release_id.as_str();
         let mut state = self.inspect(clock, report)?;
         report.previous = state.current.clone();
-        let envs: Vec<&str> = plan.envs.iter().map(|p| p.name.as_str()).collect();
 
         if state.releases.contains(id) {
             // Already there: check it against the manifest, nothing to upload.
@@ -176,20 +176,51 @@ impl<'a> Session<'a> {
 
         clock.begin(Step::Unpack, report)?;
         let home = self.resolved.airflow_home.as_str();
+        let root = self.resolved.root.as_str();
+        let env_keys = plan.env_keys();
         let unpack = scripts::Unpack {
             home,
+            root,
             staging: &staging,
             tmp: &tmp,
-            envs: &envs,
+            envs: &env_keys,
             fail_midway: clock.midway(Step::Unpack),
         };
-        self.sh_ok(Step::Unpack, &unpack.text(), None)?;
+        let unpacked = self.sh_ok(Step::Unpack, &unpack.text(), None)?;
+        let (linked, tested) = scripts::verified_envs(&unpacked.output);
+        for project in &linked {
+            let why = if tested.contains(project) {
+                "linked, not unpacked, and not smoke-tested again (its project files are unchanged too)"
+            } else {
+                "linked, not unpacked (its project files changed: smoke-tested)"
+            };
+            clock.note(
+                report,
+                &format!(
+                    "environment `{project}` is byte-identical to one unpacked and smoke-tested on this host: {why}"
+                ),
+            );
+        }
 
         clock.begin(Step::Verify, report)?;
         self.verify(plan, &tmp, false)?;
 
         clock.begin(Step::SmokeTest, report)?;
-        self.smoke(&tmp, &plan.manifest.projects)?;
+        let untested: Vec<pad_bundle::ProjectEntry> =
+            plan.manifest.projects.iter().filter(|p| !tested.contains(&p.name)).cloned().collect();
+        self.smoke(&tmp, &untested)?;
+        let fresh: Vec<EnvKey<'_>> =
+            env_keys.iter().filter(|e| !tested.iter().any(|t| t == e.project)).cloned().collect();
+        if !fresh.is_empty() {
+            // Only now, after the smoke test passed: the marker of a verified environment.
+            let record = scripts::RecordEnvs { home, root, tmp: &tmp, envs: &fresh };
+            if let Err(err) = self.sh_ok(Step::SmokeTest, &record.text(), None) {
+                clock.note(
+                    report,
+                    &format!("could not keep the tested environments: {}", pad_layout::error_chain(&err)),
+                );
+            }
+        }
         self.sh_ok(Step::SmokeTest, &scripts::Finish { home, tmp: &tmp, id }.text(), None)?;
         self.sh_ok(Step::SmokeTest, &scripts::RemoveStaging { home, staging: &staging }.text(), None)?;
         Ok(Prepared { was_current: false, previous: state.current.clone() })
@@ -209,7 +240,13 @@ impl<'a> Session<'a> {
     /// what it removed.
     pub(crate) fn clean_up(&mut self, plan: &Plan, drop_unused: bool) -> Result<Vec<String>, DeployError> {
         let (staging, tmp) = (self.staging(), self.tmp_release(&plan.release_id));
-        let script = scripts::CleanUp { home: &self.resolved.airflow_home, staging: &staging, tmp: &tmp, drop_unused };
+        let script = scripts::CleanUp {
+            home: &self.resolved.airflow_home,
+            root: &self.resolved.root,
+            staging: &staging,
+            tmp: &tmp,
+            drop_unused,
+        };
         let exec = self.sh_ok(Step::Unlock, &script.text(), None)?;
         let result = scripts::CleanUp::parse(&exec.output);
         let mut cleaned = result.cleaned;
@@ -315,6 +352,8 @@ impl<'a> Session<'a> {
         let projects: Vec<&str> = plan.manifest.projects.iter().map(|p| p.name.as_str()).collect();
         let script = scripts::Switch {
             home: &self.resolved.airflow_home,
+            root: &self.resolved.root,
+            namespace: self.resolved.namespace.as_deref(),
             id: &plan.release_id,
             stamp: &stamp(),
             projects: &projects,
@@ -337,9 +376,23 @@ impl<'a> Session<'a> {
         let home = self.resolved.airflow_home.as_str();
         let script = match &undo.previous {
             Some(previous) => {
-                scripts::Switch { home, id: previous, stamp: &stamp(), projects: &projects, fail_midway: false }.text()
+                let (root, namespace) = (self.resolved.root.as_str(), self.resolved.namespace.as_deref());
+                let fail_midway = false;
+                scripts::Switch {
+                    home,
+                    root,
+                    namespace,
+                    id: previous,
+                    stamp: &stamp(),
+                    projects: &projects,
+                    fail_midway,
+                }
+                .text()
             }
-            None => scripts::Unswitch { home, projects: &projects, asides: &undo.asides }.text(),
+            None => {
+                let (root, namespace) = (self.resolved.root.as_str(), self.resolved.namespace.as_deref());
+                scripts::Unswitch { home, root, namespace, projects: &projects, asides: &undo.asides }.text()
+            }
         };
         self.sh_ok(Step::Switch, &script, None).map(|_| ())
     }
@@ -358,8 +411,19 @@ impl<'a> Session<'a> {
         let exec = self.sh_ok(Step::Prune, &scripts::List { home }.text(), None)?;
         let contents = scripts::List::contents(&exec.output);
         let doomed = scripts::prune_list(&contents, keep, &plan.release_id);
+        if doomed.is_empty() {
+            // Store objects fall out of use when a release goes (pruned, or a removed
+            // namespace, whose `rm` collects them itself): with no release to remove, the
+            // collection waits for the next prune that removes one (so do the objects a
+            // failed run uploaded, unless it filled the disk and removed them at once).
+            return Ok(());
+        }
         let ids: Vec<&str> = doomed.iter().map(String::as_str).collect();
-        let exec = self.sh_ok(Step::Prune, &scripts::Prune { home, ids: &ids, nonce: &self.nonce }.text(), None)?;
+        let exec = self.sh_ok(
+            Step::Prune,
+            &scripts::Prune { home, root: &self.resolved.root, ids: &ids, nonce: &self.nonce }.text(),
+            None,
+        )?;
         let pruned = scripts::Prune::parse(&exec.output);
         report.pruned_releases = pruned.releases;
         report.pruned_objects = pruned.objects;
@@ -394,7 +458,9 @@ impl<'a> Session<'a> {
         self.smoke(id, &manifest.projects)?;
         clock.begin(Step::Switch, report)?;
         let projects: Vec<&str> = manifest.projects.iter().map(|p| p.name.as_str()).collect();
-        let switch = scripts::Switch { home, id, stamp: &stamp(), projects: &projects, fail_midway: false };
+        let (root, namespace) = (self.resolved.root.as_str(), self.resolved.namespace.as_deref());
+        let switch =
+            scripts::Switch { home, root, namespace, id, stamp: &stamp(), projects: &projects, fail_midway: false };
         let out = self.sh_ok(Step::Switch, &switch.text(), None)?;
         for line in scripts::Switch::parse(&out.output).moved_aside {
             clock.note(report, &format!("moved aside {line}"));

@@ -13,6 +13,7 @@ use pad_layout::{Hosts, Target};
 use crate::fault::{FailAt, FailPoint};
 use crate::scripts::{HostContents, minor, prune_list};
 
+mod namespaces;
 mod scripts;
 mod trust;
 use crate::{ConnectOptions, DeployError, DeployOptions, DeployReport, HostState, Progress, Step};
@@ -85,6 +86,7 @@ impl Fixture {
             airflow_home: self.home.to_string(),
             keep: 5,
             registry: None,
+            data_root: None,
             env: BTreeMap::from([("PAD_TEST_VALUE".to_owned(), "a b \"c\" $(touch /pad-pwned)".to_owned())]),
         }
     }
@@ -397,6 +399,7 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
     let mut shell = local_shell();
     let script = crate::scripts::Lock {
         home: f.home.as_str(),
+        root: f.home.as_str(),
         owner: "alice@laptop pid 42",
         stale_secs: crate::LOCK_STALE_SECS,
     }
@@ -427,8 +430,13 @@ fn a_held_lock_names_its_holder_and_a_dead_one_is_cleared() {
 fn a_lock_wait_outlasts_a_short_holder() {
     let f = Fixture::new();
     let mut shell = local_shell();
-    let script =
-        crate::scripts::Lock { home: f.home.as_str(), owner: "carol", stale_secs: crate::LOCK_STALE_SECS }.text();
+    let script = crate::scripts::Lock {
+        home: f.home.as_str(),
+        root: f.home.as_str(),
+        owner: "carol",
+        stale_secs: crate::LOCK_STALE_SECS,
+    }
+    .text();
     let mut holder = shell.spawn(Step::Lock, &script).unwrap();
     holder.read_line().unwrap().unwrap();
     let release = std::thread::spawn(move || {

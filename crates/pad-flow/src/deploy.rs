@@ -2,6 +2,8 @@
 //! fetched from a registry now, or the current version's), the options a deploy from a
 //! workspace takes, and the deploy itself.
 
+use std::collections::BTreeMap;
+
 use camino::{Utf8Path, Utf8PathBuf};
 use pad_deploy::{DeployOptions, DeployReport};
 use pad_layout::{Repo, Target};
@@ -60,11 +62,60 @@ pub fn find_target<'a>(repo: &'a Repo, name: &str) -> Result<&'a Target, FlowErr
 }
 
 /// The options of a deploy of `package` from the workspace: packed environments that
-/// passed the package check are remembered in the target directory.
+/// passed the package check are remembered in the target directory, and the runtime
+/// helper is told where each project's artifacts are cached ([`artifact_locations`]).
 pub fn deploy_options(ws: &Workspace, package: &Utf8Path) -> DeployOptions {
     let mut options = DeployOptions::new(package, &ws.root);
     options.checked_envs = Some(ws.checked_envs());
+    options.connect.artifacts = artifact_locations(&ws.root, &pad_layout::vars::from_process_env);
     options
+}
+
+/// Where the artifacts of each project's `projects/<p>/artifacts.yaml` are in their
+/// caches, for `pad_runtime.artifact(project, name)`: `<base>/<name>` of the artifact's
+/// first `fs` cache (a path the workers mount), else of its first cache (`s3://…`,
+/// `webhdfs://…`, `https://…`), `${VAR}`s expanded from `lookup` as `cache warm` expands
+/// them. What cannot be read or expanded is left out (the repository check reports a
+/// broken artifacts.yaml; an unset variable leaves that artifact to the release's files).
+pub fn artifact_locations(
+    root: &Utf8Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let Ok(entries) = root.join("projects").read_dir_utf8() else { return out };
+    for entry in entries.flatten() {
+        let file = entry.path().join(pad_layout::ARTIFACTS_FILE);
+        if !file.is_file() {
+            continue;
+        }
+        let project = entry.file_name().to_owned();
+        let Ok(config) = pad_cache::load(&[pad_cache::ConfigFile::new(root, &file)]) else { continue };
+        let expand = |text: &str| pad_layout::vars::expand(text, lookup).ok();
+        for artifact in &config.artifacts {
+            let caches: Vec<&pad_cache::CacheDef> =
+                artifact.caches.iter().filter_map(|name| config.caches.get(name)).collect();
+            let fs = caches.iter().find_map(|c| match &c.kind {
+                pad_cache::CacheKind::Fs { path } => expand(path).map(|p| {
+                    let p = p.strip_prefix("file://").map_or(p.clone(), str::to_owned);
+                    if Utf8Path::new(&p).is_absolute() { p } else { c.dir.join(p).to_string() }
+                }),
+                _ => None,
+            });
+            let base = fs.or_else(|| {
+                caches.first().and_then(|c| match &c.kind {
+                    pad_cache::CacheKind::Fs { .. } => None,
+                    pad_cache::CacheKind::S3 { base_uri, .. }
+                    | pad_cache::CacheKind::Webdav { base_uri, .. }
+                    | pad_cache::CacheKind::Webhdfs { base_uri, .. } => expand(base_uri),
+                })
+            });
+            if let Some(base) = base {
+                let location = format!("{}/{}", base.trim_end_matches('/'), artifact.name);
+                out.entry(project.clone()).or_default().insert(artifact.name.clone(), location);
+            }
+        }
+    }
+    out
 }
 
 /// Deploys `options.package` to every host of `target`. The report says how each host

@@ -39,7 +39,7 @@ mod tests;
 
 pub use check::{discover, scan};
 pub use ci_config::{CiConfig, ci_config};
-pub use deploy::{PackageChoice, choose_package, deploy, deploy_options, find_target};
+pub use deploy::{PackageChoice, artifact_locations, choose_package, deploy, deploy_options, find_target};
 pub use error::FlowError;
 pub use lint::{LintPlan, lint};
 pub use local_build::{LocalBuild, LocalBuildOptions, Stage, deploy_local_build};

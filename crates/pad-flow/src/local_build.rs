@@ -25,6 +25,10 @@ pub struct LocalBuildOptions {
     /// Airflow Variables and Connections the DAGs read while loading in the test stage.
     pub variables: BTreeMap<String, String>,
     pub connections: BTreeMap<String, String>,
+    /// Deploy into this namespace (already checked) instead of the plain deploy.
+    pub namespace: Option<String>,
+    /// The test data profile the runtime helper reports.
+    pub data_profile: Option<String>,
 }
 
 /// What each stage of deploy-local-build gave.
@@ -65,6 +69,9 @@ pub fn deploy_local_build(
     progress.stage(Stage::Deploy);
     let repo = crate::discover(&ws.root)?;
     let target = repo.target("local").ok_or(FlowError::NoLocalTarget)?;
-    let deploy = crate::deploy(target, &crate::deploy_options(ws, &package.path), progress)?;
+    let mut deploy_options = crate::deploy_options(ws, &package.path);
+    deploy_options.connect.namespace = options.namespace.clone();
+    deploy_options.connect.data_profile = options.data_profile.clone();
+    let deploy = crate::deploy(target, &deploy_options, progress)?;
     Ok(LocalBuild { tests, package, deploy })
 }

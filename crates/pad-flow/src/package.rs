@@ -66,7 +66,35 @@ pub fn prepare(ws: &Workspace, locked: bool, progress: &dyn Progress) -> Result<
     }
     FlowError::from_failures(failures)?;
     let version = pad_layout::version(&repo.root, &pad_layout::vars::from_process_env);
-    Ok(Prepared { spec: spec(&repo, &built, &version)?, dist: ws.dist_dir() })
+    let mut spec = spec(&repo, &built, &version)?;
+    add_runtime_helper(ws, &mut spec)?;
+    Ok(Prepared { spec, dist: ws.dist_dir() })
+}
+
+/// Every release ships the runtime helper at `dags/pad_runtime.py`: the repository's own
+/// copy, or, when it has none, the toolchain's (written once under the target directory).
+pub(crate) fn add_runtime_helper(ws: &Workspace, spec: &mut PackageSpec) -> Result<(), FlowError> {
+    if spec.files.iter().any(|f| f.archive_path.as_str() == pad_layout::RUNTIME_HELPER_PATH) {
+        return Ok(());
+    }
+    let path = runtime_helper_dir(ws).join("pad_runtime.py");
+    if std::fs::read(&path).ok().as_deref() != Some(pad_layout::RUNTIME_HELPER.as_bytes()) {
+        pad_stdx::write_atomic(&path, pad_layout::RUNTIME_HELPER.as_bytes(), 0o644)
+            .map_err(|source| FlowError::Io { action: "write the runtime helper", path: path.clone(), source })?;
+    }
+    spec.files.push(PackageFile {
+        archive_path: Utf8PathBuf::from(pad_layout::RUNTIME_HELPER_PATH),
+        src: path,
+        precompressed: false,
+    });
+    spec.files.sort_by(|a, b| a.archive_path.cmp(&b.archive_path));
+    Ok(())
+}
+
+/// Where the toolchain's copy of the runtime helper is written for a repository that has
+/// none: `<target>/pad-runtime/` (the DAG check puts it on `PYTHONPATH`).
+pub(crate) fn runtime_helper_dir(ws: &Workspace) -> Utf8PathBuf {
+    ws.target_dir.join("pad-runtime")
 }
 
 /// The files and projects of the package: the repository's shipped files and each

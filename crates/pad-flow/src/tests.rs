@@ -253,3 +253,38 @@ fn deploy_local_build_stops_before_packaging_when_the_test_stage_fails() {
     assert_eq!(*recorder.0.lock().unwrap(), ["stage Test"]);
     assert!(!repo.root.join("target/dist").exists(), "nothing was packaged");
 }
+
+/// `pad_runtime.artifact()` is told where each artifacts.yaml artifact is cached: its
+/// first `fs` cache, else its first cache's URL, `${VAR}`s expanded.
+#[test]
+fn artifact_locations_come_from_each_projects_artifacts_yaml() {
+    let yaml = r#"artifact_sources:
+  central:
+    class_name: maven
+    base_uri: https://repo1.maven.org/maven2
+artifact_caches:
+  s3:
+    class_name: s3
+    base_uri: s3://${BUCKET:-bucket}/jobs
+  shared:
+    class_name: fs
+    base_uri: ${CACHE_DIR:-/srv/cache}/etl
+default_artifact_caches: [s3, shared]
+artifacts:
+  spark-avro_2.12-3.5.1.jar:
+    id: org.apache.spark:spark-avro_2.12:3.5.1
+    source: central
+  only-s3.jar:
+    id: org.example:only:1.0
+    source: central
+    caches: [s3]
+"#;
+    let repo = one_project(&[("projects/etl/artifacts.yaml", yaml)]);
+    assert!(crate::scan(&repo.root).errors.is_empty(), "{:?}", crate::scan(&repo.root).errors);
+    let lookup = |name: &str| (name == "BUCKET").then(|| "analytics".to_owned());
+    let found = crate::artifact_locations(&repo.root, &lookup);
+    let etl = &found["etl"];
+    assert_eq!(etl["spark-avro_2.12-3.5.1.jar"], "/srv/cache/etl/spark-avro_2.12-3.5.1.jar");
+    assert_eq!(etl["only-s3.jar"], "s3://analytics/jobs/only-s3.jar");
+    assert_eq!(found.len(), 1);
+}

@@ -37,6 +37,12 @@ impl EnvVars {
     /// GitLab CI's default branch: the branch `ci-config --check` takes merge requests to
     /// target (else `origin/HEAD`, else `main`).
     pub const CI_DEFAULT_BRANCH: &'static str = "CI_DEFAULT_BRANCH";
+    /// The namespace `cargo xtask deploy` (and `releases`, `rollback`) works in when
+    /// --namespace is not given; `auto` chooses one as --namespace auto does.
+    pub const PAD_NAMESPACE: &'static str = "PAD_NAMESPACE";
+    /// GitLab CI's branch or tag name made safe for URLs: the name `--namespace auto`
+    /// takes (sanitized), else the short SHA of HEAD.
+    pub const CI_COMMIT_REF_SLUG: &'static str = "CI_COMMIT_REF_SLUG";
     /// GitHub Actions' branch or tag name, used for the version when HEAD is detached.
     pub const GITHUB_REF_NAME: &'static str = "GITHUB_REF_NAME";
 

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 mod env_vars;
 mod files;
+mod namespace;
 mod problem;
 mod project;
 mod scaffold;
@@ -29,14 +30,18 @@ mod tests;
 
 pub use env_vars::EnvVars;
 pub use files::{NOT_SHIPPED, ShippedFile, dag_files, project_files, release_files};
+pub use namespace::{
+    AUTO_NAMESPACE, NAMESPACE_MAX_LEN, PLAIN_NAMESPACE, check_namespace, resolve_namespace, sanitize_namespace,
+};
 pub use problem::{LayoutError, Problem, error_chain, line_column};
 pub use project::{
     ARTIFACTS_FILE, DEV_REQUIREMENTS_FILE, PROJECT_SETTINGS_FILE, PYPROJECT_FILE, Project, ProjectSettings,
     REQUIREMENTS_FILE, RESERVED_NAMES, TEST_REQUIREMENTS_FILE, check_project_name, default_package,
 };
-pub use scaffold::{NewProject, ScaffoldError, new_project};
+pub use scaffold::{NewProject, RUNTIME_HELPER, RUNTIME_HELPER_PATH, ScaffoldError, new_project};
 pub use target::{
-    DEFAULT_AIRFLOW_HOME, DEFAULT_KEEP, DEFAULT_LOCAL_TARGET, DEFAULT_SSH_PORT, Hosts, REGISTRIES_FILE, Target,
+    DEFAULT_AIRFLOW_HOME, DEFAULT_KEEP, DEFAULT_LOCAL_DATA_ROOT, DEFAULT_LOCAL_TARGET, DEFAULT_SSH_PORT, Hosts,
+    REGISTRIES_FILE, Target,
 };
 pub use test_deps::{TEST_DEPS_ORDER, TestDeps};
 pub use version::{UNVERSIONED, Version, VersionSource, version};

@@ -23,7 +23,7 @@ pub const ARTIFACTS_FILE: &str = "artifacts.yaml";
 /// Names a project cannot take, because `$AIRFLOW_HOME/<project>` would clash with what
 /// Airflow or a release keeps there.
 pub const RESERVED_NAMES: &[&str] =
-    &["dags", "plugins", "logs", "config", "data", "releases", "current", "store", "airflow"];
+    &["dags", "plugins", "logs", "config", "data", "releases", "current", "store", "airflow", "namespaces"];
 
 /// A pipeline project under `projects/<name>/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -46,6 +46,12 @@ const FILES: &[(&str, &str)] = &[
 ];
 const DAG: &str = include_str!("templates/dag.py");
 
+/// The runtime helper DAG files import (`import pad_runtime`): shipped in every release
+/// at [`RUNTIME_HELPER_PATH`], from the repository's copy or, when it has none, this one.
+pub const RUNTIME_HELPER: &str = include_str!("templates/pad_runtime.py");
+/// Where the runtime helper sits in the repository and in a release.
+pub const RUNTIME_HELPER_PATH: &str = "dags/pad_runtime.py";
+
 /// Scaffolds `projects/<name>/` and `dags/<package>.py` in the repository at `root`.
 ///
 /// It refuses an invalid name and any name whose directory or DAG file exists. The
@@ -106,5 +112,11 @@ pub fn new_project(root: &Utf8Path, name: &str) -> Result<NewProject, ScaffoldEr
         return Err(ScaffoldError::Write { path: dag, source: err.error });
     }
     files.push(dag.clone());
+    // The scaffolded DAG imports the runtime helper; a repository without it gets it.
+    let helper = root.join(RUNTIME_HELPER_PATH);
+    if helper.symlink_metadata().is_err() {
+        pad_stdx::write_atomic(&helper, RUNTIME_HELPER.as_bytes(), 0o644).map_err(write_err(&helper))?;
+        files.push(Utf8PathBuf::from(RUNTIME_HELPER_PATH));
+    }
     Ok(NewProject { name: name.to_owned(), package, dir, dag, files })
 }

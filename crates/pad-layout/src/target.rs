@@ -21,11 +21,15 @@ hosts = "local"
 # $AIRFLOW_HOME when it is set, else target/airflow inside the repository.
 airflow_home = "${AIRFLOW_HOME:-target/airflow}"
 keep = 5
+# Where DAGs read and write data, per namespace (`prod` for the plain deploy).
+data_root = "${airflow_home}/data/${namespace}"
 "#;
 
 /// `AIRFLOW_HOME` of a target that does not set `airflow_home`.
 pub const DEFAULT_AIRFLOW_HOME: &str = "${AIRFLOW_HOME:-target/airflow}";
 pub const DEFAULT_KEEP: usize = 5;
+/// `data_root` of a local target that does not set it: under its `AIRFLOW_HOME`.
+pub const DEFAULT_LOCAL_DATA_ROOT: &str = "${airflow_home}/data/${namespace}";
 /// The file in `deploy/` that configures registries rather than a target.
 pub const REGISTRIES_FILE: &str = "registries.toml";
 pub const DEFAULT_SSH_PORT: u16 = 22;
@@ -63,6 +67,10 @@ pub struct Target {
     pub registry: Option<String>,
     /// Values written to the release's `.env`.
     pub env: BTreeMap<String, String>,
+    /// Where DAGs read and write data: `${namespace}` (the namespace, or `prod` for the
+    /// plain deploy) and `${airflow_home}` are expanded, then other `${VAR}`s. A local
+    /// target without it uses [`DEFAULT_LOCAL_DATA_ROOT`].
+    pub data_root: Option<String>,
 }
 
 impl Target {
@@ -82,6 +90,28 @@ impl Target {
         self.env.iter().map(|(key, value)| Ok((key.clone(), vars::expand(value, lookup)?))).collect()
     }
 
+    /// The data root of `namespace` (`prod` for the plain deploy) with its variables
+    /// expanded; `None` when the target sets none and is not local.
+    pub fn resolve_data_root(
+        &self,
+        airflow_home: &Utf8Path,
+        namespace: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Utf8PathBuf>, VarError> {
+        let text = match (&self.data_root, self.is_local()) {
+            (Some(text), _) => text.as_str(),
+            (None, true) => DEFAULT_LOCAL_DATA_ROOT,
+            (None, false) => return Ok(None),
+        };
+        let inner = |name: &str| match name {
+            "namespace" => Some(namespace.to_owned()),
+            "airflow_home" => Some(airflow_home.to_string()),
+            _ => lookup(name),
+        };
+        let value = Utf8PathBuf::from(vars::expand(text, &inner)?);
+        Ok(Some(if value.is_absolute() { value } else { airflow_home.join(value) }))
+    }
+
     pub fn is_local(&self) -> bool {
         self.hosts == Hosts::Local
     }
@@ -99,6 +129,7 @@ struct TargetFile {
     airflow_home: Option<String>,
     keep: Option<usize>,
     registry: Option<String>,
+    data_root: Option<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
 }
@@ -131,7 +162,7 @@ impl<'de> Deserialize<'de> for HostsSpec {
     }
 }
 
-const TARGET_HELP: &str = "a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry` and an `[env]` table (see README.md, \"Deploy targets\")";
+const TARGET_HELP: &str = "a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry`, `data_root` and an `[env]` table (see README.md, \"Deploy targets\")";
 
 /// Parses the text of a target file. `rel` names the file in problems.
 pub(crate) fn parse_target(
@@ -229,6 +260,28 @@ pub(crate) fn parse_target(
             "keep at least 2 releases: the current one and the previous one, for rollback",
         ));
     }
+    if let Some(root) = &raw.data_root {
+        match vars::check(root) {
+            Err(err) => errors.push(file.problem_at_key(
+                "data_root",
+                format!("`data_root`: {err}"),
+                "fix the `${VAR}` reference",
+            )),
+            Ok(()) if !local && !root.starts_with('/') && !root.starts_with("${") => {
+                errors.push(file.problem_at_key(
+                    "data_root",
+                    format!("`data_root = \"{root}\"` is not an absolute path"),
+                    "a remote target's `data_root` is an absolute path on the workers, such as \"/srv/data/${namespace}\"",
+                ));
+            }
+            Ok(()) if !root.contains("${namespace}") => errors.push(file.problem_at_key(
+                "data_root",
+                format!("`data_root = \"{root}\"` does not hold `${{namespace}}`, so every namespace would share one data root"),
+                "put `${namespace}` in it, such as \"/srv/data/${namespace}\"",
+            )),
+            Ok(()) => {}
+        }
+    }
     for (key, value) in &raw.env {
         if !vars::is_var_name(key) {
             errors.push(file.problem_at_key(
@@ -261,6 +314,7 @@ pub(crate) fn parse_target(
         keep,
         registry: raw.registry,
         env: raw.env,
+        data_root: raw.data_root,
     })
 }
 

@@ -197,7 +197,7 @@ hosts = [
             error dags/notes.txt: `notes.txt` is not a DAG file: dags/ holds Python DAG files (.py), YAML DAGs (<name>.dag.yaml) and task templates (templates/<type>.py.j2) only | help: move data, SQL and config into projects/<name>/ and reference them from the DAG
             error dags/query.sql: `query.sql` is not a DAG file: dags/ holds Python DAG files (.py), YAML DAGs (<name>.dag.yaml) and task templates (templates/<type>.py.j2) only | help: move data, SQL and config into projects/<name>/ and reference them from the DAG
             error deploy/Prod.toml: invalid target name `Prod`: use lowercase letters, digits and single `-`, starting with a letter (for example `prod`) | help: rename the file: the target's name is the file name without `.toml`
-            error deploy/broken.toml:4:1: unknown field `colour`, expected one of `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry`, `env` | help: a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry` and an `[env]` table (see README.md, "Deploy targets")
+            error deploy/broken.toml:4:1: unknown field `colour`, expected one of `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry`, `data_root`, `env` | help: a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry`, `data_root` and an `[env]` table (see README.md, "Deploy targets")
             error deploy/half.toml:1:1: `hosts` is an empty list | help: list at least one host, or write `hosts = "local"`
             error deploy/half.toml:1:1: a remote target needs `ssh_user` | help: add `ssh_user = "deployer"` (the account that logs in over SSH)
             error deploy/half.toml:3:1: `airflow_home = "relative/path"` is not an absolute path | help: a remote target's `airflow_home` is an absolute path on the workers
@@ -205,7 +205,7 @@ hosts = [
             error deploy/half.toml:5:1: `[env]` key `1BAD` is not an environment variable name | help: use letters, digits and `_`, not starting with a digit
             error deploy/half.toml:6:1: `[env]` value of `TOKEN`: write variables as `${NAME}` (braces required), or `$$` for a literal `$` at byte 0 of `$TOKEN` | help: fix the `${VAR}` reference
             error deploy/localish.toml:2:1: `ssh_user` has no meaning for a local target | help: remove `ssh_user`, or list remote `hosts`
-            error deploy/syntax.toml:1:10: unclosed array, expected `]` | help: a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry` and an `[env]` table (see README.md, "Deploy targets")
+            error deploy/syntax.toml:1:10: unclosed array, expected `]` | help: a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry`, `data_root` and an `[env]` table (see README.md, "Deploy targets")
             warning dags: dags/ has no DAG file | help: add one per project; `cargo xtask new-project NAME` writes a stub
             warning projects/empty: no DAG names project `empty` | help: add a DAG in dags/ that runs it and names it as "empty"
             warning projects/empty: project `empty` has no tests/ directory | help: add pytest tests under tests/; `cargo xtask test` runs them
@@ -253,7 +253,7 @@ fn hosts_must_be_local_or_a_list() {
         "//- projects/\n//- dags/\n//- deploy/odd.toml\nhosts = \"worker1\"\n",
         expect![[r#"
             target local (built-in): hosts=local home=${AIRFLOW_HOME:-target/airflow} keep=5
-            error deploy/odd.toml:1:9: invalid value: string "worker1", expected "local" or a list of host names, such as ["worker1.example.org"] | help: a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry` and an `[env]` table (see README.md, "Deploy targets")
+            error deploy/odd.toml:1:9: invalid value: string "worker1", expected "local" or a list of host names, such as ["worker1.example.org"] | help: a target file holds `hosts`, `ssh_user`, `port`, `identity`, `known_hosts`, `service_user`, `airflow_home`, `keep`, `registry`, `data_root` and an `[env]` table (see README.md, "Deploy targets")
             warning dags: dags/ has no DAG file | help: add one per project; `cargo xtask new-project NAME` writes a stub
         "#]],
     );
@@ -442,6 +442,11 @@ fn new_project_passes_validation_and_refuses_bad_names() {
     assert_eq!(project.test_deps, crate::TestDeps::File { file: "requirements-test.txt".to_owned() });
     assert_eq!(repo.dags_of("demo-job").count(), 1);
     assert!(repo.warnings.is_empty(), "{:?}", repo.warnings);
+    // The scaffolded DAG uses the runtime helper, written beside it.
+    let dag = std::fs::read_to_string(root.join("dags/demo_job.py")).unwrap();
+    assert!(dag.contains("import pad_runtime as pad") && dag.contains("dag_id=pad.dag_id(\"demo_job\")"), "{dag}");
+    assert_eq!(std::fs::read_to_string(root.join(crate::RUNTIME_HELPER_PATH)).unwrap(), crate::RUNTIME_HELPER);
+    assert!(created.files.iter().any(|f| f == crate::RUNTIME_HELPER_PATH));
 
     let exists = crate::new_project(root, "demo-job").unwrap_err().to_string();
     assert_eq!(exists, "`projects/demo-job` already exists: choose another name, or remove it first");
@@ -562,4 +567,91 @@ fn a_pyproject_toml_whose_groups_are_not_lists_is_a_layout_error() {
             warning projects/p: project `p` has no tests/ directory | help: add pytest tests under tests/; `cargo xtask test` runs them
         "#]],
     );
+}
+
+#[test]
+fn namespace_names_are_checked_and_sanitized() {
+    for good in ["review-1", "mr-42", "abc1234", "a"] {
+        assert_eq!(crate::check_namespace(good), Ok(()), "{good}");
+    }
+    for (bad, why) in [
+        ("", "empty"),
+        ("Review", "lowercase"),
+        ("a_b", "lowercase"),
+        ("a/b", "lowercase"),
+        ("-a", "starts or ends"),
+        ("a-", "starts or ends"),
+        ("prod", "plain deploy"),
+        ("auto", "chooses a name"),
+    ] {
+        let err = crate::check_namespace(bad).unwrap_err();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    assert!(crate::check_namespace(&"a".repeat(41)).unwrap_err().contains("40"));
+    assert_eq!(crate::sanitize_namespace("Feature/ADD_thing--x").as_deref(), Some("feature-add-thing-x"));
+    assert_eq!(crate::sanitize_namespace("prod").as_deref(), Some("ns-prod"));
+    assert_eq!(crate::sanitize_namespace("///"), None);
+    let long = crate::sanitize_namespace(&format!("{}-{}", "a".repeat(39), "b".repeat(10))).unwrap();
+    assert_eq!(long, "a".repeat(39), "trimmed to 40, then of its trailing `-`");
+    let slug = |name: &str| (name == "CI_COMMIT_REF_SLUG").then(|| "mr-7-fix".to_owned());
+    assert_eq!(crate::resolve_namespace(Utf8Path::new("/"), "auto", &slug).as_deref(), Ok("mr-7-fix"));
+    assert!(crate::resolve_namespace(Utf8Path::new("/"), "Bad", &slug).is_err());
+}
+
+#[test]
+fn data_root_expands_the_namespace_and_a_local_target_has_a_default() {
+    let mut errors = Vec::new();
+    let remote = crate::target::parse_target(
+        "staging",
+        "hosts = [\"w1\"]\nssh_user = \"d\"\nairflow_home = \"/srv/airflow\"\ndata_root = \"/srv/data/${namespace}\"\n"
+            .to_owned(),
+        Some(Utf8Path::new("deploy/staging.toml")),
+        &mut errors,
+    )
+    .unwrap();
+    let none = |_: &str| None;
+    let home = Utf8Path::new("/srv/airflow");
+    assert_eq!(remote.resolve_data_root(home, "mr-1", &none).unwrap().unwrap(), "/srv/data/mr-1");
+    assert_eq!(remote.resolve_data_root(home, "prod", &none).unwrap().unwrap(), "/srv/data/prod");
+    let local =
+        crate::target::parse_target("local", crate::DEFAULT_LOCAL_TARGET.to_owned(), None, &mut errors).unwrap();
+    assert_eq!(local.resolve_data_root(Utf8Path::new("/a"), "x", &none).unwrap().unwrap(), "/a/data/x");
+    let bare = crate::target::parse_target("t", "hosts = \"local\"\n".to_owned(), None, &mut errors).unwrap();
+    assert_eq!(bare.resolve_data_root(Utf8Path::new("/a"), "x", &none).unwrap().unwrap(), "/a/data/x");
+    assert!(errors.is_empty(), "{errors:?}");
+
+    // A data root every namespace would share, or a relative one on workers, is refused.
+    for (text, why) in [
+        ("data_root = \"/srv/data\"\n", "does not hold `${namespace}`"),
+        ("data_root = \"data/${namespace}\"\n", "not an absolute path"),
+    ] {
+        let mut errors = Vec::new();
+        let file = format!("hosts = [\"w1\"]\nssh_user = \"d\"\nairflow_home = \"/srv/airflow\"\n{text}");
+        assert!(crate::target::parse_target("t", file, Some(Utf8Path::new("deploy/t.toml")), &mut errors).is_none());
+        assert!(errors[0].to_string().contains(why), "{}", errors[0]);
+        assert!(errors[0].to_string().contains("deploy/t.toml:4"), "{}", errors[0]);
+    }
+}
+
+/// The repository's `dags/pad_runtime.py` is the toolchain's helper, not a drifting copy.
+#[test]
+fn the_repository_ships_the_toolchains_runtime_helper() {
+    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let ours = std::fs::read_to_string(root.join(crate::RUNTIME_HELPER_PATH)).unwrap();
+    assert!(
+        ours == crate::RUNTIME_HELPER,
+        "dags/pad_runtime.py differs from crates/pad-layout/src/templates/pad_runtime.py: copy one over the other"
+    );
+}
+
+#[test]
+fn namespace_auto_without_a_ref_slug_is_the_short_sha_of_head() {
+    let repo = git_repo();
+    let sha = git(&repo.root, &["rev-parse", "--short=8", "HEAD"]);
+    let ns = crate::resolve_namespace(&repo.root, "auto", &|_| None).unwrap();
+    assert_eq!(ns, sha.trim());
+    assert_eq!(crate::check_namespace(&ns), Ok(()));
+    let empty = fixture("//- projects/\n//- dags/\n");
+    let err = crate::resolve_namespace(&empty.root, "auto", &|_| None).unwrap_err();
+    assert!(err.contains("CI_COMMIT_REF_SLUG is not set") && err.contains("--namespace NAME"), "{err}");
 }

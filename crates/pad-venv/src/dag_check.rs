@@ -71,7 +71,9 @@ pub struct DagInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DagProblem {
     pub file: String,
-    /// `import error`, `duplicate dag_id` or `cycle`.
+    /// `import error`, `duplicate dag_id`, `cycle`, `namespace collision` (the same DAG id
+    /// in the plain deploy and a test namespace) or `outside data root` (a literal
+    /// absolute path in an operator argument).
     pub kind: String,
     /// The exception, one line.
     pub message: String,
@@ -130,6 +132,8 @@ pub fn check_dags(
         Utf8Path::from_path(scratch.path()).ok_or_else(|| VenvError::NotUtf8(scratch.path().display().to_string()))?;
     let driver = scratch_dir.join("dag_check.py");
     fsutil::write_atomic(&driver, DRIVER.as_bytes())?;
+    // Found after the DAG folder: a repository's own copy of the helper wins.
+    fsutil::write_atomic(&scratch_dir.join("pad_runtime.py"), pad_layout::RUNTIME_HELPER.as_bytes())?;
     let out = scratch_dir.join("report.json");
     let home = scratch_dir.join("airflow-home");
     let mut cmd = Cmd::new(env.venv.join("bin/python").as_str(), scratch_dir)
@@ -183,7 +187,7 @@ pub(crate) fn result_key(
 ) -> Result<String, VenvError> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    for part in [env_key, DRIVER, root.as_str(), dags_dir.as_str()] {
+    for part in [env_key, DRIVER, pad_layout::RUNTIME_HELPER, root.as_str(), dags_dir.as_str()] {
         hasher.update(part.len().to_le_bytes());
         hasher.update(part.as_bytes());
     }

@@ -21,9 +21,16 @@ impl Preflight {
 
 /// Takes the lock `.pad/lock/` and holds it while standard input stays open; each line
 /// read renews it. A lock whose holder is dead, or silent for `stale_secs`, is cleared.
+///
+/// In a namespace (`home` under `root`) it first links the namespace's `.pad/store` to
+/// the shared store of `root`. Once the lock is taken it waits while another run
+/// collects the shared store's unused objects (`root/.pad/gc`, see
+/// [`super::inventory`]), so nothing it is about to reuse disappears under it.
 pub(crate) struct Lock<'a> {
-    /// `AIRFLOW_HOME` on the host.
+    /// Where the releases live: `AIRFLOW_HOME`, or a namespace's home under it.
     pub(crate) home: &'a str,
+    /// `AIRFLOW_HOME` on the host, which holds the shared store.
+    pub(crate) root: &'a str,
     /// Who takes it, as the lock records it.
     pub(crate) owner: &'a str,
     pub(crate) stale_secs: u64,
@@ -45,17 +52,22 @@ pub(crate) enum LockLine<'a> {
 impl Lock<'_> {
     pub(crate) fn text(&self) -> String {
         let mut s = format!(
-            "set -u\nexport LC_ALL=C\nAH={}\nOWNER={}\nSTALE={}\n",
+            "set -u\nexport LC_ALL=C\nAH={}\nROOT={}\nOWNER={}\nSTALE={}\n",
             q(self.home),
+            q(self.root),
             q(self.owner),
             self.stale_secs
         );
         s.push_str(
             r#"for m in .git Cargo.toml; do
-  if [ -e "$AH/$m" ]; then echo "pad-not-airflow-home $m"; exit 2; fi
+  if [ -e "$ROOT/$m" ]; then echo "pad-not-airflow-home $m"; exit 2; fi
 done
-if ! mkdir -p "$AH/.pad" 2>/dev/null; then
+if ! mkdir -p "$ROOT/.pad/store" "$AH/.pad" 2>/dev/null; then
   echo "pad-lock-error cannot create $AH/.pad as $(id -un)"; exit 2
+fi
+if [ "$AH" != "$ROOT" ] && [ ! -L "$AH/.pad/store" ]; then
+  if [ -e "$AH/.pad/store" ]; then echo "pad-lock-error $AH/.pad/store is not the link to the shared store"; exit 2; fi
+  ln -s ../../../.pad/store "$AH/.pad/store.tmp.$$" && mv -T "$AH/.pad/store.tmp.$$" "$AH/.pad/store"
 fi
 L="$AH/.pad/lock"
 field() { v=; [ -f "$L/info" ] || return 0; while IFS='=' read -r k x; do [ "$k" = "$1" ] && v=$x; done < "$L/info"; return 0; }
@@ -90,6 +102,15 @@ until take; do
 done
 trap 'mine && rm -rf "$L"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
+G="$ROOT/.pad/gc"
+waited=0
+while [ -d "$G" ]; do
+  gp=$(cat "$G/pid" 2>/dev/null || true)
+  if { [ -n "$gp" ] && ! kill -0 "$gp" 2>/dev/null; } || [ "$waited" -gt 300 ]; then rm -rf "$G"; break; fi
+  echo pad-lock-waiting-gc
+  sleep 1
+  waited=$((waited + 1))
+done
 echo "pad-lock-taken $(describe)"
 while IFS= read -r line; do touch "$L/info" 2>/dev/null || true; done
 "#,

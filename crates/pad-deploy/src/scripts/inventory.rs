@@ -204,8 +204,10 @@ pub(crate) fn prune_list(contents: &HostContents, keep: usize, fresh: &str) -> V
 /// Removes the releases `ids` (renamed to a temporary name first, so a half-removed one
 /// is never seen under its id), then the store objects no release lists.
 pub(crate) struct Prune<'a> {
-    /// `AIRFLOW_HOME` on the host.
+    /// Where the releases live: `AIRFLOW_HOME`, or a namespace's home under it.
     pub(crate) home: &'a str,
+    /// `AIRFLOW_HOME` on the host, which holds the shared store.
+    pub(crate) root: &'a str,
     pub(crate) ids: &'a [&'a str],
     /// A name part no other run uses.
     pub(crate) nonce: &'a str,
@@ -233,7 +235,7 @@ impl Prune<'_> {
                 m = q(&format!("pad-pruned {id}"))
             );
         }
-        s.push_str(DROP_UNUSED_OBJECTS);
+        s.push_str(&drop_unused_objects(self.root, self.home));
         s
     }
 
@@ -242,23 +244,60 @@ impl Prune<'_> {
     }
 }
 
-/// Removes the store objects no release under `releases/` lists; prints
+/// Removes the store objects of `root` (`AIRFLOW_HOME`, whose store every namespace
+/// shares) that no release lists, the plain deploy's or any namespace's; prints
 /// `pad-pruned-objects <count>` ([`dropped`] reads it).
-const DROP_UNUSED_OBJECTS: &str = r#"cd "$AH"
-: > .pad/keys-want.tmp
-for r in releases/*; do
-  if [ -f "$r/.pad-release/keys" ]; then cat "$r/.pad-release/keys" >> .pad/keys-want.tmp; fi
-done
-sort -u .pad/keys-want.tmp -o .pad/keys-want.tmp
-ls .pad/store | sort > .pad/keys-have.tmp
+///
+/// The store is shared, so this runs only while no other deploy could be using it: it
+/// takes `root/.pad/gc` (a deploy that takes its lock then waits until it is gone, see
+/// [`super::Lock`]), then gives up (`pad-gc-skipped`, the next prune does it) if any
+/// lock but the caller's own is held.
+///
+/// `own` is the release home whose lock the caller holds.
+pub(super) fn drop_unused_objects(root: &str, own: &str) -> String {
+    let mut s = format!("R={}\nOWN={}\n", q(root), q(own));
+    s.push_str(
+        r#"cd "$AH"
 n=0
-comm -23 .pad/keys-have.tmp .pad/keys-want.tmp > .pad/keys-drop.tmp
-while IFS= read -r k; do rm -f ".pad/store/$k"; n=$((n + 1)); done < .pad/keys-drop.tmp
-rm -f .pad/keys-want.tmp .pad/keys-have.tmp .pad/keys-drop.tmp
+if mkdir "$R/.pad/gc" 2>/dev/null; then
+  echo $$ > "$R/.pad/gc/pid"
+  busy=
+  for l in "$R/.pad/lock" "$R"/namespaces/*/.pad/lock; do
+    [ -d "$l" ] || continue
+    [ "$l" = "$OWN/.pad/lock" ] && continue
+    busy=$l
+  done
+  if [ -n "$busy" ]; then
+    echo "pad-gc-skipped $busy"
+  else
+    ls "$R/.pad/store" | sort > .pad/keys-have.tmp
+    : > .pad/keys-want.tmp
+    for k in "$R"/releases/*/.pad-release/keys "$R"/namespaces/*/releases/*/.pad-release/keys; do
+      if [ -f "$k" ]; then cat "$k" >> .pad/keys-want.tmp; fi
+    done
+    sort -u .pad/keys-want.tmp -o .pad/keys-want.tmp
+    comm -23 .pad/keys-have.tmp .pad/keys-want.tmp > .pad/keys-drop.tmp
+    while IFS= read -r k; do rm -f "$R/.pad/store/$k"; n=$((n + 1)); done < .pad/keys-drop.tmp
+    # Verified environments no release ships any more, and halves of interrupted copies.
+    for e in "$R"/.pad/envs/* "$R"/.pad/envs/.tmp-*; do
+      [ -e "$e" ] || continue
+      case ${e##*/} in .tmp-*) ;; *) if grep -qxF "${e##*/}" .pad/keys-want.tmp; then continue; fi ;; esac
+      chmod -R u+w "$e" 2>/dev/null || true
+      rm -rf "$e"
+    done
+    rm -f .pad/keys-want.tmp .pad/keys-have.tmp .pad/keys-drop.tmp
+  fi
+  rm -rf "$R/.pad/gc"
+else
+  echo "pad-gc-skipped $R/.pad/gc"
+fi
 echo "pad-pruned-objects $n"
-"#;
+"#,
+    );
+    s
+}
 
-/// How many store objects [`DROP_UNUSED_OBJECTS`] removed.
+/// How many store objects [`drop_unused_objects`] removed.
 fn dropped(output: &str) -> usize {
     values(output, "pad-pruned-objects").next().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
@@ -267,8 +306,10 @@ fn dropped(output: &str) -> usize {
 /// directory and its unfinished release; with `drop_unused`, also the store objects no
 /// release lists, which a run that filled the disk may have added.
 pub(crate) struct CleanUp<'a> {
-    /// `AIRFLOW_HOME` on the host.
+    /// Where the releases live: `AIRFLOW_HOME`, or a namespace's home under it.
     pub(crate) home: &'a str,
+    /// `AIRFLOW_HOME` on the host, which holds the shared store.
+    pub(crate) root: &'a str,
     /// The run's staging directory, under `AIRFLOW_HOME`.
     pub(crate) staging: &'a str,
     /// The run's unfinished release, under `releases/`.
@@ -299,7 +340,7 @@ done
 "#,
         );
         if self.drop_unused {
-            s.push_str(DROP_UNUSED_OBJECTS);
+            s.push_str(&drop_unused_objects(self.root, self.home));
         }
         s.push_str("echo pad-clean\n");
         s

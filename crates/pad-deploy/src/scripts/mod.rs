@@ -12,23 +12,26 @@
 //! - `access.rs`: [`Preflight`] and [`Lock`], getting in;
 //! - `inventory.rs`: [`Inspect`], [`List`], [`Prune`], [`CleanUp`] and [`FreeSpace`],
 //!   what a host holds and what it lets go;
-//! - `release.rs`: [`Upload`], [`Unpack`], [`Finish`] and [`RemoveStaging`], building a
-//!   release;
+//! - `release.rs`: [`Upload`], [`Unpack`], [`RecordEnvs`], [`Finish`] and
+//!   [`RemoveStaging`], building a release;
 //! - `check.rs`: [`Verify`], [`Smoke`], [`ReadManifest`] and [`Discard`], checking one;
-//! - `switch.rs`: [`Switch`] and [`Unswitch`].
+//! - `switch.rs`: [`Switch`] and [`Unswitch`];
+//! - `namespaces.rs`: [`ListNamespaces`] and [`RemoveNamespace`].
 
 use pad_process::shell_quote as q;
 
 mod access;
 mod check;
 mod inventory;
+mod namespaces;
 mod release;
 mod switch;
 
 pub(crate) use access::{Lock, LockLine, Preflight};
 pub(crate) use check::{Discard, ReadManifest, Smoke, Verify, minor};
 pub(crate) use inventory::{CleanUp, DiskSpace, FreeSpace, HostContents, Inspect, List, Prune, prune_list};
-pub(crate) use release::{Finish, RemoveStaging, Unpack, Upload};
+pub(crate) use namespaces::{ListNamespaces, NamespaceLine, RemoveNamespace};
+pub(crate) use release::{Finish, RecordEnvs, RemoveStaging, Unpack, Upload, verified_envs};
 pub(crate) use switch::{Switch, Unswitch};
 
 /// The line a long script prints every few seconds so that a silent host can be told

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use pad_process::shell_quote as q;
 
 use super::{GUARD, TICKER, prelude};
+use crate::plan::EnvKey;
 
 /// Unpacks the gzipped tar on standard input (`meta/…` and `objects/<key>`) into the
 /// staging directory, checks every object against its name and moves it into the store.
@@ -52,15 +53,24 @@ echo pad-uploaded
 /// Builds the release in `tmp` (under `releases/`) from the store and the staged lists,
 /// unpacks each environment beside its tarball and writes `.env`. It refuses (exit 6,
 /// `pad-unsafe <why>`) to make anything through a link.
+///
+/// An environment whose `venv.tar.gz` is a store object already unpacked and
+/// smoke-tested on this host (`<root>/.pad/envs/<key>/`, see [`RecordEnvs`]) is linked
+/// to there (`venv -> <root>/.pad/envs/<key>/venv`, `pad-env-verified <project>`); when the smoke test passed
+/// with the same project files too (`tested-<hash>` there), it says so
+/// (`pad-env-tested <project>`): a DAG-only change then costs neither unpacking nor a
+/// smoke test.
 pub(crate) struct Unpack<'a> {
-    /// `AIRFLOW_HOME` on the host.
+    /// Where the releases live: `AIRFLOW_HOME`, or a namespace's home under it.
     pub(crate) home: &'a str,
+    /// `AIRFLOW_HOME` on the host, which holds the shared store and verified environments.
+    pub(crate) root: &'a str,
     /// The run's staging directory, under `AIRFLOW_HOME`.
     pub(crate) staging: &'a str,
     /// The release being built, under `releases/`.
     pub(crate) tmp: &'a str,
-    /// The projects whose `venv.tar.gz` is unpacked.
-    pub(crate) envs: &'a [&'a str],
+    /// The projects whose `venv.tar.gz` is unpacked, with its keys.
+    pub(crate) envs: &'a [EnvKey<'a>],
     /// For a test's fail point: stop after the files are linked.
     pub(crate) fail_midway: bool,
 }
@@ -69,7 +79,7 @@ impl Unpack<'_> {
     pub(crate) fn text(&self) -> String {
         let mut s = prelude(self.home);
         s.push_str(GUARD);
-        let _ = writeln!(s, "ST=\"$AH\"/{}\nT={}", q(self.staging), q(self.tmp));
+        let _ = writeln!(s, "ST=\"$AH\"/{}\nT={}\nR={}", q(self.staging), q(self.tmp), q(self.root));
         // Files first, then the environments, then links: until the links loop no link
         // exists in the new release, so nothing can be written through one; and each link
         // is made only where no earlier link lies on its path. The package passed
@@ -94,26 +104,38 @@ done < "$ST/meta/files"
         if self.fail_midway {
             s.push_str(&crate::fault::stop_script("unpack"));
         }
-        // An environment whose venv.tar.gz is the very store object the current release
-        // unpacked (same inode) is hard-linked from there instead of unpacked again: a
-        // DAG-only change then costs no unpacking. Anything else is unpacked afresh, by
-        // `tar` as the service user, never keeping the archive's owners or modes.
-        for project in self.envs {
+        // An environment already unpacked and smoke-tested on this host from the same
+        // store object is that copy, by a link (`venv -> <root>/.pad/envs/<key>/venv`,
+        // which the shared store's collection keeps while a release ships the key); one
+        // whose venv.tar.gz is the
+        // very store object the current release unpacked (same inode) from there. Anything
+        // else is unpacked afresh, by `tar` as the service user, never keeping the
+        // archive's owners or modes.
+        for EnvKey { project, env: key, tested } in self.envs {
             let dir = format!("projects/{project}");
             let _ = writeln!(
                 s,
-                "P={v}; PT={t}; C=\"$AH/current/$P\"; CT=\"$AH/current/$PT\"
+                "P={v}; PT={t}; C=\"$AH/current/$P\"; CT=\"$AH/current/$PT\"; E=\"$R/.pad/envs/\"{k}
 if [ -e \"./$P\" ] || [ -L \"./$P\" ]; then unsafe \"$P: something is there before the environment is unpacked\"; fi
-if [ -d \"$C\" ] && [ -f \"$CT\" ] && [ \"$(stat -c %d:%i \"$CT\")\" = \"$(stat -c %d:%i \"./$PT\")\" ] \\
-  && cp -al \"$C\" \"./$P\" 2>/dev/null; then
-  echo {reused}
-else
-  rm -rf \"./$P\"
+got=
+if [ -f \"$E/ok\" ] && [ -d \"$E/venv\" ] && [ ! -L \"$E/venv\" ]; then
+  ln -s \"$E/venv\" \"./$P\"
+  echo {verified}; got=1
+  if [ -f \"$E/\"{tm} ]; then echo {tested_line}; fi
+fi
+if [ -z \"$got\" ] && [ -d \"$C\" ] && [ -f \"$CT\" ] && [ \"$(stat -c %d:%i \"$CT\")\" = \"$(stat -c %d:%i \"./$PT\")\" ]; then
+  if cp -al \"$C\" \"./$P\" 2>/dev/null; then echo {reused}; got=1; else rm -rf \"./$P\"; fi
+fi
+if [ -z \"$got\" ]; then
   mkdir \"./$P\"
   tar -xzf \"./$PT\" -C \"./$P\" --no-same-owner --no-same-permissions
 fi",
                 v = q(&format!("{dir}/venv")),
                 t = q(&format!("{dir}/venv.tar.gz")),
+                k = q(key),
+                verified = q(&format!("pad-env-verified {project}")),
+                tm = q(&format!("tested-{tested}")),
+                tested_line = q(&format!("pad-env-tested {project}")),
                 reused = q(&format!("pad-env-reused {project}")),
             );
         }
@@ -134,11 +156,65 @@ done < "$ST/meta/links"
         );
         s.push_str(
             r#"mkdir .pad-release
-for f in files links keys sha256sums info MANIFEST.json; do cp "$ST/meta/$f" ".pad-release/$f"; done
+for f in files links keys sha256sums info runtime.json MANIFEST.json; do cp "$ST/meta/$f" ".pad-release/$f"; done
 (umask 077; cp "$ST/meta/env" .env)
 echo pad-unpacked
 "#,
         );
+        s
+    }
+}
+
+/// Which environments [`Unpack`] took from the host's verified copies, and which of
+/// those passed their smoke test with the same project files before.
+pub(crate) fn verified_envs(output: &str) -> (Vec<String>, Vec<String>) {
+    let of = |marker| super::values(output, marker).map(str::to_owned).collect();
+    (of("pad-env-verified"), of("pad-env-tested"))
+}
+
+/// Keeps a hard-linked copy of each environment of the release `tmp` that just passed
+/// its smoke test, as `<root>/.pad/envs/<key>/venv` with the marker `ok` written last
+/// and the directory renamed into place, and `tested-<hash>` for the project files it
+/// passed with: [`Unpack`] reuses them for any later release (of any namespace)
+/// shipping the same `venv.tar.gz`. Failing to keep one only costs the next deploy an
+/// unpack and a smoke test.
+pub(crate) struct RecordEnvs<'a> {
+    /// Where the releases live: `AIRFLOW_HOME`, or a namespace's home under it.
+    pub(crate) home: &'a str,
+    /// `AIRFLOW_HOME` on the host.
+    pub(crate) root: &'a str,
+    /// The release, under `releases/`.
+    pub(crate) tmp: &'a str,
+    /// Each project that passed its smoke test, with its keys.
+    pub(crate) envs: &'a [EnvKey<'a>],
+}
+
+impl RecordEnvs<'_> {
+    pub(crate) fn text(&self) -> String {
+        let mut s = prelude(self.home);
+        let _ = writeln!(s, "R={}\nT={}\nmkdir -p \"$R/.pad/envs\"", q(self.root), q(self.tmp));
+        for EnvKey { project, env: key, tested } in self.envs {
+            let _ = writeln!(
+                s,
+                "K={k}; V=\"$AH/releases/$T/\"{v}; E=\"$R/.pad/envs/$K\"; W=\"$R/.pad/envs/.tmp-$K-$$\"
+if [ ! -f \"$E/ok\" ] && [ -d \"$V\" ]; then
+  rm -rf \"$W\"
+  if [ -e \"$E\" ]; then rm -rf \"$E\"; fi
+  if mkdir \"$W\" && cp -al \"$V\" \"$W/venv\" && echo {p} > \"$W/ok\" && mv -T \"$W\" \"$E\" 2>/dev/null; then
+    echo {m}
+  else
+    rm -rf \"$W\"
+  fi
+fi
+if [ -f \"$E/ok\" ]; then echo {p} > \"$E/.\"{tm}.$$ && mv -f \"$E/.\"{tm}.$$ \"$E/\"{tm}; fi",
+                k = q(key),
+                v = q(&format!("projects/{project}/venv")),
+                p = q(project),
+                m = q(&format!("pad-env-recorded {project}")),
+                tm = q(&format!("tested-{tested}")),
+            );
+        }
+        s.push_str("echo pad-envs-recorded\n");
         s
     }
 }

@@ -129,11 +129,21 @@ fn unpack_with(f: &Fixture, files: &[(&str, &[u8])], links: &[(&str, &str)], env
     fs::write(meta.join("files"), list).unwrap();
     let links: String = links.iter().map(|(path, target)| format!("{path}\n{target}\n")).collect();
     fs::write(meta.join("links"), links).unwrap();
-    for name in ["keys", "sha256sums", "info", "MANIFEST.json", "env"] {
+    for name in ["keys", "sha256sums", "info", "runtime.json", "MANIFEST.json", "env"] {
         fs::write(meta.join(name), "").unwrap();
     }
-    let script =
-        crate::scripts::Unpack { home: f.home.as_str(), staging, tmp: ".tmp-test", envs, fail_midway: false }.text();
+    let script = crate::scripts::Unpack {
+        home: f.home.as_str(),
+        root: f.home.as_str(),
+        staging,
+        tmp: ".tmp-test",
+        envs: &envs
+            .iter()
+            .map(|e| crate::plan::EnvKey { project: e, env: "no-such-key", tested: String::new() })
+            .collect::<Vec<_>>(),
+        fail_midway: false,
+    }
+    .text();
     // As a deploy runs it: through the local transport, which keeps its input open.
     let exec = local_shell().run(Step::Unpack, &script, None).unwrap();
     (exec.status, exec.output)

@@ -1,8 +1,14 @@
-"""DAG of the {{name}} project: wiring only; the logic lives in projects/{{name}}."""
+"""DAG of the {{name}} project: wiring only; the logic lives in projects/{{name}}.
 
-import os
+``pad_runtime`` (shipped next to the DAGs) keeps each deploy namespace apart: the DAG
+id is suffixed outside the plain deploy, data goes under the namespace's data root, and
+the interpreter is this release's copy of the project's environment.
+"""
+
 import shlex
 from datetime import datetime, timezone
+
+import pad_runtime as pad
 
 try:
     from airflow.sdk import DAG
@@ -15,18 +21,20 @@ except ImportError:  # Airflow 2
     from airflow.operators.bash import BashOperator
 
 PROJECT = "{{name}}"
-AIRFLOW_HOME = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
 # The project's environment, unpacked by the deploy next to its venv.tar.gz.
-PYTHON = os.path.join(AIRFLOW_HOME, PROJECT, "venv", "bin", "python")
+PYTHON = pad.python(PROJECT)
+OUTPUT = pad.data_path(PROJECT, "snapshots")
 
 with DAG(
-    dag_id="{{package}}",
+    dag_id=pad.dag_id("{{package}}"),
     schedule="@daily",
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    tags=[PROJECT],
+    tags=[PROJECT, pad.namespace],
 ):
     BashOperator(
         task_id="run",
         bash_command=shlex.quote(PYTHON) + " -m {{package}} --snapshot {{ ds }}",
+        env={"OUTPUT_DIR": OUTPUT},
+        append_env=True,
     )
