@@ -22,7 +22,7 @@ mod gitlab;
 mod s3;
 mod webdav;
 
-pub use contract::{EchoServer, FaultServer, WebhdfsContract};
+pub use contract::{EchoServer, FaultServer, WEBHDFS_OWNER, WebhdfsContract};
 pub use gitlab::{
     GITLAB_BEFORE_CHECKSUM_HEADER, GITLAB_DEPLOY_TOKEN, GITLAB_DEPLOY_WRITE_TOKEN, GITLAB_DEVELOPER_TOKEN,
     GITLAB_JOB_TOKEN, GITLAB_PROJECT, GITLAB_READ_TOKEN, GITLAB_WRITE_TOKEN, GitlabContract, GitlabOptions,
