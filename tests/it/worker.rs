@@ -17,7 +17,10 @@ use crate::support::{e2e_enabled, shared_target, workspace_root};
 /// a test could not prove because its workers are sshd processes on this machine.
 pub(crate) fn unproven(test: &str, what: &str) {
     use std::io::Write;
-    let line = format!("NOT PROVEN by {test} (sshd workers, no Docker engine): {what}; {}\n", harness::SSHD_UNPROVEN);
+    let line = format!(
+        "NOT PROVEN by {test} (sshd workers: no Docker engine, or PAD_WORKER_BACKEND=sshd): {what}; {}\n",
+        harness::SSHD_UNPROVEN
+    );
     // Written to the file descriptor, not through eprintln!, which the harness captures.
     std::io::stderr().write_all(line.as_bytes()).unwrap();
 }
