@@ -8,7 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pad_process::{Cmd, Finished};
 
 use crate::support::{TestRepo, e2e_enabled, shared_target, xtask_with_env};
-use crate::worker::{WorkerOptions, WorkerSet, airflow_env_tarball};
+use crate::worker::{WorkerOptions, WorkerSet, airflow_env_tarball, host_marker, unproven};
 
 const DAG_ID: &str = "image_matching";
 const LOGICAL_DATE: &str = "2024-01-01";
@@ -130,8 +130,20 @@ fn airflow_on_a_worker_runs_the_dag_after_a_remote_deploy() {
     let report = xtask_with_env(&repo.root, &deploy, &env).success();
     assert!(report.stdout.contains("switched"), "{}", report.stdout);
 
-    // Nothing of this machine is visible there: Airflow is shipped in, built here with
-    // the worker's interpreter path.
+    // Nothing of this machine is visible there (in a container; the sshd fallback shares
+    // this machine's filesystem and says so): Airflow is shipped in, built here with the
+    // worker's interpreter path.
+    if workers.is_docker() {
+        let marker = host_marker();
+        let path = marker.path().to_str().unwrap();
+        let seen = worker.exec_root(&format!("test -e {path} && echo visible || echo absent"));
+        assert_eq!(seen.stdout, "absent\n", "the worker sees {path} of this machine");
+    } else {
+        unproven(
+            "airflow_on_a_worker_runs_the_dag_after_a_remote_deploy",
+            "that Airflow runs on a host that has nothing of this machine",
+        );
+    }
     worker.install_airflow(&airflow_env_tarball("2.10"));
     let home = &worker.airflow_home;
     let airflow = |args: &str| {

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use pad_testkit::random_bytes;
 use pad_testkit::services::{
-    FaultServer, GITLAB_JOB_TOKEN, GITLAB_PROJECT, GITLAB_WRITE_TOKEN, GitlabContract, GitlabOptions, Nginx,
-    S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, WebhdfsContract,
+    FaultServer, GITLAB_BEFORE_CHECKSUM_HEADER, GITLAB_JOB_TOKEN, GITLAB_PROJECT, GITLAB_WRITE_TOKEN, GitlabContract,
+    GitlabOptions, Nginx, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, WEBHDFS_OWNER, WebhdfsContract,
 };
 
 use crate::support::{Spawned, TestRepo, XtaskRun, e2e_enabled, names_in, tools_dir, xtask_cmd, xtask_with_env};
@@ -224,7 +224,7 @@ artifact_caches:
   dir: {{class_name: fs, base_uri: "{dir_cache}"}}
   s3: {{class_name: s3, base_uri: "s3://artifacts/airflow/cache", endpoint: "{s3_endpoint}"}}
   dav: {{class_name: workflow_utils.artifact.FsArtifactCache, base_uri: "{dav}"}}
-  hdfs: {{class_name: workflow_utils.artifact.FsArtifactCache, base_uri: "webhdfs://127.0.0.1:{hdfs_port}/wmf/cache/artifacts"}}
+  hdfs: {{class_name: workflow_utils.artifact.FsArtifactCache, base_uri: "webhdfs://127.0.0.1:{hdfs_port}/wmf/cache/artifacts", user_name: airflow}}
 default_artifact_source: url
 default_artifact_caches: [dir, s3, dav, hdfs]
 artifacts:
@@ -265,7 +265,10 @@ artifacts:
     assert_eq!(count(&access, "GET /maven/org/example/spark/udfs/1.2.0/udfs-1.2.0-shaded.jar HTTP"), 1, "{access}");
     assert_eq!(count(&access, "udfs-1.2.0-shaded.jar.sha1 HTTP"), 1, "{access}");
     assert_eq!(
-        count(gitlab.log().as_str(), "GET /api/v4/projects/42/packages/generic/image-env"),
+        count(
+            gitlab.log().as_str(),
+            "GET /api/v4/projects/42/packages/generic/image-env/0.1.0/image-env-0.1.0.tgz 200"
+        ),
         1,
         "{}",
         gitlab.log()
@@ -432,7 +435,7 @@ fn source_failures_are_reported_and_leave_no_object() {
   url: {{class_name: url}}
 artifact_caches:
   dir: {{class_name: fs, base_uri: cache}}
-  hdfs: {{class_name: webhdfs, base_uri: "webhdfs://127.0.0.1:{port}/cache"}}
+  hdfs: {{class_name: webhdfs, base_uri: "webhdfs://127.0.0.1:{port}/cache", user_name: airflow}}
 default_artifact_source: maven
 default_artifact_caches: [dir, hdfs]
 artifacts:
@@ -504,7 +507,17 @@ artifacts:
     assert_eq!(visible(&cache), ["flaky-1.0.jar", "flaky-1.0.jar.sha256"]);
     assert_eq!(names_in(&cache.join(pad_cache::TMP_DIR)), Vec::<String>::new());
     assert_eq!(visible(&hdfs.data.join("cache")), ["flaky-1.0.jar", "flaky-1.0.jar.sha256"]);
-    assert_eq!(names_in(&hdfs.data.join("cache").join(pad_cache::TMP_DIR)), Vec::<String>::new());
+    // On HDFS an abandoned upload's file may outlive the warm's own clean-up: its DELETE
+    // can reach the namenode before the datanode has created the file it was sent, as on
+    // a real cluster. Such a file is only ever a failed copy under the temporary name,
+    // and a later warm sweeps it once stale (see killed_warm_leaves_no_partial_object…).
+    let left = names_in(&hdfs.data.join("cache").join(pad_cache::TMP_DIR));
+    let failed = ["missing-1.0.jar.", "truncated-1.0.jar.", "wrong-1.0.jar.", "declared.bin."];
+    assert!(
+        left.iter().all(|n| n.ends_with(".part") && failed.iter().any(|f| n.starts_with(f))),
+        "{left:?}\n{}",
+        hdfs.log()
+    );
     // Retries wait 0.5 s, 1 s, 2 s: the whole run stays well under a minute.
     assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
     assert!(out.stderr.contains("error: missing-1.0.jar -> dir:"), "{}", out.stderr);
@@ -529,7 +542,7 @@ fn killed_warm_leaves_no_partial_object_and_reruns() {
     repo.write(
         "artifacts.yaml",
         &format!(
-            "artifact_sources:\n  url: {{class_name: url}}\nartifact_caches:\n  dir: {{class_name: fs, base_uri: cache}}\n  hdfs: {{class_name: webhdfs, base_uri: 'webhdfs://127.0.0.1:{}/cache'}}\n  dav: {{class_name: webdav, base_uri: '{}'}}\ndefault_artifact_source: url\ndefault_artifact_caches: [dir, hdfs, dav]\nartifacts:\n  big.tgz: {{id: '{}'}}\n",
+            "artifact_sources:\n  url: {{class_name: url}}\nartifact_caches:\n  dir: {{class_name: fs, base_uri: cache}}\n  hdfs: {{class_name: webhdfs, base_uri: 'webhdfs://127.0.0.1:{}/cache', user_name: airflow}}\n  dav: {{class_name: webdav, base_uri: '{}'}}\ndefault_artifact_source: url\ndefault_artifact_caches: [dir, hdfs, dav]\nartifacts:\n  big.tgz: {{id: '{}'}}\n",
             hdfs.port,
             nginx.url("cache/k"),
             server.url("big.tgz")
@@ -559,6 +572,12 @@ fn killed_warm_leaves_no_partial_object_and_reruns() {
     // Nothing under the final names, in any cache.
     assert_eq!(visible(&cache), Vec::<String>::new());
     assert!(!hdfs.data.join("cache/big.tgz").exists());
+    // HDFS keeps what an upload wrote before it broke off: the partial file stays under
+    // its temporary name.
+    let hdfs_tmp = hdfs.data.join("cache").join(pad_cache::TMP_DIR);
+    let hdfs_left = names_in(&hdfs_tmp);
+    assert_eq!(hdfs_left.len(), 1, "{hdfs_left:?}\n{}", hdfs.log());
+    assert!(hdfs_left[0].starts_with("big.tgz.") && hdfs_left[0].ends_with(".part"), "{hdfs_left:?}");
     assert!(!nginx.root.join("cache/k/big.tgz").exists());
     let status = run(&repo, &["cache", "status", "--json", file.as_str()], &[]).failure();
     assert!(states(&status).iter().all(|(_, _, state)| state == "missing"), "{}", status.stdout);
@@ -569,14 +588,147 @@ fn killed_warm_leaves_no_partial_object_and_reruns() {
     assert_eq!(left.len(), 1, "{left:?}");
     let aged = std::time::SystemTime::now() - pad_cache::STALE_TMP - Duration::from_secs(60);
     std::fs::File::options().write(true).open(tmp.join(&left[0])).unwrap().set_modified(aged).unwrap();
+    std::fs::File::options().write(true).open(hdfs_tmp.join(&hdfs_left[0])).unwrap().set_modified(aged).unwrap();
 
     // The rerun completes.
     let rerun = cmd.run_unchecked().unwrap();
     assert_eq!(rerun.status.code(), Some(0), "{}\n{}", rerun.stdout, rerun.stderr);
     assert!(rerun.stdout.contains(&format!("{}`, left by an interrupted run", left[0])), "{}", rerun.stdout);
+    let swept_hdfs = format!("webhdfs://127.0.0.1:{}/cache/{}/{}`", hdfs.port, pad_cache::TMP_DIR, hdfs_left[0]);
+    assert!(rerun.stdout.contains(&swept_hdfs), "{swept_hdfs} not in:\n{}", rerun.stdout);
     assert_eq!(names_in(&tmp), Vec::<String>::new());
+    assert_eq!(names_in(&hdfs_tmp), Vec::<String>::new());
     assert_eq!(std::fs::read(cache.join("big.tgz")).unwrap(), big);
     assert_eq!(std::fs::read(hdfs.data.join("cache/big.tgz")).unwrap(), big);
     assert_eq!(std::fs::read(nginx.root.join("cache/k/big.tgz")).unwrap(), big);
     run(&repo, &["cache", "status", file.as_str()], &[]).success();
+}
+
+/// HDFS without `user.name` takes the caller for `dr.who`, who may not write into a
+/// directory another user owns: the warm fails with the 403 the datanode relays from the
+/// namenode (step two of `CREATE`) and says what to set. `user_name`, or a delegation token
+/// of the owner through `delegation_env`, writes; an unknown token is refused.
+#[test]
+fn webhdfs_writes_as_the_configured_user_or_token() {
+    if !e2e_enabled("webhdfs_writes_as_the_configured_user_or_token") {
+        return;
+    }
+    let token = "hdfs-delegation-owner-3f9a";
+    let hdfs = WebhdfsContract::start_with_tokens(&[(token, WEBHDFS_OWNER)]).unwrap();
+    let repo = TestRepo::empty();
+    let data = random_bytes(100_000, 41);
+    write(&repo.root.join("files/tool.jar"), &data);
+    let config = |name: &str, dir: &str, extra: &str| {
+        let text = format!(
+            "artifact_sources:\n  files: {{class_name: fs, base_uri: files}}\nartifact_caches:\n  hdfs: {{class_name: webhdfs, base_uri: 'webhdfs://127.0.0.1:{}/{dir}'{extra}}}\ndefault_artifact_source: files\ndefault_artifact_caches: [hdfs]\nartifacts:\n  tool.jar: {{id: tool.jar}}\n",
+            hdfs.port
+        );
+        repo.write(name, &text);
+        repo.root.join(name).to_string()
+    };
+    let warm = |file: &str, env: &[(&str, &str)]| run(&repo, &["cache", "warm", "--json", file], env);
+
+    // No user: dr.who, refused where HDFS refuses it: making a directory at the namenode,
+    // creating a file in step two, at the datanode.
+    let anonymous = config("anonymous.yaml", "a", "");
+    let failed = warm(&anonymous, &[]).failure();
+    let [(_, _, _, error)] = &outcomes(&failed)[..] else { panic!("{}", failed.stdout) };
+    assert!(error.contains("403") && error.contains("Permission denied: user=dr.who, access=WRITE"), "{error}");
+    let log = hdfs.log();
+    assert!(log.lines().any(|l| l.starts_with("namenode PUT /webhdfs/v1/a") && l.ends_with("op=MKDIRS 403")), "{log}");
+    // The directories there (made by their owner), the file is refused at the datanode.
+    std::fs::create_dir_all(hdfs.data.join("a").join(pad_cache::TMP_DIR)).unwrap();
+    let failed = warm(&anonymous, &[]).failure();
+    let [(_, _, outcome, error)] = &outcomes(&failed)[..] else { panic!("{}", failed.stdout) };
+    assert_eq!(outcome, "failed");
+    assert!(error.contains("403") && error.contains("Permission denied: user=dr.who, access=WRITE"), "{error}");
+    assert!(error.contains("HDFS takes the caller for `dr.who`") && error.contains("set `user_name`"), "{error}");
+    let log = hdfs.log();
+    assert!(
+        log.lines().any(|l| l.starts_with("namenode PUT /webhdfs/v1/a/.pad-tmp/") && l.ends_with("op=CREATE 307")),
+        "{log}"
+    );
+    assert!(
+        log.lines().any(|l| l.starts_with("datanode PUT /webhdfs/v1/a/.pad-tmp/") && l.ends_with("op=CREATE 403")),
+        "{log}"
+    );
+    assert!(!hdfs.data.join("a/tool.jar").exists());
+
+    // The owner, by name.
+    let named = config("named.yaml", "b", ", user_name: airflow");
+    let out = warm(&named, &[]).success();
+    assert!(outcomes(&out).iter().all(|o| o.2 == "copied"), "{}", out.stdout);
+    assert_eq!(std::fs::read(hdfs.data.join("b/tool.jar")).unwrap(), data);
+
+    // "Already exists" comes where Hadoop raises it: not from the namenode's redirect
+    // (step one of CREATE), from the file's creation at the datanode (step two).
+    let url =
+        format!("http://127.0.0.1:{}/webhdfs/v1/b/tool.jar?op=CREATE&overwrite=false&user.name=airflow", hdfs.port);
+    let curl = |args: &[&str]| Cmd::new("curl", &repo.root).args(args).read().unwrap();
+    assert_eq!(curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", &url]), "307");
+    let jar = repo.root.join("files/tool.jar");
+    let answer = curl(&["-s", "-L", "-w", " %{http_code}", "-X", "PUT", "-T", jar.as_str(), &url]);
+    assert!(answer.contains("FileAlreadyExistsException") && answer.ends_with(" 403"), "{answer}");
+    assert_eq!(std::fs::read(hdfs.data.join("b/tool.jar")).unwrap(), data);
+
+    // The owner, by delegation token; an unknown token is refused.
+    let delegated = config("delegated.yaml", "c", ", delegation_env: HDFS_TOKEN");
+    let failed = warm(&delegated, &[("HDFS_TOKEN", "hdfs-delegation-unknown-77aa")]).failure();
+    let [(_, _, _, error)] = &outcomes(&failed)[..] else { panic!("{}", failed.stdout) };
+    assert!(error.contains("403") && error.contains("InvalidToken"), "{error}");
+    assert!(!hdfs.data.join("c/tool.jar").exists());
+    let out = warm(&delegated, &[("HDFS_TOKEN", token)]).success();
+    assert!(outcomes(&out).iter().all(|o| o.2 == "copied"), "{}", out.stdout);
+    assert_eq!(std::fs::read(hdfs.data.join("c/tool.jar")).unwrap(), data);
+}
+
+/// A GitLab before 18.6 sends no `X-Checksum-SHA256`: a GitLab source then checks the
+/// `<file>.sha256` published beside the file, so a damaged download is caught there too.
+#[test]
+fn gitlab_source_before_the_checksum_header_verifies_with_the_published_sha256() {
+    if !e2e_enabled("gitlab_source_before_the_checksum_header_verifies_with_the_published_sha256") {
+        return;
+    }
+    let options = || GitlabOptions { version: Some(GITLAB_BEFORE_CHECKSUM_HEADER), ..GitlabOptions::default() };
+    // The second time the stored file is not what the `.sha256` beside it says (a damaged
+    // or replaced object): it must not be cached.
+    for corrupt in [false, true] {
+        let gitlab = GitlabContract::start(options()).unwrap();
+        let repo = TestRepo::empty();
+        let env = random_bytes(200_000, 51);
+        write(&repo.root.join("build/env.tgz"), &env);
+        let published = if corrupt { sha256(b"other bytes") } else { sha256(&env) };
+        write(&repo.root.join("build/env.tgz.sha256"), format!("{published}  env.tgz\n").as_bytes());
+        let base = format!("{}/projects/{GITLAB_PROJECT}/packages/generic/env/0.1.0", gitlab.api_url());
+        for name in ["env.tgz", "env.tgz.sha256"] {
+            Cmd::new("curl", &repo.root)
+                .args(["-sf", "-X", "PUT", "-H", &format!("PRIVATE-TOKEN: {GITLAB_WRITE_TOKEN}"), "--upload-file"])
+                .arg(repo.root.join("build").join(name).as_str())
+                .arg(format!("{base}/{name}"))
+                .run()
+                .unwrap();
+        }
+        repo.write(
+            "artifacts.yaml",
+            &format!(
+                "artifact_sources:\n  gitlab: {{class_name: gitlab, base_uri: \"{}/projects/{GITLAB_PROJECT}/packages/generic\", token_env: JOB_TOKEN, token_header: JOB-TOKEN}}\nartifact_caches:\n  dir: {{class_name: fs, base_uri: cache}}\ndefault_artifact_source: gitlab\ndefault_artifact_caches: [dir]\nartifacts:\n  env.tgz: {{id: env/0.1.0/env.tgz}}\n",
+                gitlab.api_url()
+            ),
+        );
+        let file = repo.root.join("artifacts.yaml");
+        let warm = run(&repo, &["cache", "warm", "--json", file.as_str()], &[("JOB_TOKEN", GITLAB_JOB_TOKEN)]);
+        let [(_, _, outcome, error)] = &outcomes(&warm)[..] else { panic!("{}\n{}", warm.stdout, warm.stderr) };
+        // The checksum came from the `.sha256` beside the file.
+        let sidecar =
+            format!("GET /api/v4/projects/{GITLAB_PROJECT}/packages/generic/env/0.1.0/env.tgz.sha256 200 token");
+        assert!(gitlab.log().lines().any(|l| l == sidecar), "{}", gitlab.log());
+        if corrupt {
+            assert_eq!(outcome, "failed", "a damaged download was cached");
+            assert!(error.contains("checksum mismatch") && error.contains("env.tgz.sha256"), "{error}");
+            assert!(!repo.root.join("cache/env.tgz").exists());
+        } else {
+            assert_eq!(outcome, "copied", "{error}");
+            assert_eq!(std::fs::read(repo.root.join("cache/env.tgz")).unwrap(), env);
+        }
+    }
 }

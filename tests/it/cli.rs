@@ -53,3 +53,21 @@ fn namespace_commands_check_their_arguments() {
     let help = xtask(&root, &["deploy", "--help"]).success().stdout;
     assert!(help.contains("--namespace <NS>") && help.contains("--data-profile <NAME>"), "{help}");
 }
+
+/// The deploy's test hooks (`FailPoint`, the `Injected` error, the `pad-injected` script
+/// marker) are `cfg(test)` in pad-deploy, so no build of the front end carries them: this
+/// binary is built without `cfg(test)` for its libraries, as a release build is.
+#[test]
+fn the_front_end_carries_no_test_hooks() {
+    let exe = env!("CARGO_BIN_EXE_pad-xtask");
+    let binary = std::fs::read(exe).unwrap();
+    let text = String::from_utf8_lossy(&binary);
+    let contains = |needle: &str| text.contains(needle);
+    // What the deploy does compile in is there: the search reads the real binary.
+    for present in ["the host answered something unexpected", "smoke test"] {
+        assert!(contains(present), "`{present}` is not in {exe}: the search is broken");
+    }
+    for hook in ["pad-injected", "FailPoint", "injected failure at", "test hook", "fail_at"] {
+        assert!(!contains(hook), "{exe} carries the test hook `{hook}`: keep it under #[cfg(test)] in pad-deploy");
+    }
+}

@@ -555,14 +555,40 @@ fn three_hosts_one_cut_off_with_the_failure_limit() {
     assert_eq!(partials(w3), "");
 }
 
-/// The client killed at random points, again and again: whatever the point, the host
-/// serves a complete release, and the next deploy succeeds.
+/// The steps of a deploy as the front end prints them (`<host>: <n>/10 <step>`).
+const STEPS: [&str; 10] =
+    ["connect", "lock", "inspect", "upload", "unpack", "verify", "smoke test", "switch", "prune", "unlock"];
+
+/// The last step `stderr` shows started, as an index into [`STEPS`].
+fn last_step(stderr: &str) -> Option<usize> {
+    stderr.lines().rev().find_map(|line| {
+        let (_, rest) = line.split_once(": ")?;
+        let (number, name) = rest.split_once(' ')?;
+        let (n, total) = number.split_once('/')?;
+        let index = n.parse::<usize>().ok()?.checked_sub(1)?;
+        (total == "10" && STEPS.get(index) == Some(&name)).then_some(index)
+    })
+}
+
+/// The client killed again and again: first as each step of a deploy starts (so every
+/// step is a kill point at least once), then at random points. Whatever the point, the
+/// host serves a complete release, and the next deploy succeeds.
+/// `PAD_DEPLOY_KILL_ROUNDS` (default 20) sets how many rounds; fewer than one per step
+/// would leave steps untested and is refused.
 #[test]
 fn random_kill_points() {
     if !e2e_enabled("random_kill_points") {
         return;
     }
-    let rounds: usize = std::env::var("PAD_DEPLOY_KILL_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(20);
+    let rounds: usize = match std::env::var("PAD_DEPLOY_KILL_ROUNDS") {
+        Ok(value) => value.parse().unwrap_or_else(|_| panic!("PAD_DEPLOY_KILL_ROUNDS={value:?} is not a number")),
+        Err(_) => 20,
+    };
+    assert!(
+        rounds >= STEPS.len(),
+        "PAD_DEPLOY_KILL_ROUNDS={rounds} kills fewer times than a deploy has steps ({}): set at least {0}, or unset it",
+        STEPS.len()
+    );
     let set = WorkerSet::start(WorkerOptions::default());
     let worker = &set.workers()[0];
     let d = Deployer::new(&set);
@@ -572,26 +598,81 @@ fn random_kill_points() {
     let packages: Vec<Utf8PathBuf> = (0..3)
         .map(|i| d.package(&Spec { big: 6 << 20, many: 300, seed: 10 + i, ..Spec::new(&format!("r{i}")) }))
         .collect();
-    // How long a full deploy takes, to spread the kill points over it.
+    // How long a round's deploy takes, to spread the random kill points over it: the
+    // rounds deploy these packages again and again, so after the first of each the host
+    // has their files and a deploy is a switch between releases.
+    for package in &packages {
+        deployed(d.deploy(package, &[]));
+    }
     let started = Instant::now();
     deployed(d.deploy(&packages[0], &[]));
     let full = started.elapsed().as_millis().max(200) as u64;
     let mut known = vec![first];
-    for round in 0..rounds {
+    // How often the client was killed in each step (by the last step it had printed).
+    let mut killed_in = [0usize; STEPS.len()];
+    let mut round = 0;
+    // A targeted kill may come too late for a short step; it is tried again, a few times.
+    let mut tries = [0usize; STEPS.len()];
+    loop {
+        let target = (0..STEPS.len()).find(|s| killed_in[*s] == 0 && tries[*s] < 5);
+        if target.is_none() && round >= rounds {
+            break;
+        }
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let package = &packages[round % packages.len()];
-        let delay = seed % full;
-        let child = d.spawn_deploy(package, &["--lock-wait", "60"]);
-        std::thread::sleep(Duration::from_millis(delay));
-        kill(child);
+        // A targeted round deploys a package the host has none of, so the upload and
+        // the unpack have work to do (the rotating packages' files are all there).
+        let fresh;
+        let package = match target {
+            Some(_) => {
+                let seed = 100 + round as u64;
+                fresh = d.package(&Spec { big: 6 << 20, many: 300, seed, ..Spec::new(&format!("t{round}")) });
+                &fresh
+            }
+            None => &packages[round % packages.len()],
+        };
+        let mut child = d.spawn_deploy(package, &["--lock-wait", "60"]);
+        let how = match target {
+            Some(step) => {
+                tries[step] += 1;
+                // Kill as soon as the step shows.
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while last_step(&child.stderr()).is_none_or(|seen| seen < step)
+                    && child.try_wait().is_none()
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                format!("as `{}` started", STEPS[step])
+            }
+            None => {
+                let delay = seed % full;
+                std::thread::sleep(Duration::from_millis(delay));
+                format!("after {delay} ms of ~{full}")
+            }
+        };
+        let finished = child.try_wait();
+        let stderr = kill(child);
+        let point = last_step(&stderr);
         let current = serving(worker).expect("something serves");
-        eprintln!("round {round}: killed after {delay} ms of ~{full}; serving {current}");
+        match (finished, point) {
+            (None, Some(step)) => {
+                killed_in[step] += 1;
+                eprintln!("round {round}: killed {how}, in `{}`; serving {current}", STEPS[step]);
+            }
+            (None, None) => eprintln!("round {round}: killed {how}, before any step; serving {current}"),
+            (Some(status), _) => eprintln!("round {round}: {how}: the deploy had ended ({status}); serving {current}"),
+        }
         if !known.contains(&current) {
             known.push(current);
         }
+        round += 1;
     }
+    let missed: Vec<&str> = (0..STEPS.len()).filter(|s| killed_in[*s] == 0).map(|s| STEPS[s]).collect();
+    assert!(missed.is_empty(), "the client was never killed in {missed:?}; kills per step: {killed_in:?}");
+    // The kills did something: some round left the host on a release other than the first.
+    assert!(known.len() > 1, "every kill left the first release serving: {known:?}");
     let (last, _) = deployed(d.deploy(&packages[1], &["--lock-wait", "60"]));
     assert_eq!(serving(worker).as_deref(), Some(last.as_str()));
     assert_eq!(partials(worker), "");

@@ -355,8 +355,9 @@ fn publish_and_fetch_through_the_gitlab_contract_server_never_show_the_token() {
         return;
     }
     let token = "glpat-CliDistinctive-Token-93f1";
+    // A Maintainer's token: the round trip replaces a file with --force.
     let server =
-        GitlabContract::start_with_tokens(GitlabOptions::default(), &[(token, "PRIVATE-TOKEN", "write")]).unwrap();
+        GitlabContract::start_with_tokens(GitlabOptions::default(), &[(token, "PRIVATE-TOKEN", "maintain")]).unwrap();
     let toml = "[gitlab]\nkind = \"gitlab\"\napi_url = \"${CI_API_V4_URL}\"\nproject = \"42\"\n";
     let (repo, file) = registry_repo(toml);
     let api = server.api_url();

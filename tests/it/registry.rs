@@ -324,7 +324,23 @@ fn gitlab_contract_round_trip() {
     if !e2e_enabled("gitlab_contract_round_trip") {
         return;
     }
-    let server = GitlabContract::start(GitlabOptions::default()).unwrap();
+    gitlab_round_trip(None);
+}
+
+/// GitLab before 18.6 sends no `X-Checksum-SHA256`: access and job tokens verify with the
+/// packages API's `file_sha256`, deploy tokens with the `.sha256` published beside the file.
+#[test]
+fn gitlab_contract_round_trip_before_the_checksum_header() {
+    if !e2e_enabled("gitlab_contract_round_trip_before_the_checksum_header") {
+        return;
+    }
+    gitlab_round_trip(Some(services::GITLAB_BEFORE_CHECKSUM_HEADER));
+}
+
+/// The whole life of a version on a GitLab of that version (`None`: 18.6).
+fn gitlab_round_trip(version: Option<&'static str>) {
+    let server = GitlabContract::start(GitlabOptions { version, ..GitlabOptions::default() }).unwrap();
+    let old = version.is_some();
     let (repo, registry) = gitlab(&server, "data/airflow-dags", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
     let first = random_bytes(SIZE, 5);
     let second = random_bytes(SIZE, 6);
@@ -335,14 +351,21 @@ fn gitlab_contract_round_trip() {
     assert_eq!(progress.bytes.load(Ordering::SeqCst), SIZE as u64);
     assert_eq!(registry.exists(PACKAGE, VERSION, FILE).unwrap(), Some(sha256(&first)));
 
-    // Idempotent: the packages API says the same sha256 is there, nothing is sent.
+    // Idempotent: the packages API says the same sha256 is there, nothing is sent. The
+    // file went up once, its `.sha256` after it.
     let outcome = registry.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::AlreadyPresent { .. }), "{outcome:?}");
-    assert_eq!(count(&server.log(), "PUT "), 1, "{}", server.log());
+    let log = server.log();
+    let puts: Vec<&str> = log.lines().filter(|l| l.starts_with("PUT ")).collect();
+    let base = format!("PUT /api/v4/projects/data%2Fairflow-dags/packages/generic/{PACKAGE}/{VERSION}/{FILE}");
+    assert_eq!(puts, [format!("{base} 200 token"), format!("{base}.sha256 201 token")], "{}", server.log());
 
     let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &progress).unwrap();
     assert!(std::fs::read(&fetched.path).unwrap() == first);
     assert_eq!(fetched.sha256, sha256(&first));
+    // Without the header, the sha256 came from the package files list.
+    let files_listed = count(&server.log(), "GET /api/v4/projects/data%2Fairflow-dags/packages/1/package_files");
+    assert_eq!(files_listed > 2, old, "{}", server.log());
 
     // Other bytes: refused, then replaced with force (the old package file is deleted).
     let other = package_file(&repo.root.join("b"), &second);
@@ -350,7 +373,9 @@ fn gitlab_contract_round_trip() {
     assert!(matches!(err, RegistryError::Conflict { .. }), "{}", pad_layout::error_chain(&err));
     let outcome = registry.publish(&other, PACKAGE, VERSION, true, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::Replaced { .. }), "{outcome:?}");
-    assert_eq!(count(&server.log(), "DELETE "), 1, "{}", server.log());
+    // The old file and its `.sha256` are deleted (a Maintainer's token).
+    assert_eq!(count(&server.log(), "DELETE "), 2, "{}", server.log());
+    assert_eq!(count(&server.log(), "DELETE /api/v4/projects/data%2Fairflow-dags/packages/1/package_files/"), 2);
     let fetched = registry.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched-2"), &()).unwrap();
     assert!(std::fs::read(&fetched.path).unwrap() == second);
 
@@ -370,6 +395,81 @@ fn gitlab_contract_round_trip() {
     assert!(matches!(outcome, PublishOutcome::AlreadyPresent { .. }), "{outcome:?}");
     let err = deploy.publish(&other, PACKAGE, "1.6.0", false, &()).unwrap_err();
     assert!(matches!(err, RegistryError::Conflict { .. }), "{}", pad_layout::error_chain(&err));
+    let fetched = deploy.fetch(PACKAGE, "1.6.0", FILE, &repo.root.join("fetched-4"), &()).unwrap();
+    assert!(std::fs::read(&fetched.path).unwrap() == first);
+    // Without the header, a deploy token read the `.sha256`, never the packages API.
+    let sidecar = format!("GET /api/v4/projects/42/packages/generic/{PACKAGE}/1.6.0/{FILE}.sha256 200 token");
+    assert_eq!(count(&server.log(), &sidecar) > 0, old, "{}", server.log());
+    let deploy_listed = server.log().lines().any(|l| l.starts_with("GET /api/v4/projects/42/packages?"));
+    assert!(!deploy_listed, "{}", server.log());
+
+    // A version published by another tool, without a `.sha256`: a deploy token cannot
+    // verify it without the header, and says so before downloading anything.
+    let plain = format!("{}/projects/42/packages/generic/{PACKAGE}/1.7.0/{FILE}", server.api_url());
+    pad_process::Cmd::new("curl", &repo.root)
+        .args(["-sf", "-X", "PUT", "-H", &format!("PRIVATE-TOKEN: {}", services::GITLAB_WRITE_TOKEN), "--upload-file"])
+        .arg(file.as_str())
+        .arg(&plain)
+        .run()
+        .unwrap();
+    let dest = repo.root.join("fetched-5");
+    let fetched = deploy.fetch(PACKAGE, "1.7.0", FILE, &dest, &());
+    if old {
+        let err = fetched.unwrap_err();
+        assert!(matches!(err, RegistryError::Protocol { .. }), "{}", pad_layout::error_chain(&err));
+        assert!(err.to_string().contains("GitLab before 18.6") && err.to_string().contains(".sha256"), "{err}");
+        assert_eq!(names_in(&dest), Vec::<String>::new());
+    } else {
+        assert!(std::fs::read(&fetched.unwrap().path).unwrap() == first);
+    }
+}
+
+/// Replacing a file deletes the old one, which GitLab allows a Maintainer only: a
+/// Developer's token and a Developer's job token get a 403 that says what to do, and
+/// nothing changes.
+#[test]
+fn gitlab_contract_force_needs_a_maintainer() {
+    if !e2e_enabled("gitlab_contract_force_needs_a_maintainer") {
+        return;
+    }
+    let server = GitlabContract::start(GitlabOptions::default()).unwrap();
+    let (repo, maintainer) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_WRITE_TOKEN)]);
+    let (first, second) = (random_bytes(20_000, 14), random_bytes(20_000, 15));
+    let file = package_file(&repo.root.join("a"), &first);
+    let other = package_file(&repo.root.join("b"), &second);
+    maintainer.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
+
+    let (_r, developer) = gitlab(&server, "42", &[("GITLAB_TOKEN", services::GITLAB_DEVELOPER_TOKEN)]);
+    // A Developer publishes a new version...
+    let outcome = developer.publish(&other, PACKAGE, "1.5.0", false, &()).unwrap();
+    assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
+    // ...but may not replace one.
+    let err = developer.publish(&other, PACKAGE, VERSION, true, &()).unwrap_err();
+    let shown = pad_layout::error_chain(&err);
+    assert!(matches!(err, RegistryError::Forbidden { .. }), "{shown}");
+    assert!(shown.contains("403") && shown.contains("`GITLAB_TOKEN` may not delete from it"), "{shown}");
+    assert!(shown.contains("needs the Maintainer role") && shown.contains("Maintainer's access token"), "{shown}");
+
+    let (_r, job) = gitlab(&server, "42", &[("CI_JOB_TOKEN", services::GITLAB_JOB_TOKEN)]);
+    let err = job.publish(&other, PACKAGE, VERSION, true, &()).unwrap_err();
+    let shown = pad_layout::error_chain(&err);
+    assert!(matches!(err, RegistryError::Forbidden { .. }), "{shown}");
+    assert!(shown.contains("`CI_JOB_TOKEN` may not delete from it"), "{shown}");
+    assert!(shown.contains("role of the user who started the pipeline"), "{shown}");
+
+    // Nothing was uploaded after the refused deletes: the first bytes are still served.
+    let log = server.log();
+    assert_eq!(count(&log, "DELETE "), 2, "{log}");
+    assert!(log.lines().filter(|l| l.starts_with("DELETE ")).all(|l| l.ends_with(" 403 token")), "{log}");
+    assert_eq!(count(&log, &format!("PUT /api/v4/projects/42/packages/generic/{PACKAGE}/{VERSION}/{FILE}?")), 0);
+    assert_eq!(maintainer.exists(PACKAGE, VERSION, FILE).unwrap(), Some(sha256(&first)));
+    let fetched = developer.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched"), &()).unwrap();
+    assert!(std::fs::read(&fetched.path).unwrap() == first);
+
+    // A Maintainer replaces it.
+    let outcome = maintainer.publish(&other, PACKAGE, VERSION, true, &()).unwrap();
+    assert!(matches!(outcome, PublishOutcome::Replaced { .. }), "{outcome:?}");
+    assert_eq!(maintainer.exists(PACKAGE, VERSION, FILE).unwrap(), Some(sha256(&second)));
 }
 
 #[test]
@@ -385,7 +485,13 @@ fn gitlab_contract_retries_server_errors() {
     let outcome = registry.publish(&file, PACKAGE, VERSION, false, &progress).unwrap();
     assert!(matches!(outcome, PublishOutcome::Uploaded { .. }), "{outcome:?}");
     let log = server.log();
-    assert_eq!(count(&log, "PUT "), 3, "{log}");
+    // Three tries of the file, then its `.sha256`.
+    assert_eq!(count(&log, "PUT "), 4, "{log}");
+    assert_eq!(
+        count(&log, &format!("PUT /api/v4/projects/42/packages/generic/{PACKAGE}/{VERSION}/{FILE}.sha256 201")),
+        1,
+        "{log}"
+    );
     assert_eq!(
         count(
             &log,
@@ -503,16 +609,17 @@ fn gitlab_contract_direct_download_keeps_the_token_home() {
     assert_eq!(objects.len(), 1, "{log}");
     assert!(objects[0].ends_with(" 200 no-token"), "the token followed the redirect:\n{log}");
 
-    // A deploy token cannot ask the packages API: it hashes the stored file to stay
-    // idempotent, and refuses to fetch what it cannot verify.
+    // A deploy token cannot ask the packages API: it reads the `.sha256` published beside
+    // the file (through the same redirect) to stay idempotent and to verify.
     let (_r, deploy) = gitlab(&server, "42", &[("GITLAB_DEPLOY_TOKEN", services::GITLAB_DEPLOY_WRITE_TOKEN)]);
     let outcome = deploy.publish(&file, PACKAGE, VERSION, false, &()).unwrap();
     assert!(matches!(outcome, PublishOutcome::AlreadyPresent { .. }), "{outcome:?}");
-    let dest = repo.root.join("fetched-deploy");
-    let err = deploy.fetch(PACKAGE, VERSION, FILE, &dest, &()).unwrap_err();
-    assert!(matches!(err, RegistryError::Protocol { .. }), "{}", pad_layout::error_chain(&err));
-    assert!(err.to_string().contains("fetch with an access token or a job token"), "{err}");
-    assert_eq!(names_in(&dest), Vec::<String>::new());
+    let fetched = deploy.fetch(PACKAGE, VERSION, FILE, &repo.root.join("fetched-deploy"), &()).unwrap();
+    assert!(std::fs::read(&fetched.path).unwrap() == contents);
+    let log = server.log();
+    let sidecar = format!("GET /api/v4/projects/42/packages/generic/{PACKAGE}/{VERSION}/{FILE}.sha256 302 token");
+    assert_eq!(count(&log, &sidecar), 2, "{log}");
+    assert!(log.lines().filter(|l| l.starts_with("GET /objects/")).all(|l| l.ends_with(" 200 no-token")), "{log}");
 }
 
 /// Collects this thread's log lines, at every level.

@@ -102,6 +102,11 @@ impl Spawned {
         format!("{}{}", self.read(&self.stdout), self.read(&self.stderr))
     }
 
+    /// What it printed on stderr so far.
+    pub(crate) fn stderr(&self) -> String {
+        self.read(&self.stderr)
+    }
+
     /// `kill -9`, then what it had printed on stderr.
     pub(crate) fn kill(mut self) -> String {
         self.running.kill();

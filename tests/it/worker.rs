@@ -13,6 +13,25 @@ use pad_testkit::worker as harness;
 
 use crate::support::{e2e_enabled, shared_target, workspace_root};
 
+/// Says in the test output (past libtest's capture, so a passing run shows it too) what
+/// a test could not prove because its workers are sshd processes on this machine.
+pub(crate) fn unproven(test: &str, what: &str) {
+    use std::io::Write;
+    let line = format!(
+        "NOT PROVEN by {test} (sshd workers: no Docker engine, or PAD_WORKER_BACKEND=sshd): {what}; {}\n",
+        harness::SSHD_UNPROVEN
+    );
+    // Written to the file descriptor, not through eprintln!, which the harness captures.
+    std::io::stderr().write_all(line.as_bytes()).unwrap();
+}
+
+/// A file of this machine that no container can see, to check a worker does not.
+pub(crate) fn host_marker() -> tempfile::NamedTempFile {
+    let marker = tempfile::Builder::new().prefix("pad-host-only-").tempfile_in("/tmp").unwrap();
+    std::fs::write(marker.path(), "this machine\n").unwrap();
+    marker
+}
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerOptions {
@@ -256,12 +275,30 @@ fn two_workers_answer_ssh_run_sudo_and_keep_their_own_files() {
     let all = std::fs::read_to_string(set.known_hosts_file()).unwrap();
     assert_eq!(all.lines().count(), 2, "{all}");
 
-    // The worker's interpreter is Debian's, at the path the host's is.
+    // The worker's interpreter is its own Debian's, at the path the host's is, and
+    // nothing of this machine is visible there. Only containers can show that: an sshd
+    // worker's /usr/bin/python3.11 is this machine's own file.
     let version = "import sys; print(sys.executable, *sys.version_info[:2])";
-    let here = Cmd::new("/usr/bin/python3.11", Utf8Path::new("/")).args(["-c", version]).read().unwrap();
     let out = w1.exec_as_service(&format!("/usr/bin/python3.11 -c '{version}'"));
     assert_ok("python3.11 on the worker", &out);
-    assert_eq!(out.stdout.trim(), here);
+    if set.is_docker() {
+        let here = Cmd::new("/usr/bin/python3.11", Utf8Path::new("/")).args(["-c", version]).read().unwrap();
+        assert_eq!(out.stdout.trim(), here);
+        let marker = host_marker();
+        let path = marker.path().to_str().unwrap();
+        let seen = w1.exec_root(&format!("test -e {path} && echo visible || echo absent"));
+        assert_eq!(seen.stdout, "absent\n", "the worker sees {path} of this machine");
+        // The same inode on the same device would be the same file.
+        let host_python =
+            Cmd::new("stat", Utf8Path::new("/")).args(["-L", "-c", "%i %d", "/usr/bin/python3.11"]).read().unwrap();
+        let worker_python = w1.exec_root("stat -L -c '%i %d' /usr/bin/python3.11").stdout;
+        assert_ne!(host_python.trim(), worker_python.trim(), "the worker's python3.11 is this machine's file");
+    } else {
+        unproven(
+            "two_workers_answer_ssh_run_sudo_and_keep_their_own_files",
+            "that the worker's python3.11 is its own and that it sees nothing of this machine",
+        );
+    }
 
     // Separate filesystems: what one worker writes, the other does not see.
     assert_eq!((w1.service_user.as_str(), w1.airflow_home.as_str()), ("airflow-svc", "/srv/airflow"));
@@ -343,16 +380,19 @@ fn a_tmpfs_airflow_home_is_small_and_fills_up() {
 
 #[test]
 fn the_worker_image_is_built_once() {
-    if !e2e_enabled("the_worker_image_is_built_once")
-        || !harness::Backend::detect().is_ok_and(|b| b == harness::Backend::Docker)
-    {
+    if !e2e_enabled("the_worker_image_is_built_once") {
+        return;
+    }
+    // With PAD_REQUIRE_DOCKER=1 (cargo xtask ci, engine found) a missing engine fails here.
+    let backend = harness::Backend::detect().unwrap_or_else(|e| panic!("{e}"));
+    if backend != harness::Backend::Docker {
+        unproven("the_worker_image_is_built_once", "that the worker image is built from its recipe, once");
         return;
     }
     let first = harness::ensure_image(&work_dir()).unwrap();
     let again = harness::ensure_image(&work_dir()).unwrap();
     assert_eq!(first.tag, again.tag);
     assert!(!again.built, "the image was built again although its recipe did not change");
-    assert!(again.seconds < 5.0, "{again:?}");
     eprintln!(
         "worker image {}: first call {:.1} s (built: {}), cached {:.2} s",
         first.tag, first.seconds, first.built, again.seconds

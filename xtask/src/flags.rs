@@ -189,19 +189,23 @@ pub(crate) enum BenchTarget {
     /// (wiped first), downloads from PyPI and takes minutes.
     Venv(BenchVenvArgs),
     /// Packages: `cargo xtask package` against `tar -czf` and `tar -I pigz -cf` on the same
-    /// files (the repository's shipped files and each project's venv.tar.gz), with sizes,
-    /// ratios and a byte-for-byte reproducibility check. Builds the environments first if
-    /// needed; works in target/bench/package/ (wiped first).
+    /// files (the repository's shipped files and each project's venv.tar.gz), what a user
+    /// would run; and like for like, the peer storing the nested archives too (tar through
+    /// gzip or pigz, the venv.tar.gz files through `pigz -0`). With sizes, ratios and a
+    /// byte-for-byte reproducibility check. Builds the environments first if needed; works
+    /// in target/bench/package/ (wiped first).
     Package(BenchPackageArgs),
     /// Artifact caches: `cache status` over 1,000 warm artifacts and `cache warm` of 200
-    /// missing ones (1–20 MB) from a local Maven repository (nginx) into a directory,
-    /// against a sequential `curl` + `cp` loop doing the same copies; with peak memory.
-    /// Works in target/bench/cache/ (wiped first) and takes a minute or two.
+    /// missing ones (1–20 MB) from a local Maven repository (nginx) into a directory, ours
+    /// with `--jobs N` and `--jobs 1`, against a sequential `curl` + `cp` loop doing the
+    /// same copies and the same loop `N` at a time (`xargs -P N`); with peak memory.
+    /// Works in target/bench/cache/ (wiped first) and takes several minutes.
     Cache(BenchCacheArgs),
     /// Deploys: ours (first, no-op redeploy, a DAG-only change) against the PoC's way
     /// (`scp` the whole archive, then `ssh … sudo -u … tar -xzf` over the old directories)
-    /// on one worker host started for it, with times, bytes moved and ratios; and
-    /// `deploy-local-build` on an unchanged tree. Works in target/bench/deploy/ (wiped
+    /// on one worker host started for it, with times, bytes moved and ratios (the no-op
+    /// both in process and as a `deploy` process); and `deploy-local-build` on an
+    /// unchanged tree. Works in target/bench/deploy/ (wiped
     /// first); stops the worker at the end.
     Deploy(BenchDeployArgs),
     /// YAML DAGs: `render` and `render --check` of 500 generated YAML DAGs, and Airflow's

@@ -55,7 +55,7 @@ pub(crate) enum Origin {
         auth: Option<(&'static str, Secret)>,
         /// Checksum files to try, strongest first; the first one found counts.
         checksums: Vec<(Algorithm, String)>,
-        /// GitLab reports the sha256 in `X-Checksum-SHA256`.
+        /// GitLab (18.6 and later) reports the sha256 in `X-Checksum-SHA256`.
         checksum_header: bool,
     },
     File {
@@ -170,7 +170,10 @@ pub(crate) fn resolve(artifact: &Artifact, source: &SourceDef, env: Env<'_>) -> 
                 },
                 None => None,
             };
-            Ok(Origin::Http { url, auth, checksums: Vec::new(), checksum_header: true })
+            // GitLab sends X-Checksum-SHA256 from 18.6 on; before that, the `.sha256` that
+            // `cargo xtask publish` puts beside each file is the published checksum.
+            let checksums = vec![(Algorithm::Sha256, format!("{url}.sha256"))];
+            Ok(Origin::Http { url, auth, checksums, checksum_header: true })
         }
     }
 }

@@ -157,10 +157,12 @@ impl Cache {
                         None => None,
                     },
                 };
-                (
-                    Backend::Webhdfs(webhdfs),
-                    "`user_name` and the token named by `delegation_env`, and that they may write there",
-                )
+                let credentials = if webhdfs.user_name.is_none() && webhdfs.delegation.is_none() {
+                    "`user_name` or `delegation_env`: with neither, HDFS takes the caller for `dr.who`, who may not write; set `user_name` to the user that owns the directory (or a delegation token of that user in `delegation_env`)"
+                } else {
+                    "`user_name` and the token named by `delegation_env`, and that they may write there"
+                };
+                (Backend::Webhdfs(webhdfs), credentials)
             }
         };
         let options = Options { tmp_dir: TMP_DIR, user_agent: http::USER_AGENT, body_timeout: http::BODY_TIMEOUT };

@@ -1,13 +1,13 @@
 //! Failures the unit tests inject: a deploy stopped at a chosen point as if its client
 //! were killed there, with no clean-up of its own. Only test builds can choose a point;
 //! in any other build a [`FailAt`] is empty and never fires, and [`DeployError`] has no
-//! variant for it.
-
-use pad_process::shell_quote as q;
+//! variant for it; the script marker (`pad-injected`) is not compiled in either
+//! (`tests/it/cli.rs` checks the front end's binary for all of them).
 
 use crate::{DeployError, Step};
 
 /// The exit status of a script stopped by a fail point.
+#[cfg(test)]
 const STATUS: i32 = 86;
 
 /// Where a test stops a deploy.
@@ -82,11 +82,24 @@ pub(crate) fn is_injected(_err: &DeployError) -> bool {
 }
 
 /// The lines that stop a host's script where it stands (`label` names the place).
+#[cfg(test)]
 pub(crate) fn stop_script(label: &str) -> String {
-    format!("echo {}; exit {STATUS}\n", q(&format!("pad-injected {label}")))
+    format!("echo {}; exit {STATUS}\n", pad_process::shell_quote(&format!("pad-injected {label}")))
+}
+
+/// Nothing: outside tests no script is ever stopped (and the marker is not in the build).
+#[cfg(not(test))]
+pub(crate) fn stop_script(_label: &str) -> String {
+    String::new()
 }
 
 /// A script that [`stop_script`] stopped, as the error of `host` at `step`.
+#[cfg(test)]
 pub(crate) fn stopped(host: &str, step: Step, status: i32, output: &str) -> Option<DeployError> {
     if status == STATUS && output.contains("pad-injected") { injected(host, step) } else { None }
+}
+
+#[cfg(not(test))]
+pub(crate) fn stopped(_host: &str, _step: Step, _status: i32, _output: &str) -> Option<DeployError> {
+    None
 }

@@ -30,6 +30,12 @@ impl EnvVars {
     /// each) or `sshd` (one sshd each on a loopback address); default: Docker when an
     /// engine answers.
     pub const PAD_WORKER_BACKEND: &'static str = "PAD_WORKER_BACKEND";
+    /// Set to `1` by `cargo xtask ci` when a Docker engine answers: the worker tests must
+    /// then run in containers, and fail rather than fall back to sshd workers.
+    pub const PAD_REQUIRE_DOCKER: &'static str = "PAD_REQUIRE_DOCKER";
+    /// Set (to anything but empty or `false`) by CI services (GitLab CI, GitHub Actions,
+    /// …): `cargo xtask ci` then refuses to run without a Docker engine.
+    pub const CI: &'static str = "CI";
     /// Where Airflow lives; the local deploy target defaults to it.
     pub const AIRFLOW_HOME: &'static str = "AIRFLOW_HOME";
     /// GitLab CI's branch or tag name, used for the version when HEAD is detached.

@@ -5,6 +5,18 @@
 //! Every request carries exactly one of `PRIVATE-TOKEN`, `JOB-TOKEN` or `DEPLOY-TOKEN`.
 //! Redirects are followed by hand so the token never goes to another host (GitLab
 //! redirects downloads to object storage when direct download is on).
+//!
+//! How a published file's sha256 is learned, by GitLab version and token kind:
+//! - GitLab 18.6 and later send it with every generic package download in
+//!   `X-Checksum-SHA256` (gitlab-org/gitlab!210599), unless the download is redirected to
+//!   object storage.
+//! - The packages API's package files list has `file_sha256` on every version
+//!   (<https://docs.gitlab.com/api/packages/#list-package-files>); personal, project and
+//!   group access tokens and CI job tokens may read it, deploy tokens may not ("Deploy
+//!   tokens can't be used with the GitLab public API").
+//! - So that a deploy token can verify on any version, `publish` also uploads
+//!   `<file>.sha256` (`<hex>  <file>`, as `sha256sum` writes it) into the same package
+//!   version, after the file, as the generic stores do.
 
 use std::fs::File;
 
@@ -15,7 +27,7 @@ use ureq::http::Response;
 
 use crate::http::{self, Secret, error_message, join_segments, origin, resolve_location, transport, with_retries};
 use crate::{Fetched, RegistryError, TransferProgress};
-use pad_store::checksum::{HashingReader, is_sha256_hex};
+use pad_store::checksum::{HashingReader, is_sha256_hex, parse_sha256, sidecar, sidecar_text};
 use pad_store::{Download, StoreError};
 
 /// The header that carries a deploy token.
@@ -47,8 +59,8 @@ pub(crate) struct GitLab {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RemoteFile {
     pub(crate) sha256: String,
-    /// `(package id, package file id)` of every file of that name, when the packages API
-    /// told us (needed to delete them).
+    /// `(package id, package file id)` of every file of that name and of its
+    /// `<file>.sha256`, when the packages API told us (needed to delete them).
     pub(crate) ids: Vec<(u64, u64)>,
 }
 
@@ -138,10 +150,16 @@ impl GitLab {
                 Listing::Items(items) => items,
                 Listing::Forbidden => return self.probe_download(package, version, file),
             };
-            found.extend(files.into_iter().filter(|f| f.file_name == file).map(|f| (entry.id, f)));
+            let checksum_name = sidecar(file);
+            found.extend(
+                files
+                    .into_iter()
+                    .filter(|f| f.file_name == file || f.file_name == checksum_name)
+                    .map(|f| (entry.id, f)),
+            );
         }
         // Downloads serve the newest file of a name; ids grow with time.
-        let Some((_, newest)) = found.iter().max_by_key(|(_, f)| f.id) else {
+        let Some((_, newest)) = found.iter().filter(|(_, f)| f.file_name == file).max_by_key(|(_, f)| f.id) else {
             return Ok(None);
         };
         let sha256 = match &newest.file_sha256 {
@@ -158,8 +176,9 @@ impl GitLab {
     }
 
     /// `exists` through the generic packages API: a download's `X-Checksum-SHA256`
-    /// header (the body is not read), or, when a redirect to object storage dropped the
-    /// header, the sha256 of the body, streamed and thrown away.
+    /// header (the body is not read); without it (GitLab before 18.6, or a redirect to
+    /// object storage), the `<file>.sha256` published beside it; and only for a file
+    /// published without one, the sha256 of the body, streamed and thrown away.
     fn probe_download(&self, package: &str, version: &str, file: &str) -> Result<Option<RemoteFile>, RegistryError> {
         let url = self.file_url(package, version, file);
         let (mut response, checksum, attempts) = self.get_following(&url)?;
@@ -174,19 +193,67 @@ impl GitLab {
         if status != 200 {
             return Err(self.status_error(&url, response, attempts, Action::Read));
         }
-        let sha256 = match checksum {
-            Some(sha256) => sha256,
-            None => {
-                let mut reader = HashingReader::new(response.body_mut().as_reader(), &());
-                std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| RegistryError::TransferIo {
-                    registry: self.registry.clone(),
-                    url: url.clone(),
-                    source,
-                })?;
-                reader.finish().0
-            }
-        };
+        let sha256 =
+            match checksum {
+                Some(sha256) => sha256,
+                None => match self.published_checksum(package, version, file)? {
+                    Some(sha256) => sha256,
+                    None => {
+                        tracing::debug!(
+                            registry = self.registry,
+                            url,
+                            "no checksum header and no .sha256: hashing the file"
+                        );
+                        let mut reader = HashingReader::new(response.body_mut().as_reader(), &());
+                        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| {
+                            RegistryError::TransferIo { registry: self.registry.clone(), url: url.clone(), source }
+                        })?;
+                        reader.finish().0
+                    }
+                },
+            };
         Ok(Some(RemoteFile { sha256, ids: Vec::new() }))
+    }
+
+    /// The sha256 in the `<file>.sha256` beside a file, if there is one.
+    fn published_checksum(&self, package: &str, version: &str, file: &str) -> Result<Option<String>, RegistryError> {
+        let name = sidecar(file);
+        let url = self.file_url(package, version, &name);
+        let (mut response, _, attempts) = self.get_following(&url)?;
+        match response.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            _ => return Err(self.status_error(&url, response, attempts, Action::Read)),
+        }
+        let text = response.body_mut().with_config().limit(4096).read_to_string().map_err(|err| {
+            RegistryError::Protocol { registry: self.registry.clone(), url: url.clone(), detail: err.to_string() }
+        })?;
+        match parse_sha256(&text) {
+            Some(sha256) => Ok(Some(sha256)),
+            None => Err(RegistryError::Protocol {
+                registry: self.registry.clone(),
+                url,
+                detail: format!("`{name}` does not hold a sha256: publish the version again with --force"),
+            }),
+        }
+    }
+
+    /// Uploads `<file>.sha256` beside a file just uploaded (see the module's doc).
+    pub(crate) fn upload_checksum(&self, url: &str, file: &str, sha256: &str) -> Result<(), RegistryError> {
+        let url = sidecar(url);
+        let text = sidecar_text(sha256, file);
+        let (response, attempts) = with_retries(&self.registry, &url, |_| {
+            self.agent
+                .put(&url)
+                .header(self.auth.header, self.auth.token.expose())
+                .header("Content-Type", "text/plain")
+                .send(text.as_bytes())
+                .map_err(|err| transport(&self.registry, &url, err))
+        })?;
+        if !response.status().is_success() {
+            return Err(self.status_error(&url, response, attempts, Action::Upload));
+        }
+        Ok(())
     }
 
     /// Uploads `path` (of known sha256 and size), retrying server errors; checks the
@@ -264,8 +331,10 @@ impl GitLab {
         Ok(())
     }
 
-    /// Downloads a file into `dest_dir`, checked against the `X-Checksum-SHA256` header
-    /// (or, when a redirect to object storage dropped it, the packages API).
+    /// Downloads a file into `dest_dir`, checked against the `X-Checksum-SHA256` header;
+    /// without it (GitLab before 18.6, or a redirect to object storage), against the
+    /// packages API's `file_sha256`, or for a deploy token, which may not read that API,
+    /// the `<file>.sha256` published beside it.
     pub(crate) fn fetch(
         &self,
         package: &str,
@@ -283,14 +352,21 @@ impl GitLab {
             location: url.clone(),
         };
         let (mut response, mut header_sha) = self.open_download(&url, &not_published)?;
+        // A deploy token learns the sha256 before the download, so nothing is
+        // transferred that cannot be verified.
+        let mut sidecar_sha = None;
         if header_sha.is_none() && self.deploy_token() {
-            return Err(RegistryError::Protocol {
-                registry: self.registry.clone(),
-                url,
-                detail: format!(
-                    "the download came without its {CHECKSUM_HEADER} header (object storage direct download?), and a deploy token may not ask the packages API for the sha256: fetch with an access token or a job token, or have GitLab proxy downloads"
-                ),
-            });
+            sidecar_sha = self.published_checksum(package, version, file)?;
+            if sidecar_sha.is_none() {
+                return Err(RegistryError::Protocol {
+                    registry: self.registry.clone(),
+                    url,
+                    detail: format!(
+                        "the download came without its {CHECKSUM_HEADER} header (GitLab before 18.6, or object storage direct download), there is no `{}` beside it, and a deploy token may not ask the packages API for the sha256: fetch with an access token or a job token, or publish the version again with this toolchain (it uploads the `.sha256`)",
+                        sidecar(file)
+                    ),
+                });
+            }
         }
         let mut download = Download::start(dest_dir, file, progress).map_err(|err| self.local(err))?;
         let mut attempt = 1;
@@ -308,7 +384,7 @@ impl GitLab {
                 Err(err) => return Err(self.local(err)),
             }
         }
-        let expected = match header_sha {
+        let expected = match header_sha.or(sidecar_sha) {
             Some(sha) => sha,
             None => match self.exists(package, version, file)? {
                 Some(remote) => remote.sha256,
@@ -475,9 +551,13 @@ impl GitLab {
                         "publish to",
                         "use a token with the `api` scope and at least the Developer role (or a deploy token with `write_package_registry`), and check that the package is not protected",
                     ),
+                    Action::Delete if self.auth.header == "JOB-TOKEN" => (
+                        "delete from",
+                        "replacing a published file (--force) deletes the old one, which needs the Maintainer role, and a CI job token has the role of the user who started the pipeline: run the pipeline as a Maintainer, publish with a Maintainer's access token in GITLAB_TOKEN, or delete the file in GitLab (Deploy > Package registry) and publish without --force",
+                    ),
                     Action::Delete => (
                         "delete from",
-                        "replacing a published file deletes the old one, which needs the Maintainer role: use such a token, or delete the file in GitLab (Deploy > Package registry)",
+                        "replacing a published file (--force) deletes the old one, which needs the Maintainer role: use a Maintainer's access token, or delete the file in GitLab (Deploy > Package registry) and publish without --force",
                     ),
                 };
                 let hint = format!("the credentials from `{variable}` may not {action} it: {fix}");

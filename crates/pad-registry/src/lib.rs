@@ -30,11 +30,13 @@
 //! # GitLab
 //!
 //! Uploads are `PUT …/packages/generic/<package>/<version>/<file>?select=package_file`,
-//! checked against the `file_sha256` GitLab returns; downloads are `GET` on the same path,
-//! checked against `X-Checksum-SHA256` (or, when a redirect to object storage dropped that
-//! header, against the packages API). What is already published comes from the packages
-//! API (`/packages`, then `/packages/:id/package_files`); deploy tokens may not use that
-//! API, so with one it comes from a download's header instead. Server errors (5xx) and
+//! checked against the `file_sha256` GitLab returns, then `<file>.sha256` beside it;
+//! downloads are `GET` on the same path, checked against `X-Checksum-SHA256` (GitLab 18.6
+//! and later), or without it (older GitLab, or a redirect to object storage) against the
+//! packages API, or for a deploy token the `<file>.sha256`. What is already published
+//! comes from the packages API (`/packages`, then `/packages/:id/package_files`); deploy
+//! tokens may not use that API, so with one it comes from a download's header or the
+//! `<file>.sha256` instead. Server errors (5xx) and
 //! broken connections are retried with backoff, up to 4 tries; 4xx never are. Replacing a
 //! file (`force`) deletes the old package file first, which needs the Maintainer role.
 //!
@@ -200,6 +202,7 @@ impl Registry {
                     gitlab.delete(&remote.ids)?;
                 }
                 gitlab.upload(file, &location, &sha256, bytes, progress)?;
+                gitlab.upload_checksum(&location, file_name, &sha256)?;
                 Ok(outcome(location, bytes, sha256, previous.map(|r| r.sha256)))
             }
             Backend::Store(store) => {

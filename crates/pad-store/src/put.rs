@@ -8,7 +8,10 @@
 //! - WebDAV: a streamed `PUT` to the temporary directory, then `MOVE`; or, when the
 //!   server cannot move, a `PUT` in place, with the old `.sha256` removed first so the
 //!   object counts as absent until its new checksum is written;
-//! - WebHDFS: `CREATE` of a temporary file, then `RENAME`.
+//! - WebHDFS: `CREATE` of a temporary file, then `RENAME`. HDFS shows a file at its path
+//!   while it is written and keeps what was written when an upload breaks off, so the
+//!   temporary name alone carries the atomicity; a killed run's partial file is left
+//!   in the temporary directory for [`Store::sweep`].
 //!
 //! A `PUT` by hand runs on a thread of its own, fed through a bounded channel, so the
 //! caller can stream one source into several stores at once.

@@ -234,13 +234,19 @@ impl Store {
         download.finish(&self.location(key), &expected)
     }
 
-    /// Removes what interrupted runs left in a directory store's temporary directory:
-    /// files untouched for `older_than` (a copy in progress writes every moment);
-    /// returns their paths. Elsewhere nothing is swept: an S3 upload is invisible until
-    /// it completes (an abandoned multipart upload is the bucket lifecycle rule
-    /// `AbortIncompleteMultipartUpload`'s job), and a WebDAV or WebHDFS temporary object
-    /// outlives its run only if the run dies between the upload and the rename.
+    /// Removes what interrupted runs left in the temporary directory of a directory or
+    /// WebHDFS store: files untouched for `older_than` (a copy in progress writes every
+    /// moment); returns their paths (locations, for WebHDFS). HDFS keeps the part of a
+    /// file written before its upload broke off (it closes an abandoned file at its last
+    /// length), so a killed run leaves a partial `.part` file there as on a directory.
+    /// Elsewhere nothing is swept: an S3 upload is invisible until it completes (an
+    /// abandoned multipart upload is the bucket lifecycle rule
+    /// `AbortIncompleteMultipartUpload`'s job), and a WebDAV server (nginx) writes a `PUT`
+    /// to a file of its own and renames it when the body is complete.
     pub fn sweep(&self, older_than: Duration) -> Vec<String> {
+        if let Kind::Webhdfs(_) = &self.kind {
+            return self.sweep_listed(older_than);
+        }
         let Kind::Fs { root } = &self.kind else { return Vec::new() };
         let Ok(entries) = root.join(self.tmp_dir).read_dir_utf8() else { return Vec::new() };
         let now = SystemTime::now();
@@ -258,6 +264,44 @@ impl Store {
             match removed {
                 Ok(()) => swept.push(entry.path().to_string()),
                 Err(err) => tracing::warn!("cannot remove the stale temporary file {}: {err}", entry.path()),
+            }
+        }
+        swept.sort();
+        swept
+    }
+
+    /// `sweep` through the storage's listing (`LISTSTATUS` for WebHDFS, which cannot
+    /// list recursively: one directory at a time).
+    fn sweep_listed(&self, older_than: Duration) -> Vec<String> {
+        let now = SystemTime::now();
+        let mut dirs = vec![format!("{}/", self.tmp_dir)];
+        let mut swept = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            let entries = match self.blocking.list(&dir) {
+                Ok(entries) => entries,
+                Err(err) if err.kind() == ErrorKind::NotFound => continue,
+                Err(err) => {
+                    tracing::warn!("cannot list {}: {err}", self.location(&dir));
+                    continue;
+                }
+            };
+            for entry in entries {
+                let (path, meta) = (entry.path(), entry.metadata());
+                if meta.is_dir() {
+                    // The listing names the directory itself too: only go down.
+                    if path.len() > dir.len() && path.starts_with(&dir) {
+                        dirs.push(path.to_owned());
+                    }
+                    continue;
+                }
+                let age = meta.last_modified().and_then(|t| now.duration_since(SystemTime::from(t)).ok());
+                if age.is_none_or(|age| age <= older_than) {
+                    continue;
+                }
+                match self.delete(path) {
+                    Ok(()) => swept.push(self.location(path)),
+                    Err(err) => tracing::warn!("cannot remove the stale temporary file {}: {err}", self.location(path)),
+                }
             }
         }
         swept.sort();

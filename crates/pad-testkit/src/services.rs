@@ -22,10 +22,10 @@ mod gitlab;
 mod s3;
 mod webdav;
 
-pub use contract::{EchoServer, FaultServer, WebhdfsContract};
+pub use contract::{EchoServer, FaultServer, WEBHDFS_OWNER, WebhdfsContract};
 pub use gitlab::{
-    GITLAB_DEPLOY_TOKEN, GITLAB_DEPLOY_WRITE_TOKEN, GITLAB_JOB_TOKEN, GITLAB_PROJECT, GITLAB_READ_TOKEN,
-    GITLAB_WRITE_TOKEN, GitlabContract, GitlabOptions,
+    GITLAB_BEFORE_CHECKSUM_HEADER, GITLAB_DEPLOY_TOKEN, GITLAB_DEPLOY_WRITE_TOKEN, GITLAB_DEVELOPER_TOKEN,
+    GITLAB_JOB_TOKEN, GITLAB_PROJECT, GITLAB_READ_TOKEN, GITLAB_WRITE_TOKEN, GitlabContract, GitlabOptions,
 };
 pub use s3::{MOTO, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 pub use webdav::{DAV_PASSWORD, DAV_USER, Nginx};

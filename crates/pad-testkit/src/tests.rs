@@ -42,3 +42,20 @@ fn a_server_that_exits_first_fails_with_its_log() {
     assert!(text.contains("broken exited") && text.contains("cannot bind"), "{text}");
     assert!(path.join("broken.log").is_file());
 }
+
+#[test]
+fn required_docker_never_falls_back_to_sshd() {
+    use crate::worker::Backend;
+    let (up, down) = (|| true, || false);
+    // Without the requirement: the variable, else the engine, else sshd.
+    assert_eq!(Backend::choose(None, false, up).unwrap(), Backend::Docker);
+    assert_eq!(Backend::choose(None, false, down).unwrap(), Backend::Sshd);
+    assert_eq!(Backend::choose(Some("sshd"), false, up).unwrap(), Backend::Sshd);
+    // With it (cargo xtask ci found an engine): Docker, or an error that says why.
+    assert_eq!(Backend::choose(None, true, up).unwrap(), Backend::Docker);
+    let err = Backend::choose(None, true, down).unwrap_err().to_string();
+    assert!(err.contains("PAD_REQUIRE_DOCKER=1") && err.contains("does not answer"), "{err}");
+    let err = Backend::choose(Some("sshd"), true, up).unwrap_err().to_string();
+    assert!(err.contains("PAD_WORKER_BACKEND=sshd"), "{err}");
+    assert!(Backend::choose(Some("podman"), false, up).unwrap_err().to_string().contains("use `docker` or `sshd`"));
+}

@@ -57,16 +57,47 @@ pub enum Backend {
     Sshd,
 }
 
+/// Set to `1` (by `cargo xtask ci` when the engine answers): Docker or nothing.
+pub const REQUIRE_DOCKER_VAR: &str = pad_layout::EnvVars::PAD_REQUIRE_DOCKER;
+
+/// What the sshd fallback cannot show, since its workers share this machine's kernel and,
+/// apart from a few paths mounted over, its filesystem: each worker test that relies on
+/// one of these says so in its output when it runs on the fallback.
+pub const SSHD_UNPROVEN: &str = "the sshd fallback shares this machine's filesystem (apart from /srv/airflow, ~deployer/.ssh and /etc/sudoers.d) and kernel, so it cannot show that a worker sees nothing of this machine, that its /usr/bin/python3.11 is its own, or that a release works on a separate host; run with a Docker engine to prove those";
+
 impl Backend {
-    /// `PAD_WORKER_BACKEND` when set, else Docker when an engine answers, else sshd.
+    /// `PAD_WORKER_BACKEND` when set, else Docker when an engine answers, else sshd; with
+    /// `PAD_REQUIRE_DOCKER=1`, Docker only: an engine that does not answer is an error.
     pub fn detect() -> Result<Backend, KitError> {
-        match std::env::var(BACKEND_VAR).ok().as_deref().filter(|v| !v.is_empty()) {
-            Some("docker") => Ok(Backend::Docker),
-            Some("sshd") => Ok(Backend::Sshd),
-            Some(other) => Err(failed(format!("{BACKEND_VAR}={other}: use `docker` or `sshd`"))),
-            None if docker::engine_answers() => Ok(Backend::Docker),
-            None => Ok(Backend::Sshd),
+        let required = std::env::var(REQUIRE_DOCKER_VAR).is_ok_and(|v| v == "1");
+        Backend::choose(std::env::var(BACKEND_VAR).ok().as_deref(), required, docker::engine_answers)
+    }
+
+    /// `detect`'s rule, given `PAD_WORKER_BACKEND`, `PAD_REQUIRE_DOCKER=1`, and a way to
+    /// ask whether the engine answers.
+    pub(crate) fn choose(
+        variable: Option<&str>,
+        required: bool,
+        engine_answers: impl Fn() -> bool,
+    ) -> Result<Backend, KitError> {
+        let chosen = match variable.filter(|v| !v.is_empty()) {
+            Some("docker") => Backend::Docker,
+            Some("sshd") => Backend::Sshd,
+            Some(other) => return Err(failed(format!("{BACKEND_VAR}={other}: use `docker` or `sshd`"))),
+            None if engine_answers() => Backend::Docker,
+            None => Backend::Sshd,
+        };
+        if required && chosen == Backend::Sshd {
+            let why = if engine_answers() {
+                format!("{BACKEND_VAR}=sshd asks for the fallback")
+            } else {
+                "the Docker engine does not answer (`docker version`)".to_owned()
+            };
+            return Err(failed(format!(
+                "{REQUIRE_DOCKER_VAR}=1 (set by `cargo xtask ci` when it found the engine): the workers must be containers, but {why}; start the engine (`systemctl start docker`), or unset {REQUIRE_DOCKER_VAR} to run on the sshd fallback, which proves less"
+            )));
         }
+        Ok(chosen)
     }
 }
 

@@ -204,6 +204,15 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
     let noop = median(&noop_runs);
     rows.push(ours_row("ours: no-op redeploy", noop, noop_runs, &last.expect("at least one run")));
 
+    // The same no-op as a user runs it: `cargo xtask deploy`, a process of its own that
+    // starts, reads the repository and connects, as the PoC's way pays for its scp and ssh.
+    let process_row = deploy_process_runs(root, &repo_dir, &base.path, runs, false)?;
+    let noop_process = process_row.seconds;
+    rows.push(process_row);
+    let through_cargo = deploy_process_runs(root, &repo_dir, &base.path, runs, true)?;
+    let noop_cargo = through_cargo.seconds;
+    rows.push(through_cargo);
+
     note("ours: DAG-only change");
     let (report, seconds) = timed(|| deploy(root, target, &dag_package.path, None));
     let dag_row = ours_row("ours: DAG-only change", seconds, Vec::new(), &report?);
@@ -247,11 +256,33 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
         rows.push(row);
     }
 
-    let mut targets = vec![Target {
-        target: "no-op redeploy >= 20x faster than the PoC's way",
-        measured: format!("{:.1}x ({:.2} s vs {:.2} s repeated)", poc_seconds / noop, noop, poc_seconds),
-        met: Some(poc_seconds / noop >= 20.0),
-    }];
+    let mut targets = vec![
+        Target {
+            target: "no-op redeploy >= 20x faster than the PoC's way (ours in process)",
+            measured: format!("{:.1}x ({:.2} s vs {:.2} s repeated)", poc_seconds / noop, noop, poc_seconds),
+            met: Some(poc_seconds / noop >= 20.0),
+        },
+        Target {
+            target: "no-op redeploy >= 20x faster than the PoC's way (ours as a `cargo xtask deploy` process)",
+            measured: format!(
+                "{:.1}x ({:.2} s vs {:.2} s repeated)",
+                poc_seconds / noop_process,
+                noop_process,
+                poc_seconds
+            ),
+            met: Some(poc_seconds / noop_process >= 20.0),
+        },
+        Target {
+            target: "no-op redeploy >= 20x faster than the PoC's way (ours typed as `cargo xtask deploy`, cargo's start included)",
+            measured: format!(
+                "{:.1}x ({:.2} s vs {:.2} s repeated)",
+                poc_seconds / noop_cargo,
+                noop_cargo,
+                poc_seconds
+            ),
+            met: Some(poc_seconds / noop_cargo >= 20.0),
+        },
+    ];
     let allowed = dag_change.changed_bytes + DAG_SLACK;
     targets.push(Target {
         target: "DAG-only change moves <= changed bytes + 64 KiB",
@@ -285,7 +316,10 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
         met: local_row.map(|r| r.seconds <= 1.0),
     });
     notes.push(format!(
-        "ours = pad_deploy::deploy in process over SSH (ssh2) to one worker, wall time; the PoC's way = \
+        "ours = pad_deploy::deploy in process over SSH (ssh2) to one worker, wall time, except the row \
+         `as a process` (this binary run as `deploy --target {TARGET} --package …`, what `cargo xtask deploy` \
+         runs once built) and the row `cargo xtask deploy` (the same typed through cargo: its start and \
+         freshness check included), process start to exit; the PoC's way = \
          system scp of the archive to {POC_ARCHIVE}, then ssh + sudo -n -u {} sh -c 'rm -rf dags projects, \
          tar -xzf, tar -xzf each venv.tar.gz' in a directory beside AIRFLOW_HOME",
         worker::SERVICE_USER
@@ -310,6 +344,50 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchDeployArgs) -> Result<ExitCode> {
         print_text(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The no-op redeploy of `package` as a child process (`deploy --target … --package …`
+/// in the scratch repository): this binary, or with `through_cargo` the command a user
+/// types, `cargo xtask deploy …` in this workspace (cargo's start and freshness check
+/// included); `runs` times after one run that is not counted; the row has their median.
+fn deploy_process_runs(
+    root: &Utf8Path,
+    repo: &Utf8Path,
+    package: &Utf8Path,
+    runs: usize,
+    through_cargo: bool,
+) -> Result<Row> {
+    let exe = std::env::current_exe().context("finding this program")?;
+    let exe = Utf8PathBuf::from_path_buf(exe).map_err(|p| anyhow::anyhow!("{} is not UTF-8", p.display()))?;
+    let target_dir = crate::workspace(root).target_dir;
+    let args = ["--repo", repo.as_str(), "deploy", "--target", TARGET, "--package", package.as_str()];
+    let (cmd, step) = if through_cargo {
+        let cmd = pad_testkit::cargo(root).arg("xtask").args(args);
+        (cmd, "ours: no-op redeploy, `cargo xtask deploy`")
+    } else {
+        (Cmd::new(exe.as_str(), repo).args(args), "ours: no-op redeploy, as a process")
+    };
+    let cmd = cmd.env(pad_layout::EnvVars::PAD_TARGET_DIR, target_dir.as_str());
+    let mut times = Vec::new();
+    for run in 0..=runs {
+        note(&format!("{step}: run {run} of {runs} (run 0 is not counted)"));
+        let (finished, seconds) = timed(|| cmd.run_unchecked());
+        let finished = finished?;
+        if !finished.status.success() {
+            bail!("`{cmd}` failed:\n{}{}", finished.stdout, finished.stderr);
+        }
+        if run > 0 {
+            times.push(seconds);
+        }
+    }
+    Ok(Row {
+        step: step.to_owned(),
+        seconds: median(&times),
+        runs: times,
+        bytes_moved: None,
+        parts: Vec::new(),
+        deploy: None,
+    })
 }
 
 /// One deploy of `package` to the worker (into `namespace`, if given); any host that does
@@ -474,10 +552,10 @@ fn print_text(report: &Report) {
     println!("package {} ({}, {} files; projects {})", p.path, human_size(p.size), p.files, p.projects.join(", "));
     let d = &report.dag_change;
     println!("DAG-only change: {} bytes appended to {} (now {} bytes)", d.changed_bytes, d.file, d.file_bytes);
-    println!("{:<36} {:>8} {:>14}", "step", "seconds", "bytes moved");
+    println!("{:<44} {:>8} {:>14}", "step", "seconds", "bytes moved");
     for row in &report.rows {
         let bytes = row.bytes_moved.map_or_else(|| "-".to_owned(), |b| format!("{b} B"));
-        println!("{:<36} {:>8.3} {:>14}", row.step, row.seconds, bytes);
+        println!("{:<44} {:>8.3} {:>14}", row.step, row.seconds, bytes);
         if !row.parts.is_empty() {
             let parts: Vec<String> = row
                 .parts

@@ -32,14 +32,16 @@ const NEEDS: &[Need] = &[
         probe: &["sh", "-c", "command -v ssh && command -v ssh-keygen"],
         apt: &["openssh-client"],
     },
-    // Workers are containers when a Docker client is there; without one, each is an sshd
-    // on a loopback address, which needs sshd, sudo and iptables on this machine.
+    // Workers are containers when a Docker engine answers (a client alone is not enough:
+    // the tests ask the engine); without one, each is an sshd on a loopback address, which
+    // needs sshd, sudo and iptables on this machine. `run` then says what that leaves
+    // unproven, and refuses it under CI.
     Need {
-        what: "a Docker client, or else sshd, sudo and iptables for the worker fallback",
+        what: "a Docker engine that answers, or else sshd, sudo and iptables for the worker fallback",
         probe: &[
             "sh",
             "-c",
-            "command -v docker || { test -x /usr/sbin/sshd && command -v sudo && command -v iptables; }",
+            "docker version --format '{{.Server.Version}}' || { test -x /usr/sbin/sshd && command -v sudo && command -v iptables; }",
         ],
         apt: &["openssh-server", "sudo", "iptables"],
     },
@@ -89,4 +91,10 @@ fn missing_names(root: &Utf8Path) -> Vec<&'static str> {
 
 fn is_root(root: &Utf8Path) -> bool {
     Cmd::new("id", root).arg("-u").read().is_ok_and(|uid| uid == "0")
+}
+
+/// The version of the Docker engine, when one answers (`docker version` asks the
+/// engine; a client without one fails).
+pub(super) fn docker_engine(root: &Utf8Path) -> Option<String> {
+    Cmd::new("docker", root).args(["version", "--format", "{{.Server.Version}}"]).read().ok().filter(|v| !v.is_empty())
 }

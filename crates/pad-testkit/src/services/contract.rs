@@ -12,8 +12,13 @@ const WEBHDFS: &str = include_str!("webhdfs_contract_server.py");
 const FAULT: &str = include_str!("fault_server.py");
 const ECHO: &str = include_str!("echo_server.py");
 
+/// The user that owns the WebHDFS contract server's files: only it (as `user.name`, or
+/// through a delegation token) may write; a caller without either is `dr.who`.
+pub const WEBHDFS_OWNER: &str = "airflow";
+
 /// The WebHDFS contract server (`webhdfs_contract_server.py`): a namenode and a datanode
-/// on 127.0.0.1 implementing the documented REST calls, files under `data`.
+/// on 127.0.0.1 implementing the documented REST calls, files under `data`, owned by
+/// [`WEBHDFS_OWNER`].
 pub struct WebhdfsContract {
     server: Server,
     pub port: u16,
@@ -24,17 +29,27 @@ pub struct WebhdfsContract {
 
 impl WebhdfsContract {
     pub fn start() -> Result<WebhdfsContract, KitError> {
+        WebhdfsContract::start_with_tokens(&[])
+    }
+
+    /// With delegation tokens, `(token, user)`.
+    pub fn start_with_tokens(tokens: &[(&str, &str)]) -> Result<WebhdfsContract, KitError> {
         let (dir, path) = server_dir()?;
         let data = path.join("data");
         let (port, datanode) = free_ports()?;
-        let args = [
+        let mut args = vec![
             "--port".into(),
             port.to_string(),
             "--datanode-port".into(),
             datanode.to_string(),
             "--data".into(),
             data.to_string(),
+            "--owner".into(),
+            WEBHDFS_OWNER.to_owned(),
         ];
+        for (token, user) in tokens {
+            args.extend(["--delegation".into(), format!("{token}={user}")]);
+        }
         let mut server = python_server("webhdfs-contract", WEBHDFS, &path, &args)?;
         server.wait_for(port)?;
         Ok(WebhdfsContract { server, port, data, _dir: dir })

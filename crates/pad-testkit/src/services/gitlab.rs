@@ -10,8 +10,13 @@ use crate::server::{Server, free_port};
 const SOURCE: &str = include_str!("gitlab_contract_server.py");
 
 pub const GITLAB_PROJECT: &str = "42";
+/// A Maintainer's personal access token: publishes, and deletes (`publish --force`).
 pub const GITLAB_WRITE_TOKEN: &str = "glpat-contract-write-5d1e";
+/// A Developer's personal access token: publishes, may not delete.
+pub const GITLAB_DEVELOPER_TOKEN: &str = "glpat-contract-developer-4a07";
+/// A Reporter's personal access token: reads only.
 pub const GITLAB_READ_TOKEN: &str = "glpat-contract-read-93ab";
+/// A CI job token of a pipeline a Developer started: it has that user's role.
 pub const GITLAB_JOB_TOKEN: &str = "glcbt-contract-job-77c0";
 /// A deploy token with `read_package_registry` only.
 pub const GITLAB_DEPLOY_TOKEN: &str = "gldt-contract-deploy-1f6b";
@@ -27,7 +32,14 @@ pub struct GitlabOptions {
     pub max_file_size: Option<u64>,
     pub stale_listing: bool,
     pub direct_download: bool,
+    /// The GitLab version to behave as, `MAJOR.MINOR`; `None` is 18.6, the first to send
+    /// `X-Checksum-SHA256` on downloads.
+    pub version: Option<&'static str>,
 }
+
+/// A GitLab release before downloads carried `X-Checksum-SHA256` (18.6): 17.11, the
+/// last minor of the 17 series.
+pub const GITLAB_BEFORE_CHECKSUM_HEADER: &str = "17.11";
 
 /// The GitLab generic packages contract server on 127.0.0.1.
 pub struct GitlabContract {
@@ -41,11 +53,13 @@ impl GitlabContract {
         GitlabContract::start_with_tokens(options, &[])
     }
 
-    /// With extra `(token, header, access)` entries.
+    /// With extra `(token, header, access)` entries; `access` is `read`, `write` (a
+    /// Developer) or `maintain` (a Maintainer).
     pub fn start_with_tokens(options: GitlabOptions, extra: &[(&str, &str, &str)]) -> Result<GitlabContract, KitError> {
         let (dir, path) = server_dir()?;
         let mut tokens = serde_json::json!({
-            GITLAB_WRITE_TOKEN: {"header": "PRIVATE-TOKEN", "access": "write"},
+            GITLAB_WRITE_TOKEN: {"header": "PRIVATE-TOKEN", "access": "maintain"},
+            GITLAB_DEVELOPER_TOKEN: {"header": "PRIVATE-TOKEN", "access": "write"},
             GITLAB_READ_TOKEN: {"header": "PRIVATE-TOKEN", "access": "read"},
             GITLAB_JOB_TOKEN: {"header": "JOB-TOKEN", "access": "write"},
             GITLAB_DEPLOY_TOKEN: {"header": "DEPLOY-TOKEN", "access": "read"},
@@ -69,6 +83,8 @@ impl GitlabContract {
             config_file.to_string(),
             "--fail-puts".into(),
             options.fail_puts.to_string(),
+            "--gitlab-version".into(),
+            options.version.unwrap_or("18.6").to_owned(),
         ];
         for (on, flag) in [
             (options.corrupt_downloads, "--corrupt-downloads"),

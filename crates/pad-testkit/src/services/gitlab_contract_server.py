@@ -9,14 +9,25 @@ It implements exactly the documented behaviour pad-registry relies on, and nothi
   and the file name is already in the package; 400 "400 Bad request - File is too large"
   over the size limit; 401 without a valid token; 403 for a token without write access;
   404 "404 Project Not Found" for an unknown project.
-- GET  the same path: the newest file of that name, with X-Checksum-SHA256;
-  404 for an unknown project (also what a private project looks like without a token),
-  package or file; 401 for an invalid token.
+- GET  the same path: the newest file of that name; from GitLab 18.6 on (--gitlab-version,
+  default 18.6) with X-Checksum-SHA256, before that without it (the header came with
+  gitlab-org/gitlab!210599, in 18.6); 404 for an unknown project (also what a private
+  project looks like without a token), package or file; 401 for an invalid token.
 - GET  /api/v4/projects/:id/packages?package_type=&package_name=&package_version=
   (package_name matches as a substring, as GitLab's does) and
   GET  /api/v4/projects/:id/packages/:package_id/package_files, paginated with
   per_page/page and X-Next-Page.
-- DELETE /api/v4/projects/:id/packages/:package_id/package_files/:file_id: 204.
+- DELETE /api/v4/projects/:id/packages/:package_id/package_files/:file_id: 204 for a
+  Maintainer, 403 for anyone less (gitlab-org/gitlab!60970: "Without authorization to delete
+  file ... 403 Forbidden"; deleting packages takes the Maintainer role in practice, see
+  gitlab-org/gitlab#592019, whatever the user docs say about Developers).
+
+Roles, as GitLab has them: each token is configured with an "access" of "read" (a
+Reporter's personal or project access token, or a deploy token with
+read_package_registry), "write" (a Developer: may publish, may not delete; a CI job token
+acts with the role of the user who started the pipeline, so the test job token is a
+Developer's) or "maintain" (a Maintainer: may also delete). A deploy token
+(write_package_registry) may publish and download through the generic packages API only.
 
 Tokens are accepted in PRIVATE-TOKEN, JOB-TOKEN or DEPLOY-TOKEN, each only in the header
 of its kind; the packages API does not take deploy tokens ("Deploy tokens do not have access
@@ -63,6 +74,7 @@ class State:
         self.stale_listing = args.stale_listing
         self.direct_download = args.direct_download
         self.port = args.port
+        self.version = tuple(int(part) for part in args.gitlab_version.split(".")[:2])
         # {"42": "group/project"}: a project is found by id or by its path.
         self.projects = config["projects"]
         # {"token": {"header": "PRIVATE-TOKEN", "access": "write" | "read"}}
@@ -163,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
         if pid is None:
             self.drain()
             return self.error(404, "404 Project Not Found")
-        if access != "write":
+        if access not in ("write", "maintain"):
             self.drain()
             return self.error(403, "403 Forbidden")
         name, version, file_name = (unquote(s) for s in rest[2:])
@@ -284,7 +296,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.send_file(record, headers=[("X-Checksum-SHA256", record["file_sha256"])])
+        headers = [("X-Checksum-SHA256", record["file_sha256"])] if state.version >= (18, 6) else []
+        self.send_file(record, headers=headers)
 
     def send_file(self, record, headers):
         state = self.server.state
@@ -352,16 +365,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         state = self.server.state
-        status, access = self.token_access()
-        if status != "ok":
+        # The packages API: a deploy token counts as no token, and without one a private
+        # project does not exist.
+        status, access = self.token_access(("PRIVATE-TOKEN", "JOB-TOKEN"))
+        if status == "bad":
             return self.error(401, "401 Unauthorized")
         project, rest, _ = self.route()
         pid = state.project(project) if project else None
-        if pid is None:
+        if pid is None or status == "none":
             return self.error(404, "404 Project Not Found")
         if len(rest) != 4 or rest[0] != "packages" or rest[2] != "package_files":
             return self.error(404, "404 Not Found")
-        if access != "write":
+        if access != "maintain":
             return self.error(403, "403 Forbidden")
         with state.lock:
             record = next(
@@ -396,13 +411,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data", required=True, help="where uploads are stored")
-    parser.add_argument("--config", required=True, help="JSON: {projects: {id: path}, tokens: {token: {header, access}}}")
+    parser.add_argument("--config", required=True, help="JSON: {projects: {id: path}, tokens: {token: {header, access: read|write|maintain}}}")
     parser.add_argument("--fail-puts", type=int, default=0)
     parser.add_argument("--corrupt-downloads", action="store_true")
     parser.add_argument("--no-duplicates", action="store_true")
     parser.add_argument("--max-file-size", type=int)
     parser.add_argument("--stale-listing", action="store_true")
     parser.add_argument("--direct-download", action="store_true")
+    parser.add_argument("--gitlab-version", default="18.6", help="the GitLab version to behave as (MAJOR.MINOR)")
     args = parser.parse_args()
     with open(args.config) as f:
         config = json.load(f)

@@ -3,18 +3,37 @@
 It implements the documented WebHDFS REST calls the cache uses, as Hadoop describes them
 (https://hadoop.apache.org/docs/stable/hadoop-project-dist/hadoop-hdfs/WebHDFS.html):
 
-- the namenode (``--port``) answers ``GETFILESTATUS``, ``MKDIRS``, ``RENAME``, ``DELETE``
-  and ``LISTSTATUS`` itself, and redirects ``CREATE`` and ``OPEN`` to the datanode:
+- the namenode (``--port``) answers ``GETFILESTATUS``, ``MKDIRS``, ``RENAME``, ``DELETE``,
+  ``LISTSTATUS`` and ``LISTSTATUS_BATCH`` itself, and redirects ``CREATE`` and ``OPEN`` to the datanode:
   ``307 Temporary Redirect`` with a ``Location`` header, or, with ``noredirect=true``,
   ``200`` and ``{"Location": ...}``. A ``CREATE`` sent to the namenode carries no data.
 - the datanode (``--datanode-port``) takes the data of ``CREATE`` (``Content-Length`` or
   chunked) and answers ``201 Created``, and serves ``OPEN``.
 - errors are ``{"RemoteException": {"exception", "javaClassName", "message"}}`` with
-  404 (FileNotFoundException), 403 (FileAlreadyExistsException, AccessControlException)
-  or 400 (IllegalArgumentException), as Hadoop sends them. ``RENAME`` answers
-  ``{"boolean": false}`` when the source is missing or the destination exists.
+  404 (FileNotFoundException), 403 (FileAlreadyExistsException, AccessControlException,
+  SecurityException: Hadoop's ExceptionHandler maps SecurityException and every other
+  IOException to 403) or 400 (IllegalArgumentException), as Hadoop sends them. ``RENAME``
+  answers ``{"boolean": false}`` when the source is missing or the destination exists.
 - ``CREATE`` makes missing parent directories, as HDFS does.
-- with ``--user NAME``, every call must carry ``user.name=NAME`` (else 403).
+
+As HDFS writes (the behaviours the cache's own protocol must cope with):
+
+- The namenode's step of ``CREATE`` only picks a datanode and redirects; it checks
+  neither permissions nor whether the file exists. Both are checked when the datanode
+  creates the file through the namenode (``ClientProtocol.create``), so a
+  ``FileAlreadyExistsException`` (``overwrite=false``) or an ``AccessControlException``
+  comes back from the datanode, in step two.
+- The file is at its path from the moment the datanode creates it: a reader sees it
+  growing while it is written, and an upload that breaks off leaves what was written
+  (HDFS recovers the lease and closes the file at its last length). Nothing is written
+  under a temporary name and renamed.
+
+Users, as an insecure (simple authentication) cluster has them: the caller is
+``user.name`` when given, else the user of a ``delegation`` token (``--delegation
+TOKEN=USER``; an unknown token is a 403 SecurityException), else ``dr.who``
+(``hadoop.http.staticuser.user``'s default). Everything under ``--data`` belongs to
+``--owner`` (default ``airflow``) with mode 755/644, so only the owner, or the superuser
+``hdfs``, may create, make directories, rename or delete; anyone may read.
 
 Files live under ``--data``. Every request is logged on stdout as
 ``<role> METHOD /path op=OP STATUS``.
@@ -31,6 +50,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFIX = "/webhdfs/v1"
+SUPERUSER = "hdfs"
+# The owner of every file, set from --owner (file_status reads it).
+OWNER = ["airflow"]
 
 
 def remote_exception(exception, java_class, message):
@@ -38,11 +60,12 @@ def remote_exception(exception, java_class, message):
 
 
 class State:
-    def __init__(self, data, namenode_port, datanode_port, user):
+    def __init__(self, data, namenode_port, datanode_port, owner, tokens):
         self.data = data
         self.namenode_port = namenode_port
         self.datanode_port = datanode_port
-        self.user = user
+        self.owner = owner
+        self.tokens = tokens  # {delegation token: user}
         self.lock = threading.Lock()
 
     def local(self, hdfs_path):
@@ -63,7 +86,7 @@ def file_status(local, suffix=""):
         "group": "supergroup",
         "length": 0 if is_dir else st.st_size,
         "modificationTime": int(st.st_mtime * 1000),
-        "owner": "hdfs",
+        "owner": OWNER[0],
         "pathSuffix": suffix,
         "permission": "755" if is_dir else "644",
         "replication": 0 if is_dir else 3,
@@ -149,19 +172,42 @@ def make_handler(state, role):
                     got += len(block)
             return True
 
-        def check_user(self, query, op):
-            if state.user and query.get("user.name") != state.user:
-                self.send_json(
-                    403,
-                    remote_exception(
-                        "SecurityException",
-                        "java.lang.SecurityException",
-                        f"Failed to obtain user group information: user.name must be {state.user}",
-                    ),
-                    op,
-                )
-                return False
-            return True
+        def caller(self, query, op):
+            """The user the call acts as, or None after answering 403 for a bad token."""
+            token = query.get("delegation")
+            if token is not None and "user.name" not in query:
+                user = state.tokens.get(token)
+                if user is None:
+                    self.send_json(
+                        403,
+                        remote_exception(
+                            "SecurityException",
+                            "java.lang.SecurityException",
+                            "Failed to obtain user group information: "
+                            "org.apache.hadoop.security.token.SecretManager$InvalidToken: "
+                            "token can't be found in cache",
+                        ),
+                        op,
+                    )
+                    return None
+                return user
+            return query.get("user.name") or "dr.who"
+
+        def may_write(self, user, path, op):
+            """False after answering 403 when `user` may not write under `path`."""
+            if user in (state.owner, SUPERUSER):
+                return True
+            parent = "/".join(path.rstrip("/").split("/")[:-1]) or "/"
+            self.send_json(
+                403,
+                remote_exception(
+                    "AccessControlException",
+                    "org.apache.hadoop.security.AccessControlException",
+                    f'Permission denied: user={user}, access=WRITE, inode="{parent}":{state.owner}:supergroup:drwxr-xr-x',
+                ),
+                op,
+            )
+            return False
 
         def redirect(self, path, query, op):
             target_query = {k: v for k, v in query.items() if k != "noredirect"}
@@ -194,8 +240,10 @@ def make_handler(state, role):
             op = query.get("op", "").upper()
             if path is None:
                 return self.send_json(404, {"error": "not a WebHDFS path"}, op)
-            if not self.check_user(query, op):
+            user = self.caller(query, op)
+            if user is None:
                 return None
+            self.user = user
             try:
                 local = state.local(path)
             except ValueError:
@@ -220,10 +268,31 @@ def make_handler(state, role):
                 else:
                     entries = [file_status(local)]
                 return self.send_json(200, {"FileStatuses": {"FileStatus": entries}}, op)
+            if method == "GET" and op == "LISTSTATUS_BATCH":
+                # Hadoop 2.8+: a directory's entries in name order, at most dfs.ls.limit
+                # (1000) at a time, from after startAfter; remainingEntries says how many
+                # are left.
+                if not os.path.exists(local):
+                    return self.not_found(path, op)
+                if not os.path.isdir(local):
+                    entries = [file_status(local)]
+                else:
+                    names = sorted(os.listdir(local))
+                    after = query.get("startAfter")
+                    if after:
+                        names = [n for n in names if n > after]
+                    entries = [file_status(os.path.join(local, n), n) for n in names]
+                batch, rest = entries[:1000], entries[1000:]
+                listing = {"partialListing": {"FileStatuses": {"FileStatus": batch}}, "remainingEntries": len(rest)}
+                return self.send_json(200, {"DirectoryListing": listing}, op)
             if method == "GET" and op == "OPEN":
                 if not os.path.isfile(local):
                     return self.not_found(path, op)
                 return self.redirect(path, query, op)
+            if method == "PUT" and op in ("MKDIRS", "RENAME") and not self.may_write(self.user, path, op):
+                return None
+            if method == "DELETE" and op == "DELETE" and not self.may_write(self.user, path, op):
+                return None
             if method == "PUT" and op == "MKDIRS":
                 with state.lock:
                     if os.path.isfile(local):
@@ -239,16 +308,7 @@ def make_handler(state, role):
                     os.makedirs(local, exist_ok=True)
                 return self.send_json(200, {"boolean": True}, op)
             if method == "PUT" and op == "CREATE":
-                if os.path.exists(local) and query.get("overwrite", "false") != "true":
-                    return self.send_json(
-                        403,
-                        remote_exception(
-                            "FileAlreadyExistsException",
-                            "org.apache.hadoop.fs.FileAlreadyExistsException",
-                            f"{path} for client 127.0.0.1 already exists",
-                        ),
-                        op,
-                    )
+                # Step one only picks a datanode: no existence or permission check here.
                 return self.redirect(path, query, op)
             if method == "PUT" and op == "RENAME":
                 destination = query.get("destination", "")
@@ -299,18 +359,36 @@ def make_handler(state, role):
 
         def datanode(self, path, local, query, op):
             if self.command == "PUT" and op == "CREATE":
+                # The datanode creates the file through the namenode, which checks the
+                # caller's permission and, without overwrite=true, that it is new.
+                if not self.may_write(self.user, path, op):
+                    self.read_body()
+                    return None
                 with state.lock:
-                    os.makedirs(os.path.dirname(local), exist_ok=True)
-                # Written beside the target and renamed: a broken upload leaves no file,
-                # as an HDFS file that was never closed is not visible whole.
-                partial = f"{local}._COPYING_.{threading.get_ident()}"
-                complete = self.write_body_to(partial)
+                    if os.path.exists(local) and query.get("overwrite", "false") != "true":
+                        exists = True
+                    else:
+                        exists = False
+                        os.makedirs(os.path.dirname(local), exist_ok=True)
+                        open(local, "wb").close()
+                if exists:
+                    self.read_body()
+                    return self.send_json(
+                        403,
+                        remote_exception(
+                            "FileAlreadyExistsException",
+                            "org.apache.hadoop.fs.FileAlreadyExistsException",
+                            f"{path} for client 127.0.0.1 already exists",
+                        ),
+                        op,
+                    )
+                # Written in place: visible while it grows, and kept when the upload
+                # breaks off (HDFS closes an abandoned file at its last length).
+                complete = self.write_body_to(local)
                 if not complete:
-                    os.remove(partial)
                     self.log(op, "aborted")
                     self.close_connection = True
                     return None
-                os.replace(partial, local)
                 self.send_response(201)
                 self.send_header("Location", f"hdfs://127.0.0.1:8020{path}")
                 self.send_header("Content-Length", "0")
@@ -369,10 +447,15 @@ def main():
     parser.add_argument("--port", type=int, required=True, help="the namenode's HTTP port")
     parser.add_argument("--datanode-port", type=int, required=True)
     parser.add_argument("--data", required=True, help="the directory that holds the file system")
-    parser.add_argument("--user", default="", help="require user.name=USER on every call")
+    parser.add_argument("--owner", default="airflow", help="the user that owns the file system's files")
+    parser.add_argument(
+        "--delegation", action="append", default=[], metavar="TOKEN=USER", help="a delegation token and its user"
+    )
     args = parser.parse_args()
     os.makedirs(args.data, exist_ok=True)
-    state = State(os.path.abspath(args.data), args.port, args.datanode_port, args.user)
+    OWNER[0] = args.owner
+    tokens = dict(entry.split("=", 1) for entry in args.delegation)
+    state = State(os.path.abspath(args.data), args.port, args.datanode_port, args.owner, tokens)
     datanode = ThreadingHTTPServer(("127.0.0.1", args.datanode_port), make_handler(state, "datanode"))
     namenode = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(state, "namenode"))
     threading.Thread(target=datanode.serve_forever, daemon=True).start()
