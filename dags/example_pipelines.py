@@ -13,6 +13,8 @@ import shlex
 
 import pendulum
 
+import pad_runtime
+
 try:  # Airflow 3
     from airflow.sdk import DAG, TaskGroup
 except ImportError:  # Airflow 2
@@ -27,8 +29,11 @@ except ImportError:  # Airflow 2
 def _env(name: str, default: str | None = None) -> str:
     """The worker's environment variable `name` (from the release's .env), read when the DAG loads.
 
-    AIRFLOW_HOME is the Airflow home the DAG runs under, as the `project` tasks use it.
+    AIRFLOW_HOME is the Airflow home the DAG runs under; DATA_ROOT is the data root of the
+    namespace the DAG is deployed in (`pad_runtime.data_root`).
     """
+    if name == "DATA_ROOT":
+        return pad_runtime.data_root
     value = _airflow_home() if name == "AIRFLOW_HOME" else os.environ.get(name)
     if value is None or (value == "" and default is not None):
         if default is not None:
@@ -53,7 +58,7 @@ def _airflow_home() -> str:
 AIRFLOW_HOME = _airflow_home()
 
 dag = DAG(
-    dag_id="example_pipelines",
+    dag_id=pad_runtime.dag_id("example_pipelines"),
     description="Both example projects in one DAG, declared in YAML: image-matching writes the day's\nmatches, then archive-sync plans the copy of them to a mirror.\n",
     schedule="30 4 * * *",
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
@@ -74,11 +79,11 @@ match_images = BashOperator(
     task_id="match_images",
     bash_command=shlex.join(
         [
-            os.path.join(AIRFLOW_HOME, "image-matching", "venv", "bin", "python"),
+            pad_runtime.python("image-matching"),
             "-m",
             "image_matching",
             "--output",
-            _env("AIRFLOW_HOME") + "/data/example-pipelines/matches/{{ ds }}/matches.tsv",
+            os.path.join(_env("DATA_ROOT"), "example-pipelines/matches/{{ ds }}/matches.tsv"),
             "--snapshot",
             "{{ ds }}",
         ]
@@ -90,16 +95,16 @@ plan_mirror = BashOperator(
     task_id="plan_mirror",
     bash_command=shlex.join(
         [
-            os.path.join(AIRFLOW_HOME, "archive-sync", "venv", "bin", "python"),
+            pad_runtime.python("archive-sync"),
             "-m",
             "archive_sync",
             "plan",
             "--source",
-            _env("AIRFLOW_HOME") + "/data/example-pipelines/matches/{{ ds }}",
+            os.path.join(_env("DATA_ROOT"), "example-pipelines/matches/{{ ds }}"),
             "--dest",
-            _env("AIRFLOW_HOME") + "/data/example-pipelines/mirror/{{ ds }}",
+            os.path.join(_env("DATA_ROOT"), "example-pipelines/mirror/{{ ds }}"),
             "--manifest",
-            _env("AIRFLOW_HOME") + "/data/example-pipelines/manifests/{{ ds }}.txt",
+            os.path.join(_env("DATA_ROOT"), "example-pipelines/manifests/{{ ds }}.txt"),
         ]
     ),
     dag=dag, task_group=pipelines,

@@ -177,7 +177,9 @@ fn the_example_yaml_dag_runs_both_projects_in_both_series() {
     let env = [("PAD_TARGET_DIR", target.as_str()), ("AIRFLOW_HOME", home.as_str())];
     xtask_with_env(&repo.root, &["--repo", repo.root.as_str(), "deploy-local-build"], &env).success();
 
-    let data = home.join("data/example-pipelines");
+    // The plain deploy's data root (`${DATA_ROOT}` in the YAML).
+    let data = home.join("data/prod/example-pipelines");
+    let current = std::fs::read_link(home.join("current")).unwrap();
     for series in ["2.10", "3.3"] {
         let airflow = built_airflow(&target.join(format!("venvs/airflow-{series}")));
         // Each series its own database.
@@ -195,9 +197,10 @@ fn the_example_yaml_dag_runs_both_projects_in_both_series() {
         let test = run(&["dags", "test", "example_pipelines", LOGICAL_DATE]);
         let log = format!("{}\n{}", test.stdout, test.stderr);
         assert!(test.status.success(), "{series}: dags test failed:\n{log}");
-        // Both tasks ran the shipped environments.
+        // Both tasks ran the shipped environments of the current release.
         for project in ["image-matching", "archive-sync"] {
-            assert!(log.contains(&format!("{home}/{project}/venv/bin/python")), "{series}: {project} not run:\n{log}");
+            let python = format!("{home}/{}/projects/{project}/venv/bin/python", current.display());
+            assert!(log.contains(&python), "{series}: {project} not run with {python}:\n{log}");
         }
         let matches = data.join("matches").join(LOGICAL_DATE).join("matches.tsv");
         check_matches(&std::fs::read_to_string(&matches).unwrap_or_else(|e| panic!("{series}: {matches}: {e}\n{log}")));

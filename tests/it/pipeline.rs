@@ -407,7 +407,10 @@ fn two_merge_requests_and_production_side_by_side_on_one_worker() {
     assert!(run.status.success(), "{}\n{}", run.stdout, run.stderr);
     let written = worker.exec_as_service(&format!("cd {home}/data && find . -type f | sort")).stdout;
     assert!(written.contains(&format!("./{}/image-matching/2024-01-01/matches.tsv", slugs[0])), "{written}");
-    assert!(written.lines().all(|f| f.starts_with(&format!("./{}/", slugs[0]))), "written outside its data root:\n{written}");
+    assert!(
+        written.lines().all(|f| f.starts_with(&format!("./{}/", slugs[0]))),
+        "written outside its data root:\n{written}"
+    );
 
     // Stopping the first review: its namespace goes, the other review and production stay.
     let before_other = worker.exec_as_service(&format!("readlink {home}/namespaces/{}/current", slugs[1])).stdout;

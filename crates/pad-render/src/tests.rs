@@ -98,6 +98,8 @@ fn good_yaml_renders_to_python() {
 
         import pendulum
 
+        import pad_runtime
+
         try:  # Airflow 3
             from airflow.sdk import DAG, TaskGroup
         except ImportError:  # Airflow 2
@@ -112,8 +114,11 @@ fn good_yaml_renders_to_python() {
         def _env(name: str, default: str | None = None) -> str:
             """The worker's environment variable `name` (from the release's .env), read when the DAG loads.
 
-            AIRFLOW_HOME is the Airflow home the DAG runs under, as the `project` tasks use it.
+            AIRFLOW_HOME is the Airflow home the DAG runs under; DATA_ROOT is the data root of the
+            namespace the DAG is deployed in (`pad_runtime.data_root`).
             """
+            if name == "DATA_ROOT":
+                return pad_runtime.data_root
             value = _airflow_home() if name == "AIRFLOW_HOME" else os.environ.get(name)
             if value is None or (value == "" and default is not None):
                 if default is not None:
@@ -138,7 +143,7 @@ fn good_yaml_renders_to_python() {
         AIRFLOW_HOME = _airflow_home()
 
         dag = DAG(
-            dag_id="good",
+            dag_id=pad_runtime.dag_id("good"),
             description="Sync, then report.",
             schedule="0 3 * * *",
             start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
@@ -160,7 +165,7 @@ fn good_yaml_renders_to_python() {
             task_id="sync",
             bash_command=shlex.join(
                 [
-                    os.path.join(AIRFLOW_HOME, "archive-sync", "venv", "bin", "python"),
+                    pad_runtime.python("archive-sync"),
                     "-m",
                     "archive_sync",
                     "plan",
@@ -175,12 +180,12 @@ fn good_yaml_renders_to_python() {
             task_id="report",
             bash_command=shlex.join(
                 [
-                    os.path.join(AIRFLOW_HOME, "loose", "venv", "bin", "python"),
+                    pad_runtime.python("loose"),
                     "-m",
                     "loose",
                 ]
             ),
-            cwd=os.path.join(AIRFLOW_HOME, "loose"),
+            cwd=pad_runtime.project_dir("loose"),
             dag=dag, task_group=pipelines,
         )
 
@@ -432,14 +437,14 @@ fn spark_submit_ships_the_environment_and_jars_from_their_cache() {
                     "--master",
                     "yarn",
                     "--archives",
-                    os.path.join(AIRFLOW_HOME, "archive-sync", "venv.tar.gz") + "#venv",
+                    pad_runtime.artifact("archive-sync", "venv.tar.gz") + "#venv",
                     "--conf",
                     "spark.pyspark.python=./venv/bin/python",
                     "--conf",
                     "spark.executor.memory" + "=" + "2g",
                     "--jars",
-                    ",".join([_env("CACHE_DIR", "/srv/cache") + "/jars/spark-avro.jar"]),
-                    os.path.join(AIRFLOW_HOME, "archive-sync", "src/archive_sync/job.py"),
+                    ",".join([os.path.join(_env("CACHE_DIR", "/srv/cache"), "jars/spark-avro.jar")]),
+                    os.path.join(pad_runtime.project_dir("archive-sync"), "src/archive_sync/job.py"),
                     "--day",
                     "{{ ds }}",
                 ]
@@ -455,4 +460,22 @@ fn spark_submit_ships_the_environment_and_jars_from_their_cache() {
             dags/bad.dag.yaml:8:28: artifact `spark-avr.jar` is not declared in any artifacts.yaml
               help: did you mean `spark-avro.jar`? declare it under `artifacts:` in the project's artifacts.yaml (with its caches), then `cargo xtask cache warm`"#]],
     );
+}
+
+/// A path under a variable is joined to it, so the generated file holds no literal
+/// absolute path (which the DAG check would take for a write outside the data root), and
+/// `${DATA_ROOT}` is the namespace's data root.
+#[test]
+fn paths_under_a_variable_are_joined_to_it() {
+    use crate::emit::python_string;
+    assert_eq!(
+        python_string("${DATA_ROOT}/matches/{{ ds }}/out.tsv"),
+        r#"os.path.join(_env("DATA_ROOT"), "matches/{{ ds }}/out.tsv")"#
+    );
+    assert_eq!(
+        python_string("--in=${A}/x:${B:-/b}/y"),
+        r#""--in=" + os.path.join(_env("A"), "x:") + os.path.join(_env("B", "/b"), "y")"#
+    );
+    assert_eq!(python_string("/abs/${A}"), r#""/abs/" + _env("A")"#);
+    assert_eq!(python_string("${A}"), r#"_env("A")"#);
 }

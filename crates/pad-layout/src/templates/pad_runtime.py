@@ -34,22 +34,24 @@ import json
 import os
 import sys
 
+# The lower-case names are read per DAG file through the module's __getattr__ (PEP 562),
+# which pyflakes cannot see: hence the noqa marks.
 __all__ = [
     "PLAIN",
     "artifact",
-    "commit",
+    "commit",  # noqa: F822
     "dag_id",
     "data_path",
-    "data_profile",
-    "data_root",
+    "data_profile",  # noqa: F822
+    "data_root",  # noqa: F822
     "fixture_path",
-    "namespace",
-    "plain",
+    "namespace",  # noqa: F822
+    "plain",  # noqa: F822
     "project_dir",
     "python",
-    "release_dir",
-    "release_id",
-    "version",
+    "release_dir",  # noqa: F822
+    "release_id",  # noqa: F822
+    "version",  # noqa: F822
 ]
 
 #: The plain (production) deploy's name where a namespace name is needed.
