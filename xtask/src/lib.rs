@@ -10,9 +10,11 @@ use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Parser;
 
+mod airflow;
 mod bench;
 mod cache;
 mod ci;
+mod dags;
 mod deploy;
 mod deploy_local;
 mod flags;
@@ -57,6 +59,8 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&root, &args),
         Command::Cache(command) => cache::run(&root, &command),
         Command::Worker(args) => worker::run(&root, &args),
+        Command::Airflow(args) => airflow::run(&root, &args.action),
+        Command::Dags(command) => dags::run(&root, &command),
     };
     match result {
         Ok(code) => code,

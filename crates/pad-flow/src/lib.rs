@@ -13,11 +13,15 @@
 //!   package a deploy uses, fetching it first when it is in a registry.
 //! - [`deploy_local_build`]: the main job, test → package → deploy to the local target,
 //!   as one call.
+//! - [`local_airflow`]: the local Airflow's setup (series, tool environment,
+//!   `AIRFLOW_HOME`, state directory) for `pad-airflow`; [`release_differences`] says
+//!   whether the working tree still matches the deployed release.
 //!
 //! A flow works in a [`Workspace`] (the repository and its target directory) and reports
 //! what it does to a [`Progress`]. Nothing here prints or reads flags: flows return data
 //! and [`FlowError`]s that name the object and the fix.
 
+mod airflow;
 mod check;
 mod deploy;
 mod error;
@@ -32,6 +36,7 @@ mod workspace;
 #[cfg(test)]
 mod tests;
 
+pub use airflow::{airflow_state_dir, local_airflow, local_airflow_home, release_differences};
 pub use check::{discover, scan};
 pub use deploy::{PackageChoice, choose_package, deploy, deploy_options, find_target};
 pub use error::FlowError;
