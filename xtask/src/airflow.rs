@@ -13,6 +13,8 @@ use crate::progress::Steps;
 pub(crate) fn run(root: &Utf8Path, action: &AirflowAction) -> Result<ExitCode> {
     let ws = crate::workspace(root);
     let steps = Steps::new();
+    let state_dir =
+        || -> Result<camino::Utf8PathBuf> { Ok(pad_flow::airflow_state_dir(&ws, &pad_flow::local_airflow_home(&ws)?)) };
     match action {
         AirflowAction::Up(args) => {
             let setup = pad_flow::local_airflow(&ws, args.airflow.as_deref(), &steps)?;
@@ -44,7 +46,7 @@ pub(crate) fn run(root: &Utf8Path, action: &AirflowAction) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AirflowAction::Down => {
-            match pad_airflow::down(&pad_flow::airflow_state_dir(&ws))? {
+            match pad_airflow::down(&state_dir()?)? {
                 Some(state) => {
                     let names: Vec<&str> =
                         state.services.iter().chain(&state.postgres).map(|s| s.name.as_str()).collect();
@@ -55,7 +57,7 @@ pub(crate) fn run(root: &Utf8Path, action: &AirflowAction) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AirflowAction::Status(args) => {
-            let status = pad_airflow::status(&pad_flow::airflow_state_dir(&ws))?;
+            let status = pad_airflow::status(&state_dir()?)?;
             if args.json {
                 crate::print_json(&status)?;
             } else {

@@ -95,3 +95,23 @@ fn wait_empty(pgid: u32, within: Duration) -> bool {
         std::thread::sleep(POLL);
     }
 }
+
+/// Stops several process groups at once: `TERM` to each, then `KILL` to those still
+/// there after `grace`. Returns the groups that still have members after that.
+pub(crate) fn stop_groups(pgids: &[u32], grace: Duration) -> Vec<u32> {
+    let live: Vec<u32> = pgids.iter().copied().filter(|pgid| !group_members(*pgid).is_empty()).collect();
+    for pgid in &live {
+        signal_group(*pgid, "TERM");
+    }
+    let started = Instant::now();
+    let mut left = live;
+    while !left.is_empty() && started.elapsed() < grace {
+        std::thread::sleep(POLL);
+        left.retain(|pgid| !group_members(*pgid).is_empty());
+    }
+    for pgid in &left {
+        tracing::debug!("process group {pgid} still runs {} s after TERM: KILL", grace.as_secs());
+        signal_group(*pgid, "KILL");
+    }
+    left.into_iter().filter(|pgid| !wait_empty(*pgid, Duration::from_secs(10))).collect()
+}

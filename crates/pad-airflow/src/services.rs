@@ -37,6 +37,8 @@ pub struct Up {
     pub url: String,
     pub user: String,
     pub password_file: Utf8PathBuf,
+    /// Where `up` recorded what it started.
+    pub state_file: Utf8PathBuf,
     /// From the call to every service healthy.
     pub seconds: f64,
 }
@@ -293,9 +295,13 @@ pub fn up(setup: &Setup, options: &UpOptions, progress: &dyn Progress) -> Result
         start_and_wait(setup, &mut state, &secrets, &names, progress)
     })();
     match result {
-        Ok(()) => {
-            Ok(up_report(state, false, setup.series.services().iter().map(|s| (*s).to_owned()).collect(), started_at))
-        }
+        Ok(()) => Ok(up_report(
+            setup,
+            state,
+            false,
+            setup.series.services().iter().map(|s| (*s).to_owned()).collect(),
+            started_at,
+        )),
         Err(err) => {
             let _ = stop_all(&setup.state_dir, &state);
             Err(err)
@@ -303,8 +309,9 @@ pub fn up(setup: &Setup, options: &UpOptions, progress: &dyn Progress) -> Result
     }
 }
 
-fn up_report(state: State, already_up: bool, started: Vec<String>, started_at: Instant) -> Up {
+fn up_report(setup: &Setup, state: State, already_up: bool, started: Vec<String>, started_at: Instant) -> Up {
     Up {
+        state_file: state::path(&setup.state_dir),
         url: state.url(),
         user: state.user.clone(),
         password_file: state.password_file.clone(),
@@ -336,7 +343,7 @@ fn restart_dead(
     }
     let dead: Vec<String> = state.services.iter().filter(|s| !s.alive()).map(|s| s.name.clone()).collect();
     if dead.is_empty() && restarted.is_empty() {
-        return Ok(up_report(state.clone(), true, Vec::new(), started_at));
+        return Ok(up_report(setup, state.clone(), true, Vec::new(), started_at));
     }
     for name in &dead {
         if let Some(service) = state.services.iter().find(|s| &s.name == name) {
@@ -349,7 +356,7 @@ fn restart_dead(
     state.services.retain(|s| !dead.contains(&s.name));
     start_and_wait(setup, state, secrets, &dead, progress)?;
     restarted.extend(dead);
-    Ok(up_report(state.clone(), false, restarted, started_at))
+    Ok(up_report(setup, state.clone(), false, restarted, started_at))
 }
 
 /// Starts `names`, records them, and waits until Airflow says every service is healthy;
@@ -461,21 +468,16 @@ fn airflow_version(setup: &Setup) -> Result<String, AirflowError> {
 
 /// Stops every process group of `state`, PostgreSQL last, and removes the state file.
 fn stop_all(state_dir: &Utf8Path, state: &State) -> Result<(), AirflowError> {
-    let mut stuck = None;
-    for service in state.services.iter().rev() {
-        if proc::group_is_ours(service.pid, service.start_time) && !proc::stop_group(service.pid, STOP_GRACE) {
-            stuck.get_or_insert(AirflowError::DidNotStop {
-                service: service.name.clone(),
-                pgid: service.pid,
-                seconds: 10,
-            });
-        }
-    }
+    let ours: Vec<&ServiceState> = state.services.iter().filter(|s| proc::group_is_ours(s.pid, s.start_time)).collect();
+    let pgids: Vec<u32> = ours.iter().map(|s| s.pid).collect();
+    let stuck = proc::stop_groups(&pgids, STOP_GRACE);
     if let Some(pg) = &state.postgres {
         crate::postgres::stop(pg, &state_dir.join(state.series.as_str()));
     }
-    match stuck {
-        Some(err) => Err(err),
+    match ours.iter().find(|s| stuck.contains(&s.pid)) {
+        Some(service) => {
+            Err(AirflowError::DidNotStop { service: service.name.clone(), pgid: service.pid, seconds: 10 })
+        }
         None => state::remove(state_dir),
     }
 }
@@ -515,6 +517,8 @@ pub fn status(state_dir: &Utf8Path) -> Result<Status, AirflowError> {
                 ),
                 _ => (None, key.and_then(|(key, _)| component_status(health.as_ref(), key))),
             };
+            // What answers for a dead service is not it (a child left in its group).
+            let health = if alive { health } else { Some("exited".to_owned()) };
             ServiceStatus {
                 name: service.name.clone(),
                 pid: service.pid,

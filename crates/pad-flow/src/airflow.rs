@@ -1,15 +1,18 @@
 //! The local Airflow of a workspace: which pinned series, its tool environment (the one
 //! the DAG check builds, built or reused here), the local target's `AIRFLOW_HOME`, and
-//! the state directory `<target>/airflow-local`, joined into a [`pad_airflow::Setup`];
+//! the state directory `<target>/airflow-local/<key of the home>`, joined into a [`pad_airflow::Setup`];
 //! and whether the working tree still matches the release `current` points to.
 
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{FlowError, Progress, Workspace};
 
-/// `<target>/airflow-local`: the local Airflow's state, databases and logs.
-pub fn airflow_state_dir(ws: &Workspace) -> Utf8PathBuf {
-    ws.target_dir.join("airflow-local")
+/// `<target>/airflow-local/<key>`: the local Airflow's state, databases and logs for the
+/// `AIRFLOW_HOME` `home`, whose path the key is made from (12 hex digits of its
+/// SHA-256), so checkouts that share a target directory never share an Airflow.
+pub fn airflow_state_dir(ws: &Workspace, home: &Utf8Path) -> Utf8PathBuf {
+    let key = pad_stdx::sha256_hex(home.as_str().as_bytes());
+    ws.target_dir.join("airflow-local").join(&key[..12])
 }
 
 /// The local target's `AIRFLOW_HOME` (`deploy/local.toml`, or `$AIRFLOW_HOME`, or
@@ -29,7 +32,8 @@ pub fn local_airflow(
     series: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<pad_airflow::Setup, FlowError> {
-    let state_dir = airflow_state_dir(ws);
+    let home = local_airflow_home(ws)?;
+    let state_dir = airflow_state_dir(ws, &home);
     let running = pad_airflow::State::load(&state_dir)?.map(|state| state.series.to_string());
     let pins = pad_venv::airflow_pins(&ws.root);
     let wanted = series.map(str::to_owned).or(running);
@@ -40,7 +44,6 @@ pub fn local_airflow(
         })?,
         None => pins.iter().max_by_key(|pin| series_key(&pin.series)).ok_or(FlowError::NoAirflowPin)?,
     };
-    let home = local_airflow_home(ws)?;
     let ctx = ws.venv_context(false, false)?;
     let env = pad_venv::airflow_env(&ctx, &ws.root, pin, progress)?;
     Ok(pad_airflow::Setup { series: pad_airflow::Series::new(&pin.series), venv: env.venv, home, state_dir })
