@@ -38,7 +38,9 @@ pub use config::{ADMIN_USER, Db, Series, password_file};
 pub use dags_test::{DagTest, DagTestOptions, TaskOutcome, dags_test};
 pub use error::AirflowError;
 pub use postgres::PG_USER;
-pub use services::{DagStatus, ImportError, ServiceStatus, Status, Up, down, log_files, reset, status, tail_logs, up};
+pub use services::{
+    DagStatus, ImportError, ServiceStatus, Status, Up, down, is_healthy, log_files, reset, status, tail_logs, up,
+};
 pub use state::{STATE_FILE, ServiceState, State};
 
 use camino::{Utf8Path, Utf8PathBuf};

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::client::{self, Client};
-use crate::config::{self, ADMIN_USER, Db, Runtime, Secrets};
+use crate::config::{self, ADMIN_USER, Db, Runtime, Secrets, Series};
 use crate::error::{tail_file, tail_lines};
 use crate::state::{self, ServiceState, State};
 use crate::{AirflowError, Progress, Setup, UpOptions, proc};
@@ -446,6 +446,22 @@ fn health(agent: &ureq::Agent, state: &State) -> Option<Value> {
         (200, body) => serde_json::from_str(&body).ok(),
         _ => None,
     }
+}
+
+/// Whether the Airflow of `series` at `url` answers its health endpoint and calls its
+/// database, scheduler, triggerer and (3.x) dag-processor healthy: for any Airflow, ours
+/// or another's (`airflow standalone`).
+pub fn is_healthy(url: &str, series: &Series) -> bool {
+    let path = if series.is_v2() { "/health" } else { "/api/v2/monitor/health" };
+    let Some((200, body)) = client::probe(&client::agent(), &format!("{}{path}", url.trim_end_matches('/'))) else {
+        return false;
+    };
+    let Ok(health) = serde_json::from_str::<Value>(&body) else { return false };
+    let mut keys = vec!["metadatabase", "scheduler", "triggerer"];
+    if !series.is_v2() {
+        keys.push("dag_processor");
+    }
+    keys.iter().all(|key| health.get(key).and_then(|v| v.get("status")).and_then(Value::as_str) == Some("healthy"))
 }
 
 /// The health endpoint's keys and the services they speak of.

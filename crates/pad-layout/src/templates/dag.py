@@ -25,8 +25,15 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=[PROJECT],
-):
+) as dag:
     BashOperator(
         task_id="run",
         bash_command=shlex.quote(PYTHON) + " -m {{package}} --snapshot {{ ds }}",
     )
+
+
+if __name__ == "__main__":
+    # One run of this DAG in this process, every task in order, so it also runs under a
+    # debugger: `python dags/{{package}}.py` with Airflow installed. `cargo xtask dags test
+    # {{package}}` does the same against the deployed release.
+    dag.test()
