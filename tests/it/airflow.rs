@@ -359,6 +359,7 @@ fn a_scaffolded_dag_runs_itself_with_dag_test() {
             .args(args)
             .env("AIRFLOW_HOME", home.as_str())
             .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+            .env("AIRFLOW__CORE__DAGS_FOLDER", repo.root.join("dags").as_str())
             .env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", format!("sqlite:///{home}/airflow.db"))
             .run_unchecked()
             .unwrap()

@@ -34,6 +34,7 @@ with DAG(
 
 if __name__ == "__main__":
     # One run of this DAG in this process, every task in order, so it also runs under a
-    # debugger: `python dags/{{package}}.py` with Airflow installed. `cargo xtask dags test
+    # debugger: `AIRFLOW__CORE__DAGS_FOLDER=dags python dags/{{package}}.py` with Airflow
+    # installed (Airflow 3 runs only DAGs of its DAGs folder). `cargo xtask dags test
     # {{package}}` does the same against the deployed release.
     dag.test()
