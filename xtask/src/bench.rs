@@ -10,6 +10,7 @@ use pad_process::Cmd;
 
 use crate::flags::{BenchArgs, BenchTarget};
 
+mod airflow;
 mod cache;
 mod deploy;
 mod package;
@@ -19,6 +20,7 @@ mod venv;
 
 pub(crate) fn run(root: &Utf8Path, args: &BenchArgs) -> Result<ExitCode> {
     match &args.target {
+        BenchTarget::Airflow(args) => airflow::run(root, args),
         BenchTarget::Cache(args) => cache::run(root, args),
         BenchTarget::Deploy(args) => deploy::run(root, args),
         BenchTarget::Package(args) => package::run(root, args),

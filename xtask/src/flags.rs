@@ -295,6 +295,21 @@ pub(crate) enum BenchTarget {
     /// `deploy-local-build` on an unchanged tree. Works in target/bench/deploy/ (wiped
     /// first); stops the worker at the end.
     Deploy(BenchDeployArgs),
+    /// The local Airflow: `airflow up` to healthy against `airflow standalone` in the same
+    /// tool environment, and a DAG edit until Airflow shows it (`deploy-local-build` and
+    /// the refresh, services running) against the PoC's copy-then-restart, with ratios.
+    /// Works in target/bench/airflow/ (wiped first) and takes a few minutes.
+    Airflow(BenchAirflowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchAirflowArgs {
+    /// The Airflow series, as pinned under deploy/airflow/.
+    #[arg(long, value_name = "SERIES", default_value = "3.3")]
+    pub(crate) airflow: String,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -86,6 +86,32 @@ pub fn release_differences(ws: &Workspace, home: &Utf8Path) -> Result<Vec<String
 
 #[cfg(test)]
 mod tests {
+    use crate::Workspace;
+    use crate::tests::one_project;
+
+    #[test]
+    fn the_working_tree_is_compared_with_the_deployed_release() {
+        let repo = one_project(&[("dags/etl.py", "# v1\n"), ("projects/etl/src/etl/__init__.py", "")]);
+        let ws = Workspace::new(&repo.root);
+        let home = repo.root.join("home");
+        let release = home.join("releases/r1");
+        for (path, text) in [
+            ("dags/etl.py", "# v1\n"),
+            ("dags/gone.py", "# removed from the tree\n"),
+            ("projects/etl/requirements.txt", ""),
+            ("projects/etl/src/etl/__init__.py", ""),
+        ] {
+            std::fs::create_dir_all(release.join(path).parent().unwrap()).unwrap();
+            std::fs::write(release.join(path), text).unwrap();
+        }
+        std::os::unix::fs::symlink("releases/r1", home.join("current")).unwrap();
+        assert_eq!(super::release_differences(&ws, &home).unwrap(), ["dags/gone.py"]);
+        std::fs::remove_file(release.join("dags/gone.py")).unwrap();
+        assert!(super::release_differences(&ws, &home).unwrap().is_empty());
+        std::fs::write(repo.root.join("dags/etl.py"), "# v2\n").unwrap();
+        assert_eq!(super::release_differences(&ws, &home).unwrap(), ["dags/etl.py"]);
+    }
+
     #[test]
     fn the_newest_series_sorts_last() {
         let mut series = vec!["3.10", "2.10", "3.3", "3.9"];
