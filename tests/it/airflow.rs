@@ -269,6 +269,8 @@ fn local_airflow_3_runs_the_deployed_release() {
     for service in state.services.iter().filter(|s| s.name != "scheduler") {
         assert!(pids_then.contains(&service.pid), "{} kept its process", service.name);
     }
+    let logs = local.run(&["airflow", "logs", "scheduler", "-n", "5"]).success();
+    assert!(logs.stdout.lines().count() >= 1, "the scheduler's log: {}", logs.stdout);
     let groups = recorded_groups(&state);
     let down = local.run(&["airflow", "down"]).success();
     assert!(down.stderr.contains("stopped Airflow"), "{}", down.stderr);
@@ -277,6 +279,18 @@ fn local_airflow_3_runs_the_deployed_release() {
     }
     let after = local.run(&["airflow", "status"]).failure();
     assert!(after.stderr.contains("Airflow is not up"), "{}", after.stderr);
+
+    // reset: the run history goes, the releases stay, the database is migrated again.
+    let data = state_dir(&up).join("3.3");
+    let task_logs = data.join("logs/dag_id=image_matching");
+    assert!(task_logs.is_dir());
+    let release = std::fs::read_link(local.home.join("current")).unwrap();
+    let reset = local.run(&["airflow", "reset", "--airflow", "3.3"]).success();
+    assert!(reset.stderr.contains("reset"), "{}", reset.stderr);
+    assert!(!task_logs.exists() && data.join("airflow.db").is_file(), "{}", reset.stderr);
+    assert!(!data.join("dags-test").exists(), "{}", reset.stderr);
+    assert_eq!(std::fs::read_link(local.home.join("current")).unwrap(), release);
+    assert!(local.home.join("image-matching/venv/bin/python").exists());
 }
 
 /// The state directory of the `up` that printed `up`.
