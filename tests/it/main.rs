@@ -6,6 +6,7 @@
 
 mod support;
 
+mod airflow;
 mod airflow_proof;
 mod cache;
 mod cli;

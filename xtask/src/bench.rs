@@ -10,6 +10,7 @@ use pad_process::Cmd;
 
 use crate::flags::{BenchArgs, BenchTarget};
 
+mod airflow;
 mod cache;
 mod deploy;
 mod flow;
@@ -21,6 +22,7 @@ mod venv;
 
 pub(crate) fn run(root: &Utf8Path, args: &BenchArgs) -> Result<ExitCode> {
     match &args.target {
+        BenchTarget::Airflow(args) => airflow::run(root, args),
         BenchTarget::Cache(args) => cache::run(root, args),
         BenchTarget::Deploy(args) => deploy::run(root, args),
         BenchTarget::Flow(args) => flow::run(root, args),

@@ -87,6 +87,130 @@ pub(crate) enum Command {
     Cache(CacheCommand),
     /// Start or stop worker hosts to deploy to: containers built here (or sshd on loopback).
     Worker(WorkerArgs),
+    /// Run real Airflow locally on the release deploy-local-build installed.
+    ///
+    /// The services run from the pinned tool environment of one series
+    /// (deploy/airflow/<series>) against the local target's AIRFLOW_HOME, whose
+    /// `dags -> current/dags` is the deployed release; their state, database and logs are
+    /// under target/airflow-local.
+    Airflow(AirflowArgs),
+    /// Work with the DAGs of the deployed release in the local AIRFLOW_HOME.
+    #[command(subcommand)]
+    Dags(DagsCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AirflowArgs {
+    #[command(subcommand)]
+    pub(crate) action: AirflowAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AirflowAction {
+    /// Migrate the database, make sure the admin user exists, start the services and wait
+    /// until they are healthy.
+    ///
+    /// 3.x: api-server, scheduler, dag-processor, triggerer; 2.10: webserver, scheduler,
+    /// triggerer. Prints the URL, the user and the file holding the password. Already up:
+    /// says so and changes nothing; a service that died is started again.
+    Up(AirflowUpArgs),
+    /// Stop exactly the processes `up` started (by their recorded PIDs and process groups).
+    Down,
+    /// Each service (pid, alive, port, health), the version, the database, the release
+    /// `current` points to, and the DAGs Airflow parsed with their import errors.
+    Status(AirflowStatusArgs),
+    /// Stop, wipe the metadata database, logs and run history (never the releases), and
+    /// migrate again.
+    Reset(AirflowResetArgs),
+    /// Show the services' logs.
+    Logs(AirflowLogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AirflowUpArgs {
+    /// The Airflow series, as pinned under deploy/airflow/ (default: the newest).
+    #[arg(long, value_name = "SERIES")]
+    pub(crate) airflow: Option<String>,
+    /// The metadata database: sqlite (a file, nothing to set up) or postgres (a cluster of
+    /// its own under target/airflow-local, LocalExecutor: DAG runs in parallel on 2.10 too).
+    #[arg(long, default_value = "sqlite", value_name = "DB")]
+    pub(crate) db: pad_airflow::Db,
+    /// The api-server's (3.x) or webserver's (2.10) port on 127.0.0.1 (default: a free one).
+    #[arg(long, value_name = "N")]
+    pub(crate) port: Option<u16>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AirflowStatusArgs {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AirflowResetArgs {
+    /// The Airflow series whose database is wiped (default: the one up, else the newest).
+    #[arg(long, value_name = "SERIES")]
+    pub(crate) airflow: Option<String>,
+    /// The database to migrate again: sqlite or postgres.
+    #[arg(long, default_value = "sqlite", value_name = "DB")]
+    pub(crate) db: pad_airflow::Db,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AirflowLogsArgs {
+    /// One service (scheduler, triggerer, dag-processor, api-server, webserver, postgres);
+    /// default: all.
+    pub(crate) service: Option<String>,
+    /// Keep showing what is appended, until interrupted.
+    #[arg(short, long)]
+    pub(crate) follow: bool,
+    /// How many lines of each log to show first.
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub(crate) lines: usize,
+    /// The Airflow series (default: the one up, else the newest).
+    #[arg(long, value_name = "SERIES")]
+    pub(crate) airflow: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DagsCommand {
+    /// Run one DAG once (`airflow dags test`) on the deployed release, without `airflow up`.
+    ///
+    /// Prints each task's final state and a failed task's log tail; exits non-zero
+    /// unless the run succeeded. Says so when the working tree differs from the deployed
+    /// release (or deploys first with --build).
+    Test(DagsTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DagsTestArgs {
+    /// The DAG to run.
+    pub(crate) dag_id: String,
+    /// The logical date of the run (default: now).
+    #[arg(long, value_name = "D")]
+    pub(crate) date: Option<String>,
+    /// The run's configuration, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) conf: Option<String>,
+    /// An Airflow Variable for the run (AIRFLOW_VAR_<KEY>).
+    #[arg(long, value_name = "K=V")]
+    pub(crate) var: Vec<String>,
+    /// An Airflow Connection for the run (AIRFLOW_CONN_<ID>).
+    #[arg(long, value_name = "ID=URI")]
+    pub(crate) conn: Vec<String>,
+    /// The Airflow series (default: the one up, else the newest).
+    #[arg(long, value_name = "SERIES")]
+    pub(crate) airflow: Option<String>,
+    /// Run deploy-local-build first.
+    #[arg(long)]
+    pub(crate) build: bool,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +343,21 @@ pub(crate) enum BenchTarget {
     /// on a copy of this repository. Cold: project environments and results removed, tool
     /// environments (Airflow, ruff) kept. Works in target/bench/flow/ (wiped first).
     Flow(BenchFlowArgs),
+    /// The local Airflow: `airflow up` to healthy against `airflow standalone` in the same
+    /// tool environment, and a DAG edit until Airflow shows it (`deploy-local-build` and
+    /// the refresh, services running) against the PoC's copy-then-restart, with ratios.
+    /// Works in target/bench/airflow/ (wiped first) and takes a few minutes.
+    Airflow(BenchAirflowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchAirflowArgs {
+    /// The Airflow series, as pinned under deploy/airflow/.
+    #[arg(long, value_name = "SERIES", default_value = "3.3")]
+    pub(crate) airflow: String,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

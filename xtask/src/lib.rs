@@ -10,10 +10,12 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Parser;
 
+mod airflow;
 mod bench;
 mod cache;
 mod ci;
 mod ci_config;
+mod dags;
 mod deploy;
 mod deploy_local;
 mod flags;
@@ -65,6 +67,8 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&root, &args),
         Command::Cache(command) => cache::run(&root, &command),
         Command::Worker(args) => worker::run(&root, &args),
+        Command::Airflow(args) => airflow::run(&root, &args.action),
+        Command::Dags(command) => dags::run(&root, &command),
     };
     match result {
         Ok(code) => code,

@@ -162,3 +162,9 @@ impl pad_registry::TransferProgress for Transfer {
         }
     }
 }
+
+impl pad_airflow::Progress for Steps {
+    fn step(&self, what: &str) {
+        eprintln!("  {what}");
+    }
+}

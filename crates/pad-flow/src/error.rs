@@ -91,6 +91,12 @@ pub enum FlowError {
     StoppedBeforePackaging(#[source] Box<FlowError>),
     #[error("the layout has no `local` target")]
     NoLocalTarget,
+    #[error("no Airflow series `{series}` is pinned: use one of {} (deploy/airflow/<series>)", known.join(", "))]
+    NoAirflowSeries { series: String, known: Vec<String> },
+    #[error("the local target's AIRFLOW_HOME: {0}")]
+    AirflowHome(String),
+    #[error(transparent)]
+    Airflow(Box<pad_airflow::AirflowError>),
     /// Several failures of the same kind, each its own error; shown one by one.
     #[error("{} projects failed", .0.len())]
     Several(Vec<FlowError>),
@@ -99,6 +105,12 @@ pub enum FlowError {
 impl From<VenvError> for FlowError {
     fn from(err: VenvError) -> FlowError {
         FlowError::Venv(Box::new(err))
+    }
+}
+
+impl From<pad_airflow::AirflowError> for FlowError {
+    fn from(err: pad_airflow::AirflowError) -> FlowError {
+        FlowError::Airflow(Box::new(err))
     }
 }
 

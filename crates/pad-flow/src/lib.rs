@@ -16,11 +16,15 @@
 //!   the front end's command line (pad-ci).
 //! - [`deploy_local_build`]: the main job, test → package → deploy to the local target,
 //!   as one call.
+//! - [`local_airflow`]: the local Airflow's setup (series, tool environment,
+//!   `AIRFLOW_HOME`, state directory) for `pad-airflow`; [`release_differences`] says
+//!   whether the working tree still matches the deployed release.
 //!
 //! A flow works in a [`Workspace`] (the repository and its target directory) and reports
 //! what it does to a [`Progress`]. Nothing here prints or reads flags: flows return data
 //! and [`FlowError`]s that name the object and the fix.
 
+mod airflow;
 mod check;
 mod ci_config;
 mod deploy;
@@ -37,6 +41,7 @@ mod workspace;
 #[cfg(test)]
 mod tests;
 
+pub use airflow::{airflow_state_dir, local_airflow, local_airflow_home, release_differences};
 pub use check::{discover, scan};
 pub use ci_config::{CiConfig, ci_config};
 pub use deploy::{PackageChoice, artifact_locations, choose_package, deploy, deploy_options, find_target};

@@ -178,6 +178,14 @@ impl Running {
         self.kill();
     }
 
+    /// Lets the child run on after this value and this process are gone (a service
+    /// that outlives the command that started it) and returns its process ID: it is
+    /// no longer killed when dropped, and stopping it is the caller's, by that ID.
+    pub fn detach(mut self) -> u32 {
+        self.exited = true;
+        self.id()
+    }
+
     /// Kills the child at once and reaps it.
     pub fn kill(&mut self) {
         if self.exited {

@@ -81,19 +81,18 @@ pub struct DagProblem {
     pub detail: String,
 }
 
-/// Loads `dags_dir` with the Airflow of `pin`, building its tool environment first.
-pub fn check_dags(
+/// The tool environment of `pin` (`airflow-<series>`, its Airflow as pinned), built or
+/// reused: the one the DAG check loads the DAGs in, and the one the local Airflow runs
+/// on. Its interpreter is `<venv>/bin/python`, its `airflow` command `<venv>/bin/airflow`.
+pub fn airflow_env(
     ctx: &Context,
     root: &Utf8Path,
     pin: &AirflowPin,
-    dags_dir: &Utf8Path,
-    options: &DagCheckOptions,
     progress: &dyn Progress,
-) -> Result<DagReport, VenvError> {
-    let started = Instant::now();
+) -> Result<crate::BuiltEnv, VenvError> {
     let name = format!("airflow-{}", pin.series);
     let shown_dir = pin.dir.strip_prefix(root).unwrap_or(&pin.dir);
-    let env = crate::env::build(
+    crate::env::build(
         ctx,
         &EnvSpec {
             name: &name,
@@ -106,7 +105,21 @@ pub fn check_dags(
             pack: false,
         },
         progress,
-    )?;
+    )
+}
+
+/// Loads `dags_dir` with the Airflow of `pin`, building its tool environment first.
+pub fn check_dags(
+    ctx: &Context,
+    root: &Utf8Path,
+    pin: &AirflowPin,
+    dags_dir: &Utf8Path,
+    options: &DagCheckOptions,
+    progress: &dyn Progress,
+) -> Result<DagReport, VenvError> {
+    let started = Instant::now();
+    let name = format!("airflow-{}", pin.series);
+    let env = airflow_env(ctx, root, pin, progress)?;
 
     // A clean result is kept, keyed by everything that can change it: the Airflow
     // environment, the driver, every file under dags/ (DagBag reads more than the

@@ -35,7 +35,8 @@ mod uv;
 mod tests;
 
 pub use dag_check::{
-    AIRFLOW_PINS_DIR, AirflowPin, DagCheckOptions, DagInfo, DagProblem, DagReport, airflow_pins, check_dags,
+    AIRFLOW_PINS_DIR, AirflowPin, DagCheckOptions, DagInfo, DagProblem, DagReport, airflow_env, airflow_pins,
+    check_dags,
 };
 pub use env::{BuiltEnv, Context, ENV_RECORD, EnvRecord, EnvSpec, TarballRecord, VenvOptions, build, site_packages_of};
 pub use lint::{

@@ -47,6 +47,14 @@ const NEEDS: &[Need] = &[
     },
     // `cargo xtask bench package` and `bench venv` compare against `tar -I pigz`.
     Need { what: "pigz", probe: &["pigz", "--version"], apt: &["pigz"] },
+    // `cargo xtask airflow up --db postgres` and its test run a PostgreSQL cluster of their
+    // own (initdb, pg_ctl) from Debian's server binaries; runuser (util-linux) runs them as
+    // a non-root user.
+    Need {
+        what: "PostgreSQL's server (initdb, pg_ctl) and runuser",
+        probe: &["sh", "-c", "ls /usr/lib/postgresql/*/bin/pg_ctl && command -v runuser"],
+        apt: &["postgresql", "util-linux"],
+    },
 ];
 
 /// Makes sure every need is met, installing what is missing when `install` is set and

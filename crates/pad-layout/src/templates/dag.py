@@ -31,10 +31,18 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=[PROJECT, pad.namespace],
-):
+) as dag:
     BashOperator(
         task_id="run",
         bash_command=shlex.quote(PYTHON) + " -m {{package}} --snapshot {{ ds }}",
         env={"OUTPUT_DIR": OUTPUT},
         append_env=True,
     )
+
+
+if __name__ == "__main__":
+    # One run of this DAG in this process, every task in order, so it also runs under a
+    # debugger: `AIRFLOW__CORE__DAGS_FOLDER=dags python dags/{{package}}.py` with Airflow
+    # installed (Airflow 3 runs only DAGs of its DAGs folder). `cargo xtask dags test
+    # {{package}}` does the same against the deployed release.
+    dag.test()

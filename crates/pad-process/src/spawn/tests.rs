@@ -73,3 +73,13 @@ fn a_missing_program_is_named() {
     let err = Cmd::new("pad-no-such-program", &utf8(&dir)).spawn(Sink::Null, Sink::Null).unwrap_err();
     assert!(err.to_string().contains("`pad-no-such-program` was not found on PATH"), "{err}");
 }
+
+#[test]
+fn a_detached_child_outlives_its_running_until_stopped_by_its_id() {
+    let dir = tmp();
+    let child = Cmd::new("sleep", &utf8(&dir)).arg("60").own_process_group().spawn(Sink::Null, Sink::Null).unwrap();
+    let pid = child.detach();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the detached child still runs");
+    assert!(!stat.contains(") Z "), "not a zombie: {stat}");
+    Cmd::new("kill", &utf8(&dir)).args(["-KILL", "--", &format!("-{pid}")]).run().unwrap();
+}
