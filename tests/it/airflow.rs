@@ -19,6 +19,7 @@ use crate::support::{TestRepo, XtaskRun, e2e_enabled, shared_target, xtask_with_
 /// A DAG whose one task fails at once, leaving a line to find in its log.
 const FAILING_DAG: &str = r#"
 import pendulum
+import pad_runtime
 try:
     from airflow.sdk import dag
 except ImportError:
@@ -28,7 +29,7 @@ try:
 except ImportError:
     from airflow.operators.bash import BashOperator
 
-@dag(dag_id="failing", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+@dag(dag_id=pad_runtime.dag_id("failing"), schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
      catchup=False, default_args={"retries": 0})
 def failing():
     BashOperator(task_id="break", bash_command="echo pad-failing-marker; exit 3")
@@ -39,6 +40,7 @@ failing()
 /// A DAG whose task takes a while, two runs of it at a time.
 const SLOW_DAG: &str = r#"
 import pendulum
+import pad_runtime
 try:
     from airflow.sdk import dag
 except ImportError:
@@ -48,7 +50,7 @@ try:
 except ImportError:
     from airflow.operators.bash import BashOperator
 
-@dag(dag_id="slow", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+@dag(dag_id=pad_runtime.dag_id("slow"), schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
      catchup=False, max_active_runs=2, default_args={"retries": 0})
 def slow():
     BashOperator(task_id="wait", bash_command="sleep 20")
@@ -191,8 +193,9 @@ fn local_airflow_3_runs_the_deployed_release() {
     local.deploy();
 
     // Test 5: `dags test` without `up`, on each example DAG and on one made to fail.
-    std::fs::create_dir_all(local.home.join("data/archive-sync/source")).unwrap();
-    std::fs::write(local.home.join("data/archive-sync/source/a.txt"), "a").unwrap();
+    // The plain deploy's data root: <AIRFLOW_HOME>/data/prod.
+    std::fs::create_dir_all(local.home.join("data/prod/archive-sync/source")).unwrap();
+    std::fs::write(local.home.join("data/prod/archive-sync/source/a.txt"), "a").unwrap();
     for dag in ["image_matching", "archive_sync"] {
         let run = local.run(&["dags", "test", dag, "--airflow", "3.3", "--date", "2024-01-01"]).success();
         assert!(
@@ -201,7 +204,7 @@ fn local_airflow_3_runs_the_deployed_release() {
             run.stdout
         );
     }
-    let tsv = local.home.join("data/image-matching/2024-01-01/matches.tsv");
+    let tsv = local.home.join("data/prod/image-matching/2024-01-01/matches.tsv");
     assert!(std::fs::read_to_string(&tsv).is_ok_and(|t| t.starts_with("snapshot\t")), "{tsv}");
     let failed = local.run(&["dags", "test", "failing", "--airflow", "3.3"]).failure();
     assert!(failed.stdout.contains("break") && failed.stdout.contains("failed"), "{}", failed.stdout);
@@ -211,7 +214,7 @@ fn local_airflow_3_runs_the_deployed_release() {
         failed.stdout
     );
     let unknown = local.run(&["dags", "test", "nope", "--airflow", "3.3"]).failure();
-    assert!(unknown.stderr.contains("archive_sync, failing, image_matching"), "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("archive_sync, example_pipelines, failing, image_matching"), "{}", unknown.stderr);
 
     // Test 1: up; the REST API lists both example DAGs with no import errors; a run
     // triggered through it succeeds, its task run by the project's shipped interpreter.
@@ -231,9 +234,11 @@ fn local_airflow_3_runs_the_deployed_release() {
     let run_id = trigger(&client, "image_matching", "2024-01-08T00:00:00Z");
     let run = finished_run(&client, "image_matching", &run_id);
     assert_eq!(run["state"], "success", "{run}");
-    let tsv = local.home.join("data/image-matching/2024-01-08/matches.tsv");
+    let tsv = local.home.join("data/prod/image-matching/2024-01-08/matches.tsv");
     assert!(std::fs::read_to_string(&tsv).is_ok_and(|t| t.starts_with("snapshot\t")), "{tsv}");
-    let python = format!("{}/image-matching/venv/bin/python", local.home);
+    // The release's own copy of the project's environment (pad_runtime.python).
+    let current = std::fs::read_link(local.home.join("current")).unwrap();
+    let python = format!("{}/{}/projects/image-matching/venv/bin/python", local.home, current.display());
     let logs = state_dir(&up).join("3.3/logs/dag_id=image_matching").join(format!("run_id={run_id}"));
     let log = read_tree(&logs);
     assert!(log.contains(&python), "the task's log names {python}:\n{log}");
@@ -385,5 +390,6 @@ fn a_scaffolded_dag_runs_itself_with_dag_test() {
     let run = airflow("python", &[repo.root.join("dags/demo.py").as_str()]);
     let output = format!("{}\n{}", run.stdout, run.stderr);
     assert!(output.contains("[DAG TEST] starting task_id=run"), "{output}");
-    assert!(output.contains(&format!("{home}/demo/venv/bin/python")), "{output}");
+    // Outside a release, pad_runtime takes the checkout for the release.
+    assert!(output.contains(&format!("{}/projects/demo/venv/bin/python", repo.root)), "{output}");
 }
