@@ -59,3 +59,31 @@ fn required_docker_never_falls_back_to_sshd() {
     assert!(err.contains("PAD_WORKER_BACKEND=sshd"), "{err}");
     assert!(Backend::choose(Some("podman"), false, up).unwrap_err().to_string().contains("use `docker` or `sshd`"));
 }
+
+/// A tool environment is installed under a temporary name, then renamed: its console
+/// scripts, which name the interpreter by the path pip installed them at (on the `#!`
+/// line, or in the `exec` line of the `/bin/sh` form pip writes for a long path), are
+/// pointed at the environment's own interpreter.
+#[test]
+fn tool_scripts_name_the_interpreter_where_it_is() {
+    let (_tmp, tools) = tmp();
+    let env = tools.join("venv-pack-0.2.0");
+    std::fs::create_dir_all(env.join("bin")).unwrap();
+    let staging = tools.join(".tmp-venv-pack-0.2.0-4242/bin/python");
+    let short = format!("#!{staging}\nimport sys\nfrom venv_pack.__main__ import main\nsys.exit(main())\n");
+    let long = format!("#!/bin/sh\n'''exec' \"{staging}\" \"$0\" \"$@\"\n' '''\nimport sys\n");
+    let other = "#!/bin/sh\necho /tmp/.tmp-elsewhere-1/bin/python\n";
+    for (name, text) in [("venv-pack", short.as_str()), ("long", long.as_str()), ("other", other)] {
+        std::fs::write(env.join("bin").join(name), text).unwrap();
+        Cmd::new("chmod", &tools).args(["755", env.join("bin").join(name).as_str()]).run().unwrap();
+    }
+    crate::tools::point_scripts_at(&env).unwrap();
+    let read = |name: &str| std::fs::read_to_string(env.join("bin").join(name)).unwrap();
+    let own = env.join("bin/python");
+    assert_eq!(read("venv-pack"), short.replace(staging.as_str(), own.as_str()));
+    assert_eq!(read("long"), long.replace(staging.as_str(), own.as_str()));
+    assert_eq!(read("other"), other, "a path that is not this environment's staging name stays");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(env.join("bin/venv-pack")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o755);
+}

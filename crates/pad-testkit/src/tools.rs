@@ -26,6 +26,8 @@ pub fn tool_python(tools: &Utf8Path, requirement: &str) -> Result<Utf8PathBuf, K
     let env = tools.join(format!("{name}-{version}"));
     let python = env.join("bin/python");
     if python.exists() {
+        // An environment installed before the scripts were pointed at their final place.
+        point_scripts_at(&env)?;
         return Ok(python);
     }
     std::fs::create_dir_all(tools).with_context(|| format!("creating {tools}"))?;
@@ -44,5 +46,51 @@ pub fn tool_python(tools: &Utf8Path, requirement: &str) -> Result<Utf8PathBuf, K
     if std::fs::rename(&staging, &env).is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
+    point_scripts_at(&env)?;
     Ok(python)
+}
+
+/// pip writes each console script (`bin/venv-pack`, …) naming the interpreter by the
+/// path it was installed at, the temporary name (on the `#!` line, or in the `exec`
+/// line of its `/bin/sh` form for a long path). Points every such name at `env`'s own
+/// `bin/python`, so the scripts run.
+pub(crate) fn point_scripts_at(env: &Utf8Path) -> Result<(), KitError> {
+    let bin = env.join("bin");
+    let (Some(tools), Some(name)) = (env.parent(), env.file_name()) else {
+        return Ok(());
+    };
+    let staging_prefix = format!("{tools}/.tmp-{name}-");
+    let own = format!("{bin}/python");
+    for entry in bin.read_dir_utf8().with_context(|| format!("listing {bin}"))? {
+        let path = entry.with_context(|| format!("listing {bin}"))?.into_path();
+        if path.is_symlink() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // not a script
+        };
+        let mut fixed = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(&staging_prefix) {
+            let after = &rest[at + staging_prefix.len()..];
+            let pid_len = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+            let Some(tail) = after[pid_len..].strip_prefix("/bin/python") else {
+                fixed.push_str(&rest[..at + staging_prefix.len()]);
+                rest = after;
+                continue;
+            };
+            fixed.push_str(&rest[..at]);
+            fixed.push_str(&own);
+            rest = tail;
+        }
+        if fixed.is_empty() {
+            continue;
+        }
+        fixed.push_str(rest);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).with_context(|| format!("reading {path}"))?.permissions(),
+        );
+        pad_stdx::write_atomic(&path, fixed.as_bytes(), mode & 0o7777).with_context(|| format!("writing {path}"))?;
+    }
+    Ok(())
 }
