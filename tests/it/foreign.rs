@@ -15,6 +15,11 @@ fn adopted() -> TestRepo {
         std::fs::remove_dir_all(repo.root.join(dir)).unwrap();
         copy_tree(&foreign.join(dir), &repo.root.join(dir));
     }
+    // The example's staging and production targets belong to its pipeline; the adopted
+    // repository starts with the local target only, and no namespaces.
+    for target in ["deploy/staging.toml", "deploy/prod.toml"] {
+        std::fs::remove_file(repo.root.join(target)).unwrap();
+    }
     repo
 }
 
@@ -83,6 +88,14 @@ fn a_foreign_repository_deploys() {
         assert!(run.stdout.contains(expected), "`{expected}` missing from:\n{}\n{}", run.stdout, run.stderr);
     }
     assert!(run.stdout.contains("3 DAGs loaded, 0 problems") && !run.stdout.contains("FAILED"), "{}", run.stdout);
+    // Its DAG ids are not namespaced: a note with the fix, no failure, while no remote
+    // target sets data_root.
+    assert!(
+        run.stdout.contains("note: dags/weather.py: namespace collision (no failure: no remote target sets data_root)")
+            && run.stdout.contains("write dag_id=pad_runtime.dag_id('weather')"),
+        "{}",
+        run.stdout
+    );
     // Said once, and no failure: no test dependencies, so the toolchain's pytest.
     let note = "note: weather declares no test dependencies, so its tests run with the toolchain's pytest==8.3.4";
     assert_eq!(run.stderr.matches(note).count(), 1, "{}", run.stderr);

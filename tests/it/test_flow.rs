@@ -100,10 +100,12 @@ from airflow import DAG
 from airflow.hooks.base import BaseHook
 from airflow.models import Variable
 
+import pad_runtime
+
 TARGET = Variable.get("pad_target_table")
 HOST = BaseHook.get_connection("warehouse").host
 
-with DAG(dag_id="reads_a_variable", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), tags=[TARGET, HOST]):
+with DAG(dag_id=pad_runtime.dag_id("reads_a_variable"), schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), tags=[TARGET, HOST]):
     pass
 "#;
 

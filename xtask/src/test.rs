@@ -33,6 +33,8 @@ pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
         connections: pairs(&args.conn, "--conn")?,
         skip_dags: args.no_dags,
         skip_lint: args.no_lint,
+        // Namespace findings fail when a remote target sets data_root (pad-flow decides).
+        namespaces: false,
     };
     let run = pad_flow::test(&crate::workspace(root), &plan, &Steps::new())?;
     render(&run, args.json)?;
@@ -85,6 +87,12 @@ fn print_text(reports: &[TestReport], dag_reports: &[DagReport]) {
         println!("{label:<24} {status}  {} DAGs loaded, {} problems{cached}", report.dags.len(), report.problems.len());
         for problem in &report.problems {
             println!("    {}: {}: {}", problem.file, problem.kind, problem.message);
+        }
+        for note in &report.notes {
+            println!(
+                "    note: {}: {} (no failure: no remote target sets data_root): {}",
+                note.file, note.kind, note.message
+            );
         }
     }
 }

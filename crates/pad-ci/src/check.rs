@@ -21,6 +21,8 @@ pub struct Facts {
     pub targets: Vec<String>,
     /// Remote deploy targets (the ones review and production deploys go to).
     pub remote_targets: Vec<String>,
+    /// Targets that set `data_root` (the ones a `deploy --namespace` can go to).
+    pub namespace_targets: Vec<String>,
     /// Registry names in `deploy/registries.toml`.
     pub registries: Vec<String>,
     /// Every `artifacts.yaml`.
@@ -247,6 +249,18 @@ fn calls(out: &mut Out<'_>, job: &Job, facts: &Facts, parse: &dyn Fn(&[String]) 
                         format!("add `{file}`, or use one of the known names"),
                     );
                 }
+            }
+            if call.command() == Some("deploy")
+                && call.has("--namespace")
+                && let Some(target) = call.flag("--target")
+                && facts.targets.iter().any(|t| t == target)
+                && !facts.namespace_targets.iter().any(|t| t == target)
+            {
+                out.at(
+                    line.line,
+                    format!("job `{}` deploys into a namespace, but target `{target}` sets no `data_root`, so the deploy would fail", job.name),
+                    format!("add `data_root = \"/srv/data/${{namespace}}\"` to deploy/{target}.toml (where each namespace's data goes)"),
+                );
             }
             if call.command() == Some("test")
                 && let Some(junit) = call.flag("--junit")

@@ -199,6 +199,7 @@ fn facts() -> Facts {
     Facts {
         targets: vec!["local".to_owned(), "staging".to_owned(), "prod".to_owned()],
         remote_targets: vec!["staging".to_owned(), "prod".to_owned()],
+        namespace_targets: vec!["local".to_owned(), "staging".to_owned()],
         registries: vec!["default".to_owned(), "gitlab".to_owned()],
         artifacts_files: Vec::new(),
         default_branch: "main".to_owned(),
@@ -277,6 +278,18 @@ fn unknown_targets_and_registries_are_named() {
         ],
     );
     assert_one(&found, &["job `publish`: registry `gitlb` is not configured", "deploy/registries.toml"]);
+}
+
+#[test]
+fn a_namespace_deploy_needs_a_target_with_a_data_root() {
+    let text = PIPELINE.replace("deploy --target staging --namespace", "deploy --target prod --namespace");
+    assert_one(
+        &problems(&text, &facts()),
+        &[
+            ":46: job `review` deploys into a namespace, but target `prod` sets no `data_root`",
+            "add `data_root = \"/srv/data/${namespace}\"` to deploy/prod.toml",
+        ],
+    );
 }
 
 #[test]

@@ -63,6 +63,7 @@ fn facts(root: &Utf8Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Fac
             .filter(|t| matches!(t.hosts, Hosts::Remote(_)))
             .map(|t| t.name.clone())
             .collect(),
+        namespace_targets: repo.targets.iter().filter(|t| t.data_root.is_some()).map(|t| t.name.clone()).collect(),
         registries,
         artifacts_files: repo.artifacts_files.clone(),
         default_branch,

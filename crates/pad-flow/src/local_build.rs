@@ -56,6 +56,7 @@ pub fn deploy_local_build(
         locked: options.locked,
         variables: options.variables.clone(),
         connections: options.connections.clone(),
+        namespaces: options.namespace.is_some(),
         ..TestPlan::default()
     };
     let tests = crate::test(ws, &plan, progress).map_err(stopped)?;

@@ -30,6 +30,9 @@ pub struct TestPlan {
     pub skip_dags: bool,
     /// Leave out ruff.
     pub skip_lint: bool,
+    /// Check the DAGs as for namespaces (their findings fail the check) even when no
+    /// remote target sets `data_root`: this run deploys into a namespace.
+    pub namespaces: bool,
 }
 
 /// What a test run found.
@@ -130,8 +133,12 @@ pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<
         }
         pins.into_iter().filter(|p| plan.airflow.is_empty() || plan.airflow.contains(&p.series)).collect()
     };
-    let dag_options =
-        DagCheckOptions { variables: plan.variables.clone(), connections: plan.connections.clone(), force: plan.force };
+    let dag_options = DagCheckOptions {
+        variables: plan.variables.clone(),
+        connections: plan.connections.clone(),
+        force: plan.force,
+        namespaces: plan.namespaces || uses_namespaces(&repo),
+    };
     let (dag_results, (reports, project_errors, project_notes)) = thread::scope(|scope| {
         let handles: Vec<_> = pins
             .iter()
@@ -219,4 +226,10 @@ fn test_projects(
     }
     notes.extend(reports.iter().flat_map(|r| r.notes.iter().cloned()));
     (reports, errors, notes)
+}
+
+/// Whether the repository deploys into namespaces: a remote target sets `data_root`
+/// (the built-in local target always has one, so it does not count).
+fn uses_namespaces(repo: &pad_layout::Repo) -> bool {
+    repo.targets.iter().any(|t| !t.is_local() && t.data_root.is_some())
 }

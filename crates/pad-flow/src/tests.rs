@@ -101,6 +101,7 @@ fn dag_report(problems: &[(&str, &str, &str)]) -> pad_venv::DagReport {
                 detail: "Traceback <&>".into(),
             })
             .collect(),
+        notes: Vec::new(),
         seconds: 1.5,
         cached: false,
     }

@@ -220,7 +220,8 @@ fn scan_dags(
                 continue;
             }
             let rel_path = rel(root, &path);
-            if is_dag_source(&rel_path) {
+            // The runtime helper ships beside the DAGs but is a module they import.
+            if is_dag_source(&rel_path) || rel_path == RUNTIME_HELPER_PATH {
                 continue;
             }
             if path.extension() != Some("py") {

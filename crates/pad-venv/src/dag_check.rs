@@ -44,6 +44,11 @@ pub struct DagCheckOptions {
     pub connections: BTreeMap<String, String>,
     /// Load the DAGs even when the same files passed with the same Airflow before.
     pub force: bool,
+    /// The repository deploys into namespaces (a remote target sets `data_root`, or this
+    /// run deploys into one): a DAG id that is the same in every namespace, or a literal
+    /// path outside the data root, is a problem. Otherwise it is a note, so a repository
+    /// that never uses namespaces (one not written for this tool) still deploys.
+    pub namespaces: bool,
 }
 
 /// What Airflow made of the DAG files.
@@ -54,6 +59,10 @@ pub struct DagReport {
     pub airflow_version: String,
     pub dags: Vec<DagInfo>,
     pub problems: Vec<DagProblem>,
+    /// The namespace findings of a repository that does not deploy into namespaces
+    /// ([`DagCheckOptions::namespaces`]): worth fixing before it does, no failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<DagProblem>,
     #[serde(default)]
     pub seconds: f64,
     /// Whether this is the result of an earlier clean check of the same inputs.
@@ -181,6 +190,11 @@ pub fn check_dags(
             dag.file = rel.to_string();
         }
     }
+    if !options.namespaces {
+        let (notes, problems) = std::mem::take(&mut report.problems).into_iter().partition(is_namespace_finding);
+        report.problems = problems;
+        report.notes = notes;
+    }
     if report.problems.is_empty() {
         let json = serde_json::to_vec_pretty(&report).expect("a report always serialises");
         if let Some(dir) = cached_at.parent() {
@@ -189,6 +203,11 @@ pub fn check_dags(
         fsutil::write_atomic(&cached_at, &json)?;
     }
     Ok(report)
+}
+
+/// What only matters once DAGs of several namespaces share one Airflow.
+fn is_namespace_finding(problem: &DagProblem) -> bool {
+    matches!(problem.kind.as_str(), "namespace collision" | "outside data root")
 }
 
 /// The cache key of a DAG check (16 hex digits).
@@ -204,6 +223,7 @@ pub(crate) fn result_key(
         hasher.update(part.len().to_le_bytes());
         hasher.update(part.as_bytes());
     }
+    hasher.update(if options.namespaces { b"namespaces\n" as &[u8] } else { b"plain only\n" });
     for (kind, pairs) in [("var", &options.variables), ("conn", &options.connections)] {
         for (key, value) in pairs {
             hasher.update(format!("{kind} {} {key} {} {value}\n", key.len(), value.len()).as_bytes());
