@@ -7,7 +7,11 @@
 //!   project's shipped interpreter; a changed schedule shows after a new deploy with no
 //!   restart; a `kill -9`ed scheduler is restarted alone; `down` leaves none of the
 //!   recorded process groups;
-//! - on Airflow 2.10 with PostgreSQL (test 3): two runs of one DAG overlap in time.
+//! - on Airflow 2.10 with PostgreSQL, test 3: two runs of one DAG overlap in time; and
+//!   tests 1, 2, 4 and 5 again: the REST API lists the example DAGs with no import
+//!   errors, a triggered run succeeds with the release's interpreter, `dags test` runs
+//!   beside the services, a new schedule shows with no restart, a `kill -9`ed scheduler
+//!   is restarted alone.
 
 use std::time::{Duration, Instant};
 
@@ -340,6 +344,65 @@ fn local_airflow_2_on_postgres_runs_two_dag_runs_at_once() {
     // RFC 3339 times in one zone compare as text.
     let ((start1, end1), (start2, end2)) = (&times[0], &times[1]);
     assert!(start1 < end2 && start2 < end1, "the runs overlap: {times:?}");
+
+    // Test 1 on 2.10 too: the REST API lists the example DAGs with no import errors, and
+    // a triggered run of image_matching succeeds with the release's own interpreter.
+    let status = local.status();
+    let dags: Vec<&str> = status["dags"].as_array().unwrap().iter().map(|d| d["dag_id"].as_str().unwrap()).collect();
+    for dag in ["archive_sync", "example_pipelines", "image_matching"] {
+        assert!(dags.contains(&dag), "{status}");
+    }
+    assert_eq!(status["import_errors"], json!([]), "{status}");
+    let run_id = trigger(&client, "image_matching", "2024-01-08T00:00:00Z");
+    let run = finished_run(&client, "image_matching", &run_id);
+    assert_eq!(run["state"], "success", "{run}");
+    let tsv = local.home.join("data/prod/image-matching/2024-01-08/matches.tsv");
+    assert!(std::fs::read_to_string(&tsv).is_ok_and(|t| t.starts_with("snapshot\t")), "{tsv}");
+    let current = std::fs::read_link(local.home.join("current")).unwrap();
+    let python = format!("{}/{}/projects/image-matching/venv/bin/python", local.home, current.display());
+    let logs = state_dir(&up).join("2.10/logs/dag_id=image_matching").join(format!("run_id={run_id}"));
+    let log = read_tree(&logs);
+    assert!(log.contains(&python), "the task's log names {python}:\n{log}");
+
+    // Test 5 on 2.10 too: `dags test` beside the running services.
+    let run = local.run(&["dags", "test", "image_matching", "--airflow", "2.10", "--date", "2024-01-01"]);
+    assert!(run.stdout.contains(": success") && run.code == Some(0), "{}\n{}", run.stdout, run.stderr);
+
+    // Test 2 on 2.10 too: a new schedule, deployed again, shows with no restart.
+    let dag_file = local.repo.root.join("dags/image_matching.py");
+    let text = std::fs::read_to_string(&dag_file).unwrap().replace("schedule=\"@weekly\"", "schedule=\"@hourly\"");
+    assert!(text.contains("@hourly"));
+    std::fs::write(&dag_file, text).unwrap();
+    local.deploy();
+    wait_for("the new schedule in the REST API", Duration::from_secs(300), || {
+        let status = local.status();
+        let dag = status["dags"].as_array()?.iter().find(|d| d["dag_id"] == "image_matching")?.clone();
+        (dag["schedule"] == "@hourly" || dag["schedule"] == "0 * * * *").then_some(())
+    });
+    let pids_now: Vec<u32> =
+        local.status()["services"].as_array().unwrap().iter().map(|s| s["pid"].as_u64().unwrap() as u32).collect();
+    for service in &state.services {
+        assert!(pids_now.contains(&service.pid), "{} was restarted: {pids_now:?}", service.name);
+    }
+
+    // Test 4 on 2.10 too: a `kill -9`ed scheduler shows in status; up restarts it alone.
+    let scheduler = state.services.iter().find(|s| s.name == "scheduler").unwrap().pid;
+    pad_process::Cmd::new("kill", &local.repo.root).args(["-KILL", &scheduler.to_string()]).run().unwrap();
+    wait_for("status to show the scheduler dead", Duration::from_secs(30), || {
+        let status = local.run(&["airflow", "status", "--json"]);
+        let value = status.json();
+        let dead =
+            value["services"].as_array().unwrap().iter().any(|s| s["name"] == "scheduler" && s["alive"] == false);
+        (dead && status.code == Some(1)).then_some(())
+    });
+    let restarted = local.up(&["--airflow", "2.10", "--db", "postgres"]);
+    assert_eq!(restarted["started"], json!(["scheduler"]), "{restarted}");
+    let pids_then: Vec<u32> = state.services.iter().map(|s| s.pid).collect();
+    let (state, _) = client_of(&restarted);
+    for service in state.services.iter().filter(|s| s.name != "scheduler") {
+        assert!(pids_then.contains(&service.pid), "{} kept its process", service.name);
+    }
+
     let groups = recorded_groups(&state);
     local.run(&["airflow", "down"]).success();
     for (name, pgid) in groups {
