@@ -141,6 +141,28 @@ fn escape(text: &str) -> String {
 }
 
 /// The state `up` recorded, and the REST API logged in as its admin user.
+/// Test 4: `kill -9` of the scheduler shows in `status` (which then exits 1); `up ARGS`
+/// starts it again alone, every other service keeping its process. The state after.
+fn kill_the_scheduler_then_up(local: &Local, state: &pad_airflow::State, up_args: &[&str]) -> pad_airflow::State {
+    let scheduler = state.services.iter().find(|s| s.name == "scheduler").unwrap().pid;
+    pad_process::Cmd::new("kill", &local.repo.root).args(["-KILL", &scheduler.to_string()]).run().unwrap();
+    wait_for("status to show the scheduler dead", Duration::from_secs(30), || {
+        let status = local.run(&["airflow", "status", "--json"]);
+        let value = status.json();
+        let dead =
+            value["services"].as_array().unwrap().iter().any(|s| s["name"] == "scheduler" && s["alive"] == false);
+        (dead && status.code == Some(1)).then_some(())
+    });
+    let pids_then: Vec<u32> = state.services.iter().map(|s| s.pid).collect();
+    let restarted = local.up(up_args);
+    assert_eq!(restarted["started"], json!(["scheduler"]), "{restarted}");
+    let (state, _) = client_of(&restarted);
+    for service in state.services.iter().filter(|s| s.name != "scheduler") {
+        assert!(pids_then.contains(&service.pid), "{} kept its process", service.name);
+    }
+    state
+}
+
 fn client_of(up: &Value) -> (pad_airflow::State, pad_airflow::Client) {
     let state_file = Utf8Path::new(up["state_file"].as_str().unwrap());
     let state = pad_airflow::State::load(state_file.parent().unwrap()).unwrap().expect("up recorded its state");
@@ -263,21 +285,7 @@ fn local_airflow_3_runs_the_deployed_release() {
     assert_eq!(pids_now, pids_then, "no service was restarted");
 
     // Test 4: a `kill -9`ed scheduler shows in status; up restarts it alone.
-    let scheduler = state.services.iter().find(|s| s.name == "scheduler").unwrap().pid;
-    pad_process::Cmd::new("kill", &local.repo.root).args(["-KILL", &scheduler.to_string()]).run().unwrap();
-    wait_for("status to show the scheduler dead", Duration::from_secs(30), || {
-        let status = local.run(&["airflow", "status", "--json"]);
-        let value = status.json();
-        let dead =
-            value["services"].as_array().unwrap().iter().any(|s| s["name"] == "scheduler" && s["alive"] == false);
-        (dead && status.code == Some(1)).then_some(())
-    });
-    let restarted = local.up(&[]);
-    assert_eq!(restarted["started"], json!(["scheduler"]), "{restarted}");
-    let (state, _) = client_of(&restarted);
-    for service in state.services.iter().filter(|s| s.name != "scheduler") {
-        assert!(pids_then.contains(&service.pid), "{} kept its process", service.name);
-    }
+    let state = kill_the_scheduler_then_up(&local, &state, &[]);
     let logs = local.run(&["airflow", "logs", "scheduler", "-n", "5"]).success();
     assert!(logs.stdout.lines().count() >= 1, "the scheduler's log: {}", logs.stdout);
     let groups = recorded_groups(&state);
@@ -386,22 +394,7 @@ fn local_airflow_2_on_postgres_runs_two_dag_runs_at_once() {
     }
 
     // Test 4 on 2.10 too: a `kill -9`ed scheduler shows in status; up restarts it alone.
-    let scheduler = state.services.iter().find(|s| s.name == "scheduler").unwrap().pid;
-    pad_process::Cmd::new("kill", &local.repo.root).args(["-KILL", &scheduler.to_string()]).run().unwrap();
-    wait_for("status to show the scheduler dead", Duration::from_secs(30), || {
-        let status = local.run(&["airflow", "status", "--json"]);
-        let value = status.json();
-        let dead =
-            value["services"].as_array().unwrap().iter().any(|s| s["name"] == "scheduler" && s["alive"] == false);
-        (dead && status.code == Some(1)).then_some(())
-    });
-    let restarted = local.up(&["--airflow", "2.10", "--db", "postgres"]);
-    assert_eq!(restarted["started"], json!(["scheduler"]), "{restarted}");
-    let pids_then: Vec<u32> = state.services.iter().map(|s| s.pid).collect();
-    let (state, _) = client_of(&restarted);
-    for service in state.services.iter().filter(|s| s.name != "scheduler") {
-        assert!(pids_then.contains(&service.pid), "{} kept its process", service.name);
-    }
+    let state = kill_the_scheduler_then_up(&local, &state, &["--airflow", "2.10", "--db", "postgres"]);
 
     let groups = recorded_groups(&state);
     local.run(&["airflow", "down"]).success();

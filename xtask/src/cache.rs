@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use pad_cache::{ArtifactReport, ConfigFile, Options, Summary, WarmProgress};
@@ -30,16 +30,14 @@ fn files(root: &Utf8Path, given: &[Utf8PathBuf]) -> Result<Vec<ConfigFile>> {
         }
         return Ok(files);
     }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let cwd = Utf8PathBuf::from_path_buf(cwd).map_err(|p| anyhow::anyhow!("`{}` is not UTF-8", p.display()))?;
-    Ok(given
+    given
         .iter()
         .map(|file| {
-            let full = if file.is_absolute() { file.clone() } else { cwd.join(file) };
+            let full = crate::absolute(file)?;
             let display = full.strip_prefix(root).map_or_else(|_| file.clone(), Utf8Path::to_owned);
-            ConfigFile { path: full, display }
+            Ok(ConfigFile { path: full, display })
         })
-        .collect())
+        .collect()
 }
 
 fn env(name: &str) -> Option<String> {
