@@ -246,6 +246,33 @@ pub(crate) fn pieces(text: &str) -> Vec<Piece<'_>> {
     out
 }
 
+/// The first `${` of a string that [`pieces`] would keep as literal text although it
+/// looks meant as a variable: unclosed, empty, a name that is not one (`${my var}`), or
+/// an operator other than `:-` (`${A:default}`, `${A%.*}`). `$${` is the literal.
+pub(crate) fn malformed_var(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            rest = tail;
+            continue;
+        }
+        if let Some(inner) = after.strip_prefix("${") {
+            let Some(end) = inner.find('}') else {
+                return Some(after);
+            };
+            let name = inner[..end].split_once(":-").map_or(&inner[..end], |(name, _)| name);
+            if !is_env_name(name) {
+                return Some(&after[..end + 3]);
+            }
+            rest = &inner[end + 1..];
+            continue;
+        }
+        rest = &after[1..];
+    }
+    None
+}
+
 fn is_env_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -123,6 +123,7 @@ pub(crate) fn parse(
         Err(err) => return Err(vec![yaml_problem(file, &err)]),
     };
     let mut r = Reader { file, artifacts, problems: Vec::new() };
+    r.variables(&root);
     let spec = r.dag(&root, default_id, types, projects);
     if r.problems.is_empty() { Ok(spec.expect("no problems means a DAG")) } else { Err(r.problems) }
 }
@@ -198,6 +199,26 @@ impl Reader<'_> {
     fn push<T>(&mut self, spanned: &Spanned<T>, message: impl Into<String>, help: impl Into<String>) {
         let problem = at(Problem::new(self.file, message, help), spanned);
         self.problems.push(problem);
+    }
+
+    /// Every string of the file whose `${...}` is not a variable the DAG could read: an
+    /// error rather than text left in the generated file as written.
+    fn variables(&mut self, node: &Node) {
+        match &node.value {
+            Value::Str(text) => {
+                if let Some(bad) = crate::emit::malformed_var(text) {
+                    let shown: String = bad.chars().take(40).collect();
+                    self.push(
+                        node,
+                        format!("`{shown}` is not a variable: write `${{NAME}}` or `${{NAME:-default}}`"),
+                        "NAME is letters, digits and `_`, not starting with a digit; write `$${` for a literal `${` (a shell's `$${var%.*}`)",
+                    );
+                }
+            }
+            Value::Seq(items) => items.iter().for_each(|item| self.variables(item)),
+            Value::Map(entries) => entries.iter().for_each(|(_, value)| self.variables(value)),
+            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
+        }
     }
 
     fn map<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n Entries> {

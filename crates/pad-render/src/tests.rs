@@ -324,6 +324,31 @@ fn env_pieces() {
         ]
     );
     assert_eq!(pieces("${not valid}"), [Piece::Text("${not valid}".into())]);
+    for good in ["plain $HOME $1", "${A} ${B_2:-x} $${c%.*}", "a $$ b", "{{ ds }} ${A:-${}"] {
+        assert_eq!(crate::emit::malformed_var(good), None, "{good}");
+    }
+    for (bad, fragment) in [
+        ("x ${not valid} y", "${not valid}"),
+        ("${}", "${}"),
+        ("${A:default}", "${A:default}"),
+        ("${file%.*}", "${file%.*}"),
+        ("${1}", "${1}"),
+        ("ok ${A} then ${B", "${B"),
+    ] {
+        assert_eq!(crate::emit::malformed_var(bad), Some(fragment), "{bad}");
+    }
+}
+
+#[test]
+fn malformed_variable_is_an_error_at_its_value() {
+    check_problems(
+        "schedule: null\nstart_date: 2024-01-01\ntasks:\n  - id: a\n    type: bash\n    command: echo ${OUT_DIR\n    env: {X: \"${A:default}\"}\n",
+        expect![[r#"
+            dags/bad.dag.yaml:6:14: `${OUT_DIR` is not a variable: write `${NAME}` or `${NAME:-default}`
+              help: NAME is letters, digits and `_`, not starting with a digit; write `$${` for a literal `${` (a shell's `$${var%.*}`)
+            dags/bad.dag.yaml:7:14: `${A:default}` is not a variable: write `${NAME}` or `${NAME:-default}`
+              help: NAME is letters, digits and `_`, not starting with a digit; write `$${` for a literal `${` (a shell's `$${var%.*}`)"#]],
+    );
 }
 
 #[test]
