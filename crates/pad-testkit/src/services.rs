@@ -41,10 +41,16 @@ fn server_dir() -> Result<(tempfile::TempDir, Utf8PathBuf), KitError> {
     Ok((dir, path))
 }
 
+/// The servers' shared log and server class (`from http_log import Server, log_line`).
+const HTTP_LOG: &str = include_str!("services/http_log.py");
+
 /// Writes the Python server `source` into `dir` as `<name>.py` and starts it there with
 /// Debian's interpreter and `args`; the caller waits for its port.
 fn python_server(name: &str, source: &str, dir: &Utf8Path, args: &[String]) -> Result<Server, KitError> {
     let script = dir.join(format!("{name}.py"));
     std::fs::write(&script, source).with_context(|| format!("writing {script}"))?;
+    // Imported by every server, from the script's own directory.
+    let shared = dir.join("http_log.py");
+    std::fs::write(&shared, HTTP_LOG).with_context(|| format!("writing {shared}"))?;
     Server::spawn(name, &Cmd::new(PYTHON, dir).arg(script.as_str()).args(args), Stop::Kill)
 }

@@ -16,7 +16,9 @@ import itertools
 import json
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from http_log import Server, log_line
 
 
 def main():
@@ -63,12 +65,12 @@ def main():
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-            print(f"{self.command} {urllib.parse.urlsplit(self.path).path} {args.status}", flush=True)
+            log_line(f"{self.command} {urllib.parse.urlsplit(self.path).path} {args.status}")
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = answer
         do_MKCOL = do_MOVE = do_COPY = do_PROPFIND = answer
 
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    Server(("127.0.0.1", args.port), Handler).serve_forever()
 
 
 if __name__ == "__main__":

@@ -53,8 +53,10 @@ import sys
 import tempfile
 import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from http_log import Server, log_line
 
 CHUNK = 1024 * 1024
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -112,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_request(self, code="-", size="-"):
         path = urlsplit(self.path).path
         token = "token" if any(self.headers.get(h) is not None for h in TOKEN_HEADERS) else "no-token"
-        print(f"{self.command} {path} {code} {token}", file=sys.stderr, flush=True)
+        log_line(f"{self.command} {path} {code} {token}", sys.stderr)
 
     # Responses.
 
@@ -422,8 +424,7 @@ def main():
     args = parser.parse_args()
     with open(args.config) as f:
         config = json.load(f)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     server.state = State(args, config)
     server.serve_forever()
 

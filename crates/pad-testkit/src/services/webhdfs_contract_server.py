@@ -47,7 +47,9 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from http_log import Server, log_line
 
 PREFIX = "/webhdfs/v1"
 SUPERUSER = "hdfs"
@@ -103,7 +105,7 @@ def make_handler(state, role):
             pass
 
         def log(self, op, status):
-            print(f"{role} {self.command} {urllib.parse.urlsplit(self.path).path} op={op} {status}", flush=True)
+            log_line(f"{role} {self.command} {urllib.parse.urlsplit(self.path).path} op={op} {status}")
 
         def send_json(self, status, body, op, headers=()):
             data = json.dumps(body).encode()
@@ -456,12 +458,12 @@ def main():
     OWNER[0] = args.owner
     tokens = dict(entry.split("=", 1) for entry in args.delegation)
     state = State(os.path.abspath(args.data), args.port, args.datanode_port, args.owner, tokens)
-    datanode = ThreadingHTTPServer(("127.0.0.1", args.datanode_port), make_handler(state, "datanode"))
-    namenode = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(state, "namenode"))
+    datanode = Server(("127.0.0.1", args.datanode_port), make_handler(state, "datanode"))
+    namenode = Server(("127.0.0.1", args.port), make_handler(state, "namenode"))
     threading.Thread(target=datanode.serve_forever, daemon=True).start()
     # The datanode first, so the namenode's port opening means both are up.
     time.sleep(0.05)
-    print(f"webhdfs contract server: namenode 127.0.0.1:{args.port}, datanode 127.0.0.1:{args.datanode_port}", flush=True)
+    log_line(f"webhdfs contract server: namenode 127.0.0.1:{args.port}, datanode 127.0.0.1:{args.datanode_port}")
     try:
         namenode.serve_forever()
     except KeyboardInterrupt:
