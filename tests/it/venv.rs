@@ -66,6 +66,27 @@ fn a_packed_environment_works_wherever_it_is_unpacked() {
     let tarball = Utf8Path::new(json[0]["path"].as_str().unwrap()).to_owned();
     let listing = Cmd::new("tar", &repo.root).args(["-tzf", tarball.as_str()]).read().unwrap();
     assert!(!listing.contains("__pycache__") && !listing.contains(".pyc"), "bytecode in the archive");
+    // pytest's bytecode (its CLI tests start `python -m image_matching`, each importing
+    // pandas) went to the environment's cache beside the venv: none in the venv, none in
+    // the project's sources.
+    let env_dir = tarball.parent().unwrap();
+    let bytecode_under = |dir: &Utf8Path| -> Vec<String> {
+        let found = Cmd::new("find", &repo.root).args([dir.as_str(), "-name", "*.pyc"]).read().unwrap();
+        found.lines().map(str::to_owned).collect()
+    };
+    // (numpy's wheel ships one .pyc of its own; what the tests import is pandas and the project)
+    let written: Vec<String> = bytecode_under(&env_dir.join("venv"))
+        .into_iter()
+        .filter(|p| p.contains("/pandas/") || p.contains("/image_matching/"))
+        .collect();
+    assert_eq!(written, Vec::<String>::new(), "bytecode written into the venv");
+    assert_eq!(bytecode_under(&repo.root.join("projects")), Vec::<String>::new(), "bytecode in the sources");
+    let cached = bytecode_under(&env_dir.join(pad_venv::PYCACHE_DIR));
+    assert!(cached.iter().any(|p| p.contains("/pandas/")), "no pandas bytecode in the cache: {cached:?}");
+    assert!(cached.iter().any(|p| p.contains("/image_matching/cli")), "no bytecode of the project: {cached:?}");
+    // What the build's smoke test compiled was moved to the environment's final path.
+    let staged: Vec<&String> = cached.iter().filter(|p| p.contains("/.tmp-")).collect();
+    assert!(staged.is_empty(), "bytecode left under the build's staging path: {staged:?}");
 
     let place = TestRepo::empty();
     let venv = place.root.join("a place with spaces/venv");

@@ -184,3 +184,8 @@ def main():
 
 if __name__ == "__main__":
     main()
+    # The report is written and closed: skip the interpreter's teardown (Airflow 3's
+    # exit handlers and the finalising of a thousand modules, 0.9 s of a 3.3 s check).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

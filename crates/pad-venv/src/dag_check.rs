@@ -112,6 +112,7 @@ pub fn airflow_env(
             install_project: false,
             package: Some("airflow"),
             pack: false,
+            compile_bytecode: true,
         },
         progress,
     )

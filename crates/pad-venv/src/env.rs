@@ -74,6 +74,13 @@ pub struct EnvSpec<'a> {
     pub package: Option<&'a str>,
     /// Write `venv.tar.gz` (projects) or not (tool environments).
     pub pack: bool,
+    /// Compile every module to bytecode at install (`uv pip sync --compile-bytecode`).
+    /// For tool environments that Python imports on every run with
+    /// `PYTHONDONTWRITEBYTECODE` (Airflow for the DAG check): without it each run compiles
+    /// Airflow's thousand modules again, most of its "import time". Not for packed project
+    /// environments: compiling all of pandas costs more in a cold build than its first
+    /// imports do, and makes `venv.tar.gz` larger.
+    pub compile_bytecode: bool,
 }
 
 /// An environment that is ready.
@@ -180,6 +187,7 @@ pub fn build(ctx: &Context, spec: &EnvSpec<'_>, progress: &dyn Progress) -> Resu
     };
     fsutil::remove_dir_if_exists(&dir)?;
     std::fs::rename(&staging, &dir).map_err(|source| VenvError::io(&dir, source))?;
+    rehome_bytecode(&staging, &dir);
     prune(&root, &key);
     progress.step(name, "built");
     Ok(finish(spec, dir, record, false, started, lock_updated, warnings))
@@ -228,7 +236,7 @@ fn compute_key(
         format!("python {} {}", interpreter.path, interpreter.version),
         format!("platform {}", platform()),
         format!("backend uv {}", ctx.uv.version),
-        format!("package {:?} pack {}", spec.package, spec.pack),
+        format!("package {:?} pack {} compile {}", spec.package, spec.pack, spec.compile_bytecode),
     ] {
         hasher.update(part.as_bytes());
         hasher.update([0]);
@@ -318,6 +326,7 @@ fn build_into(
     ctx.uv
         .cmd(spec.dir)
         .args(["pip", "sync", "--quiet", "--python", python.as_str(), lock_path.as_str()])
+        .args(spec.compile_bytecode.then_some("--compile-bytecode"))
         .run()
         .map_err(step_err("uv pip sync"))?;
 
@@ -360,12 +369,20 @@ fn build_into(
         // directory from there, where its DAG runs it (`cd $AIRFLOW_HOME/<project> &&
         // venv/bin/python -m <package>`).
         let dir = if !spec.install_project && spec.dir.join(package).is_dir() { spec.dir } else { staging };
-        pad_process::Cmd::new(python.as_str(), dir)
+        let smoke = pad_process::Cmd::new(python.as_str(), dir)
             .args(["-c", &format!("import {package}")])
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("PYTHONNOUSERSITE", "1")
-            .run()
-            .map_err(step_err("import the package"))?;
+            .env("PYTHONNOUSERSITE", "1");
+        // Uncompiled, its bytecode goes to the environment's cache beside the venv (never
+        // into the venv, packed as it is), where `test` reuses it once the build is renamed
+        // into place: the tests' first import of pandas and the like is not compiled again.
+        let smoke = if spec.compile_bytecode {
+            smoke.env("PYTHONDONTWRITEBYTECODE", "1")
+        } else {
+            smoke
+                .env_remove("PYTHONDONTWRITEBYTECODE")
+                .env("PYTHONPYCACHEPREFIX", staging.join(crate::PYCACHE_DIR).as_str())
+        };
+        smoke.run().map_err(step_err("import the package"))?;
     }
 
     if spec.pack {
@@ -377,6 +394,26 @@ fn build_into(
     }
     fsutil::write_atomic(&staging.join(ENV_RECORD), &serde_json::to_vec_pretty(&record).expect("serializable"))?;
     Ok(record)
+}
+
+/// Moves the bytecode the smoke test wrote for the files under `staging` to where Python
+/// looks for those files now that they are under `dir`: the cache mirrors each source's
+/// absolute path (`PYTHONPYCACHEPREFIX`). A bytecode file is checked against its
+/// source's size and modification time, which the rename keeps, and Python sets the code's
+/// file name from the path it imports. Only a cache: when the move cannot be made, the
+/// first test run compiles again.
+fn rehome_bytecode(staging: &Utf8Path, dir: &Utf8Path) {
+    let (Some(from), Some(to)) = (staging.as_str().strip_prefix('/'), dir.as_str().strip_prefix('/')) else {
+        return;
+    };
+    let cache = dir.join(crate::PYCACHE_DIR);
+    let (from, to) = (cache.join(from), cache.join(to));
+    if from.is_dir()
+        && let Some(parent) = to.parent()
+        && std::fs::create_dir_all(parent).is_ok()
+    {
+        let _ = std::fs::rename(&from, &to);
+    }
 }
 
 /// Files a local-path install leaves in its `.dist-info` that describe the build rather

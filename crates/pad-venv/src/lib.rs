@@ -43,7 +43,7 @@ pub use lint::{
     AIRFLOW3_RULES, Finding, LINT_PIN_DIR, LINTED_DIRS, LintOptions, LintReport, extra_rules, lint, lint_pinned,
 };
 pub use lock::{LOCK_FILE, TEST_LOCK_FILE};
-pub use pytest::{TestOptions, TestReport, test_project};
+pub use pytest::{PYCACHE_DIR, TestOptions, TestReport, test_project};
 pub use python::{Interpreter, resolve as resolve_interpreter, unreadable_by_others};
 pub use uv::{PINNED_UV_VERSION, Uv};
 
@@ -170,6 +170,7 @@ pub fn build_project(
             install_project: project.pyproject.is_some(),
             package: project.package.as_deref(),
             pack: true,
+            compile_bytecode: false,
         },
         progress,
     )

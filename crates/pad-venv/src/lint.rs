@@ -115,6 +115,7 @@ pub fn lint(
             install_project: false,
             package: Some("ruff"),
             pack: false,
+            compile_bytecode: false,
         },
         progress,
     )?;

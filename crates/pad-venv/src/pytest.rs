@@ -14,6 +14,10 @@ use crate::env::{BuiltEnv, Context};
 use crate::lock::{self, LockInput, LockSpec};
 use crate::{Progress, VenvError, fsutil};
 
+/// Where pytest runs keep the bytecode of an environment: `<env dir>/pycache`, beside
+/// `venv/` (Python's `PYTHONPYCACHEPREFIX`).
+pub const PYCACHE_DIR: &str = "pycache";
+
 /// How tests are run.
 #[derive(Debug, Clone, Default)]
 pub struct TestOptions {
@@ -120,9 +124,14 @@ pub fn test_project(
     }
 
     progress.step(name, "pytest");
+    // Bytecode goes to the environment's own cache, beside the venv: never into the venv
+    // (packed as it is) nor into the project's sources. Tests that start the project as a
+    // subprocess (`python -m <package>`) then import pandas and the like from bytecode
+    // the first import wrote, instead of compiling them again in each process.
     let mut cmd = Cmd::new(overlay.join("bin/python").as_str(), &project.dir)
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--color=no"])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env("PYTHONPYCACHEPREFIX", env.dir.join(PYCACHE_DIR).as_str())
         .env("PYTHONNOUSERSITE", "1");
     if let Some(junit) = &junit {
         if let Some(dir) = junit.parent() {

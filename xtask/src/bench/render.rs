@@ -178,6 +178,7 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchRenderArgs) -> Result<ExitCode> {
             install_project: false,
             package: Some("dagfactory"),
             pack: false,
+            compile_bytecode: true,
         },
         &Steps::new(),
     )?;

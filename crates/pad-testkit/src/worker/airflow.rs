@@ -56,6 +56,7 @@ pub fn airflow_env(root: &Utf8Path, work_dir: &Utf8Path, series: &str) -> Result
             install_project: false,
             package: Some("airflow"),
             pack: true,
+            compile_bytecode: false,
         },
         &(),
     )
