@@ -13,7 +13,7 @@ use crate::flags::{BenchArgs, BenchTarget};
 mod airflow;
 mod cache;
 mod deploy;
-mod flow;
+pub(crate) mod flow;
 mod package;
 mod probe;
 mod render;

@@ -20,7 +20,8 @@ pub(crate) fn run(root: &Utf8Path, args: &DeployLocalBuildArgs) -> Result<ExitCo
         namespace: crate::deploy::namespace(root, args.namespace.as_deref())?,
         data_profile: args.data_profile.clone(),
     };
-    let steps = Steps::with_stage_reports(root);
-    let build = pad_flow::deploy_local_build(&crate::workspace(root), &options, &steps)?;
-    crate::deploy::render_deploy(&steps, &build.deploy, false)
+    let steps = Steps::with_stage_reports(root).timed(args.timings);
+    let build = pad_flow::deploy_local_build(&crate::workspace(root), &options, &steps);
+    steps.print_timings();
+    crate::deploy::render_deploy(&steps, &build?.deploy, false)
 }

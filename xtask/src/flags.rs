@@ -478,6 +478,9 @@ pub(crate) struct TestArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    /// After the run, print on stderr when each step began and how long it ran.
+    #[arg(long)]
+    pub(crate) timings: bool,
 }
 
 #[derive(Debug, Args)]
@@ -515,6 +518,9 @@ pub(crate) struct DeployLocalBuildArgs {
     /// An Airflow Connection the DAGs read while loading in the test step (ID=URI).
     #[arg(long, value_name = "ID=URI")]
     pub(crate) conn: Vec<String>,
+    /// After the run, print on stderr when each step began and how long it ran.
+    #[arg(long)]
+    pub(crate) timings: bool,
 }
 
 #[derive(Debug, Args)]

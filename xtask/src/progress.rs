@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -17,23 +17,83 @@ pub(crate) struct Steps {
     /// The repository, when the reports of deploy-local-build's stages are shown as they
     /// end (paths are shown relative to it).
     stage_reports: Option<Utf8PathBuf>,
+    /// With `--timings`: when each step began (and each item ended), for
+    /// [`print_timings`](Steps::print_timings).
+    timings: Option<Timings>,
+}
+
+/// Every step as it began: (when, item, step); `None` for the end of an item's work.
+struct Timings {
+    started: Instant,
+    events: Mutex<Vec<(Instant, String, Option<String>)>>,
 }
 
 impl Steps {
     pub(crate) fn new() -> Steps {
         let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
-        Steps { multi, bars: Mutex::new(HashMap::new()), stage_reports: None }
+        Steps { multi, bars: Mutex::new(HashMap::new()), stage_reports: None, timings: None }
     }
 
     /// Steps that also show each stage of deploy-local-build and its report as it ends.
     pub(crate) fn with_stage_reports(root: &Utf8Path) -> Steps {
         Steps { stage_reports: Some(root.to_owned()), ..Steps::new() }
     }
+
+    /// Also records when each step begins, for `--timings`.
+    pub(crate) fn timed(self, timings: bool) -> Steps {
+        let timings = timings.then(|| Timings { started: Instant::now(), events: Mutex::new(Vec::new()) });
+        Steps { timings, ..self }
+    }
+
+    fn record(&self, name: &str, step: Option<&str>) {
+        if let Some(t) = &self.timings {
+            t.events.lock().unwrap_or_else(|e| e.into_inner()).push((
+                Instant::now(),
+                name.to_owned(),
+                step.map(str::to_owned),
+            ));
+        }
+    }
+
+    /// With `--timings`, prints [`timings_table`](Steps::timings_table) on stderr.
+    pub(crate) fn print_timings(&self) {
+        if let Some(table) = self.timings_table() {
+            eprint!("{table}");
+        }
+    }
+
+    /// With `--timings`: when each step began (seconds from the start) and how long it
+    /// ran, until the item's next step, its end, the next stage, or now. Items' steps
+    /// overlap: they run at once.
+    pub(crate) fn timings_table(&self) -> Option<String> {
+        use std::fmt::Write as _;
+        let t = self.timings.as_ref()?;
+        let now = Instant::now();
+        let events = t.events.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out =
+            String::from("timings (seconds from the start; an item's steps run one after the other, items at once):\n");
+        let _ = writeln!(out, "{:>7} {:>7}  {:<16} step", "start", "length", "item");
+        for (i, (at, name, step)) in events.iter().enumerate() {
+            let Some(step) = step else { continue };
+            let end = events[i + 1..]
+                .iter()
+                .find(|(_, other, _)| other == name || other == STAGE)
+                .map_or(now, |(end, ..)| *end);
+            let (start, length) = (at.duration_since(t.started), end.duration_since(*at));
+            let _ = writeln!(out, "{:>7.2} {:>7.2}  {name:<16} {step}", start.as_secs_f64(), length.as_secs_f64());
+        }
+        let _ = writeln!(out, "{:>7.2} {:>7}  (end)", now.duration_since(t.started).as_secs_f64(), "");
+        Some(out)
+    }
 }
+
+/// The item of a stage's start in the timings, which ends every step before it.
+const STAGE: &str = "==>";
 
 impl pad_flow::Progress for Steps {
     /// Ends the spinner of `name` with a final message.
     fn done(&self, name: &str, outcome: &str) {
+        self.record(name, None);
         if let Some(bar) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).remove(name) {
             bar.finish_with_message(outcome.to_owned());
         }
@@ -58,6 +118,7 @@ impl pad_flow::Progress for Steps {
             pad_flow::Stage::Package => "package",
             pad_flow::Stage::Deploy => "deploy to the local target",
         };
+        self.record(STAGE, None);
         eprintln!("==> {title}");
     }
 
@@ -77,6 +138,7 @@ impl pad_flow::Progress for Steps {
 impl Steps {
     /// Shows that `name` is at `step`: its spinner's message, or a line.
     fn show(&self, name: &str, step: &str) {
+        self.record(name, Some(step));
         let Some(multi) = &self.multi else {
             eprintln!("{name}: {step}");
             return;

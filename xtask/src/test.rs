@@ -36,7 +36,10 @@ pub(crate) fn run(root: &Utf8Path, args: &TestArgs) -> Result<ExitCode> {
         // Namespace findings fail when a remote target sets data_root (pad-flow decides).
         namespaces: false,
     };
-    let run = pad_flow::test(&crate::workspace(root), &plan, &Steps::new())?;
+    let steps = Steps::new().timed(args.timings);
+    let run = pad_flow::test(&crate::workspace(root), &plan, &steps);
+    steps.print_timings();
+    let run = run?;
     render(&run, args.json)?;
     run.check()?;
     Ok(ExitCode::SUCCESS)

@@ -63,3 +63,27 @@ fn ages_for_older_than() {
         assert!(err.contains("12h or 7d"), "{bad}: {err}");
     }
 }
+
+/// `--timings` as deploy-local-build prints it, and as `bench flow` reads it back: each
+/// step of an item ends where its next step, its end or the next stage begins.
+#[test]
+fn timings_table_reads_back_as_steps() {
+    use pad_flow::Progress as _;
+    let steps = crate::progress::Steps::new().timed(true);
+    let venv = |name: &str, step: &str| pad_venv::Progress::step(&steps, name, step);
+    steps.stage(pad_flow::Stage::Test);
+    venv("image-matching", "create venv");
+    venv("airflow-3.3", "load DAGs");
+    venv("image-matching", "pytest");
+    steps.done("image-matching", "passed");
+    steps.stage(pad_flow::Stage::Package);
+    venv("package", "assembling p.tar.gz");
+    let table = steps.timings_table().unwrap();
+    let read: Vec<String> = crate::bench::flow::longest_steps(&table, 0.0).into_iter().map(|(step, _)| step).collect();
+    assert_eq!(
+        read,
+        ["image-matching create venv", "airflow-3.3 load DAGs", "image-matching pytest", "package assembling p.tar.gz"],
+        "{table}"
+    );
+    assert!(crate::progress::Steps::new().timings_table().is_none());
+}

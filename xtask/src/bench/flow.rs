@@ -35,7 +35,8 @@ struct Row {
     flow: &'static str,
     run: &'static str,
     seconds: f64,
-    /// Where the time went.
+    /// Where the time went: the PoC's steps, one after the other; ours' longest steps
+    /// (from `--timings`), which overlap.
     parts: Vec<(String, f64)>,
 }
 
@@ -73,11 +74,11 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchFlowArgs) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("finding this program")?;
     let exe = Utf8PathBuf::from_path_buf(exe).map_err(|p| anyhow::anyhow!("{} is not UTF-8", p.display()))?;
     let home = scratch.join("airflow-ours");
-    let ours = |label: &str| -> Result<f64> {
+    let ours = |label: &str| -> Result<(f64, Vec<(String, f64)>)> {
         note(&format!("deploy-local-build, {label}"));
         let (finished, seconds) = timed(|| {
             Cmd::new(exe.as_str(), &repo)
-                .args(["--repo", repo.as_str(), "deploy-local-build"])
+                .args(["--repo", repo.as_str(), "deploy-local-build", "--timings"])
                 .env("PAD_TARGET_DIR", target.as_str())
                 .env("AIRFLOW_HOME", home.as_str())
                 .run_unchecked()
@@ -88,14 +89,14 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchFlowArgs) -> Result<ExitCode> {
         if !finished.status.success() {
             bail!("deploy-local-build ({label}) failed; its output is in {log}");
         }
-        Ok(seconds)
+        Ok((seconds, longest_steps(&finished.stderr, 0.3)))
     };
-    let cold = ours("cold")?;
-    let unchanged = ours("unchanged")?;
+    let (cold, cold_parts) = ours("cold")?;
+    let (unchanged, _) = ours("unchanged")?;
     let dag = repo.join("dags/image_matching.py");
     let text = std::fs::read_to_string(&dag)?;
     std::fs::write(&dag, format!("{text}# a DAG-only edit\n"))?;
-    let dag_edit = ours("DAG-only edit")?;
+    let (dag_edit, dag_edit_parts) = ours("DAG-only edit")?;
 
     // The PoC, as it ran: one project after the other, nothing reused.
     let tools = ws.target_dir.join("bench/tools");
@@ -201,9 +202,9 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchFlowArgs) -> Result<ExitCode> {
     let poc_cold = poc_rows[0].seconds;
     let poc_unchanged = poc_rows[1].seconds;
     let mut rows = vec![
-        Row { flow: "ours (deploy-local-build)", run: "cold", seconds: cold, parts: Vec::new() },
+        Row { flow: "ours (deploy-local-build)", run: "cold", seconds: cold, parts: cold_parts },
         Row { flow: "ours (deploy-local-build)", run: "unchanged", seconds: unchanged, parts: Vec::new() },
-        Row { flow: "ours (deploy-local-build)", run: "DAG-only edit", seconds: dag_edit, parts: Vec::new() },
+        Row { flow: "ours (deploy-local-build)", run: "DAG-only edit", seconds: dag_edit, parts: dag_edit_parts },
     ];
     rows.extend(poc_rows);
     let targets = vec![Target {
@@ -225,6 +226,24 @@ pub(crate) fn run(root: &Utf8Path, args: &BenchFlowArgs) -> Result<ExitCode> {
         print_text(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The steps of `--timings` (`start length item step` lines on stderr) that took
+/// `min_seconds` or more, as "item step" and seconds, in the order they began. They
+/// overlap: items run at once, so they add up to more than the run.
+pub(crate) fn longest_steps(stderr: &str, min_seconds: f64) -> Vec<(String, f64)> {
+    let table = stderr.split_once("timings (").map_or("", |(_, rest)| rest);
+    table
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let _start: f64 = fields.next()?.parse().ok()?;
+            let length: f64 = fields.next()?.parse().ok()?;
+            let item = fields.next()?;
+            let step = fields.collect::<Vec<_>>().join(" ");
+            (length >= min_seconds && !step.is_empty()).then(|| (format!("{item} {step}"), length))
+        })
+        .collect()
 }
 
 fn print_text(report: &Report) {
