@@ -208,7 +208,20 @@ pub(crate) enum Piece<'a> {
 /// Splits `${NAME}` and `${NAME:-default}` out of a string; `$${` is a literal `${`, and
 /// any other `$` (a shell's `$HOME`, `$1`) is kept as written.
 pub(crate) fn pieces(text: &str) -> Vec<Piece<'_>> {
+    scan(text).0
+}
+
+/// The first `${` of a string that [`pieces`] keeps as literal text although it looks
+/// meant as a variable: unclosed, empty, a name that is not one (`${my var}`), or an
+/// operator other than `:-` (`${A:default}`, `${A%.*}`). `$${` is the literal.
+pub(crate) fn malformed_var(text: &str) -> Option<&str> {
+    scan(text).1
+}
+
+/// [`pieces`], and the first [`malformed_var`].
+fn scan(text: &str) -> (Vec<Piece<'_>>, Option<&str>) {
     let mut out = Vec::new();
+    let mut malformed = None;
     let mut literal = String::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -219,13 +232,16 @@ pub(crate) fn pieces(text: &str) -> Vec<Piece<'_>> {
             rest = tail;
             continue;
         }
-        if let Some(inner) = after.strip_prefix("${")
-            && let Some(end) = inner.find('}')
-        {
-            let body = &inner[..end];
-            let (name, default) = match body.split_once(":-") {
+        if let Some(inner) = after.strip_prefix("${") {
+            let Some(end) = inner.find('}') else {
+                malformed = malformed.or(Some(after));
+                literal.push('$');
+                rest = &after[1..];
+                continue;
+            };
+            let (name, default) = match inner[..end].split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
-                None => (body, None),
+                None => (&inner[..end], None),
             };
             if is_env_name(name) {
                 if !literal.is_empty() {
@@ -235,6 +251,7 @@ pub(crate) fn pieces(text: &str) -> Vec<Piece<'_>> {
                 rest = &inner[end + 1..];
                 continue;
             }
+            malformed = malformed.or(Some(&after[..end + 3]));
         }
         literal.push('$');
         rest = &after[1..];
@@ -243,34 +260,7 @@ pub(crate) fn pieces(text: &str) -> Vec<Piece<'_>> {
     if !literal.is_empty() || out.is_empty() {
         out.push(Piece::Text(literal));
     }
-    out
-}
-
-/// The first `${` of a string that [`pieces`] would keep as literal text although it
-/// looks meant as a variable: unclosed, empty, a name that is not one (`${my var}`), or
-/// an operator other than `:-` (`${A:default}`, `${A%.*}`). `$${` is the literal.
-pub(crate) fn malformed_var(text: &str) -> Option<&str> {
-    let mut rest = text;
-    while let Some(i) = rest.find('$') {
-        let after = &rest[i..];
-        if let Some(tail) = after.strip_prefix("$${") {
-            rest = tail;
-            continue;
-        }
-        if let Some(inner) = after.strip_prefix("${") {
-            let Some(end) = inner.find('}') else {
-                return Some(after);
-            };
-            let name = inner[..end].split_once(":-").map_or(&inner[..end], |(name, _)| name);
-            if !is_env_name(name) {
-                return Some(&after[..end + 3]);
-            }
-            rest = &inner[end + 1..];
-            continue;
-        }
-        rest = &after[1..];
-    }
-    None
+    (out, malformed)
 }
 
 fn is_env_name(name: &str) -> bool {
