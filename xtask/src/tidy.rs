@@ -1,5 +1,5 @@
-//! Tidy checks, run as tests: module docs, no unfinished code, and the crate graph that
-//! ARCHITECTURE.md draws.
+//! Tidy checks, run as tests: module docs, no unfinished code, the crate graph that
+//! ARCHITECTURE.md draws, and the examples' build backend in step with the pinned uv.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -168,5 +168,23 @@ fn crate_folders_are_named_like_their_packages() {
         assert!(manifest.contains(&format!("name = \"{name}\"")), "crates/{name} must hold package `{name}`");
         assert!(name.starts_with("pad-"), "crates/{name}: every crate takes the `pad-` prefix");
         assert!(manifest.contains("[lints]\nworkspace = true"), "crates/{name} must use the workspace lints");
+    }
+}
+
+/// The scaffold and the example projects build with `uv_build` in a range holding the
+/// pinned uv, so that uv builds them directly rather than in a Python build environment.
+#[test]
+fn scaffolded_and_example_projects_build_with_the_pinned_uvs_backend() {
+    let minor: Vec<u32> = pad_venv::PINNED_UV_VERSION.split('.').take(2).map(|p| p.parse().unwrap()).collect();
+    let wanted = format!(r#"requires = ["uv_build>={}.{},<{}.{}"]"#, minor[0], minor[1], minor[0], minor[1] + 1);
+    let root = root();
+    for path in [
+        "crates/pad-layout/src/templates/pyproject.toml",
+        "projects/image-matching/pyproject.toml",
+        "projects/archive-sync/pyproject.toml",
+    ] {
+        let text = std::fs::read_to_string(root.join(path)).unwrap();
+        assert!(text.contains(&wanted), "{path} does not require `{wanted}`:\n{text}");
+        assert!(text.contains(r#"build-backend = "uv_build""#), "{path}");
     }
 }

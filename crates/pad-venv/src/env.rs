@@ -56,6 +56,10 @@ impl Context {
     }
 }
 
+/// Where an environment's bytecode is kept: `<env dir>/pycache`, beside `venv/` (Python's
+/// `PYTHONPYCACHEPREFIX`), written by its smoke test and its test runs, never shipped.
+pub const PYCACHE_DIR: &str = "pycache";
+
 /// What an environment is made from.
 pub struct EnvSpec<'a> {
     /// The project (or tool) name: `target/venvs/<name>/`.
@@ -378,9 +382,7 @@ fn build_into(
         let smoke = if spec.compile_bytecode {
             smoke.env("PYTHONDONTWRITEBYTECODE", "1")
         } else {
-            smoke
-                .env_remove("PYTHONDONTWRITEBYTECODE")
-                .env("PYTHONPYCACHEPREFIX", staging.join(crate::PYCACHE_DIR).as_str())
+            with_bytecode_cache(smoke, staging)
         };
         smoke.run().map_err(step_err("import the package"))?;
     }
@@ -396,6 +398,12 @@ fn build_into(
     Ok(record)
 }
 
+/// `cmd` writing its bytecode to the [`PYCACHE_DIR`] of the environment in `env_dir`,
+/// and reading it from there.
+pub(crate) fn with_bytecode_cache(cmd: pad_process::Cmd, env_dir: &Utf8Path) -> pad_process::Cmd {
+    cmd.env_remove("PYTHONDONTWRITEBYTECODE").env("PYTHONPYCACHEPREFIX", env_dir.join(PYCACHE_DIR).as_str())
+}
+
 /// Moves the bytecode the smoke test wrote for the files under `staging` to where Python
 /// looks for those files now that they are under `dir`: the cache mirrors each source's
 /// absolute path (`PYTHONPYCACHEPREFIX`). A bytecode file is checked against its
@@ -406,7 +414,7 @@ fn rehome_bytecode(staging: &Utf8Path, dir: &Utf8Path) {
     let (Some(from), Some(to)) = (staging.as_str().strip_prefix('/'), dir.as_str().strip_prefix('/')) else {
         return;
     };
-    let cache = dir.join(crate::PYCACHE_DIR);
+    let cache = dir.join(PYCACHE_DIR);
     let (from, to) = (cache.join(from), cache.join(to));
     if from.is_dir()
         && let Some(parent) = to.parent()

@@ -38,12 +38,14 @@ pub use dag_check::{
     AIRFLOW_PINS_DIR, AirflowPin, DagCheckOptions, DagInfo, DagProblem, DagReport, airflow_env, airflow_pins,
     check_dags,
 };
-pub use env::{BuiltEnv, Context, ENV_RECORD, EnvRecord, EnvSpec, TarballRecord, VenvOptions, build, site_packages_of};
+pub use env::{
+    BuiltEnv, Context, ENV_RECORD, EnvRecord, EnvSpec, PYCACHE_DIR, TarballRecord, VenvOptions, build, site_packages_of,
+};
 pub use lint::{
     AIRFLOW3_RULES, Finding, LINT_PIN_DIR, LINTED_DIRS, LintOptions, LintReport, extra_rules, lint, lint_pinned,
 };
 pub use lock::{LOCK_FILE, TEST_LOCK_FILE};
-pub use pytest::{PYCACHE_DIR, TestOptions, TestReport, test_project};
+pub use pytest::{TestOptions, TestReport, test_project};
 pub use python::{Interpreter, resolve as resolve_interpreter, unreadable_by_others};
 pub use uv::{PINNED_UV_VERSION, Uv};
 

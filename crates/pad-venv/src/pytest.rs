@@ -10,13 +10,9 @@ use pad_process::Cmd;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::env::{BuiltEnv, Context};
+use crate::env::{BuiltEnv, Context, with_bytecode_cache};
 use crate::lock::{self, LockInput, LockSpec};
 use crate::{Progress, VenvError, fsutil};
-
-/// Where pytest runs keep the bytecode of an environment: `<env dir>/pycache`, beside
-/// `venv/` (Python's `PYTHONPYCACHEPREFIX`).
-pub const PYCACHE_DIR: &str = "pycache";
 
 /// How tests are run.
 #[derive(Debug, Clone, Default)]
@@ -128,11 +124,10 @@ pub fn test_project(
     // (packed as it is) nor into the project's sources. Tests that start the project as a
     // subprocess (`python -m <package>`) then import pandas and the like from bytecode
     // the first import wrote, instead of compiling them again in each process.
-    let mut cmd = Cmd::new(overlay.join("bin/python").as_str(), &project.dir)
+    let pytest = Cmd::new(overlay.join("bin/python").as_str(), &project.dir)
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--color=no"])
-        .env_remove("PYTHONDONTWRITEBYTECODE")
-        .env("PYTHONPYCACHEPREFIX", env.dir.join(PYCACHE_DIR).as_str())
         .env("PYTHONNOUSERSITE", "1");
+    let mut cmd = with_bytecode_cache(pytest, &env.dir);
     if let Some(junit) = &junit {
         if let Some(dir) = junit.parent() {
             std::fs::create_dir_all(dir).map_err(|source| VenvError::io(dir, source))?;

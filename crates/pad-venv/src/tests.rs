@@ -242,21 +242,3 @@ fn a_test_overlay_finds_the_shipped_environment_wherever_the_target_is() {
     write(&site("test-k").join(pytest::SHIPPED_PTH), &format!("{}\n", site("venv")), 0o644);
     assert!(!pytest::overlay_is_usable(&env_dir.join("test-k")));
 }
-
-/// The scaffold and the example projects build with `uv_build` in a range holding the
-/// pinned uv, so that uv builds them directly rather than in a Python build environment.
-#[test]
-fn scaffolded_and_example_projects_build_with_the_pinned_uvs_backend() {
-    let minor: Vec<u32> = crate::PINNED_UV_VERSION.split('.').take(2).map(|p| p.parse().unwrap()).collect();
-    let wanted = format!(r#"requires = ["uv_build>={}.{},<{}.{}"]"#, minor[0], minor[1], minor[0], minor[1] + 1);
-    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for path in [
-        "crates/pad-layout/src/templates/pyproject.toml",
-        "projects/image-matching/pyproject.toml",
-        "projects/archive-sync/pyproject.toml",
-    ] {
-        let text = std::fs::read_to_string(root.join(path)).unwrap();
-        assert!(text.contains(&wanted), "{path} does not require `{wanted}`:\n{text}");
-        assert!(text.contains(r#"build-backend = "uv_build""#), "{path}");
-    }
-}
