@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use crate::support::{TestRepo, XtaskRun, e2e_enabled, shared_target, xtask_with_env};
 
-/// A DAG whose one task fails at once, leaving a line to find in its log.
-const FAILING_DAG: &str = r#"
+/// What the test DAGs below import, on Airflow 2.10 and 3.x alike.
+const DAG_IMPORTS: &str = r#"
 import pendulum
 import pad_runtime
 try:
@@ -32,6 +32,11 @@ try:
     from airflow.providers.standard.operators.bash import BashOperator
 except ImportError:
     from airflow.operators.bash import BashOperator
+"#;
+
+/// A DAG whose one task fails at once, leaving a line to find in its log (after
+/// [`DAG_IMPORTS`]).
+const FAILING_DAG: &str = r#"
 
 @dag(dag_id=pad_runtime.dag_id("failing"), schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
      catchup=False, default_args={"retries": 0})
@@ -41,18 +46,8 @@ def failing():
 failing()
 "#;
 
-/// A DAG whose task takes a while, two runs of it at a time.
+/// A DAG whose task takes a while, two runs of it at a time (after [`DAG_IMPORTS`]).
 const SLOW_DAG: &str = r#"
-import pendulum
-import pad_runtime
-try:
-    from airflow.sdk import dag
-except ImportError:
-    from airflow.decorators import dag
-try:
-    from airflow.providers.standard.operators.bash import BashOperator
-except ImportError:
-    from airflow.operators.bash import BashOperator
 
 @dag(dag_id=pad_runtime.dag_id("slow"), schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
      catchup=False, max_active_runs=2, default_args={"retries": 0})
@@ -211,7 +206,7 @@ fn local_airflow_3_runs_the_deployed_release() {
     if !e2e_enabled("local_airflow_3_runs_the_deployed_release") {
         return;
     }
-    let local = Local::new(&[("failing.py", FAILING_DAG)]);
+    let local = Local::new(&[("failing.py", &format!("{DAG_IMPORTS}{FAILING_DAG}"))]);
 
     // Before anything is deployed: say what to do.
     let never = local.run(&["airflow", "up", "--airflow", "3.3"]).failure();
@@ -334,7 +329,7 @@ fn local_airflow_2_on_postgres_runs_two_dag_runs_at_once() {
     if !e2e_enabled("local_airflow_2_on_postgres_runs_two_dag_runs_at_once") {
         return;
     }
-    let local = Local::new(&[("slow.py", SLOW_DAG)]);
+    let local = Local::new(&[("slow.py", &format!("{DAG_IMPORTS}{SLOW_DAG}"))]);
     local.deploy();
     let up = local.up(&["--airflow", "2.10", "--db", "postgres"]);
     let (state, client) = client_of(&up);

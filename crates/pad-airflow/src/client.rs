@@ -66,26 +66,23 @@ impl Client {
 
     /// POSTs `body` to `path` under the API prefix.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value, AirflowError> {
-        let url = format!("{}{}{path}", self.base, self.api);
-        let response = self
-            .agent
-            .post(&url)
-            .header("Authorization", &self.authorization)
-            .header("Content-Type", "application/json")
-            .send(body.to_string().as_str());
-        read(response, "POST", &url)
+        self.send("POST", path, body)
     }
 
     /// PATCHes `path` under the API prefix with `body`.
     pub fn patch(&self, path: &str, body: &Value) -> Result<Value, AirflowError> {
+        self.send("PATCH", path, body)
+    }
+
+    /// `body` as JSON to `path` under the API prefix with `method` (POST or PATCH).
+    fn send(&self, method: &'static str, path: &str, body: &Value) -> Result<Value, AirflowError> {
         let url = format!("{}{}{path}", self.base, self.api);
-        let response = self
-            .agent
-            .patch(&url)
+        let request = if method == "PATCH" { self.agent.patch(&url) } else { self.agent.post(&url) };
+        let response = request
             .header("Authorization", &self.authorization)
             .header("Content-Type", "application/json")
             .send(body.to_string().as_str());
-        read(response, "PATCH", &url)
+        read(response, method, &url)
     }
 }
 
