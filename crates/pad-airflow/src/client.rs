@@ -13,14 +13,20 @@ use crate::{AirflowError, Series};
 /// Every request gives up after this long.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Airflow's REST API, logged in.
-#[derive(Debug, Clone)]
+/// Airflow's REST API, logged in. Its `Debug` leaves the credentials out.
+#[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     /// `http://127.0.0.1:<port>`.
     base: String,
     api: &'static str,
     authorization: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base).field("api", &self.api).finish_non_exhaustive()
+    }
 }
 
 pub(crate) fn agent() -> ureq::Agent {

@@ -105,8 +105,9 @@ pub(crate) struct Runtime {
     pub(crate) postgres_port: Option<u16>,
 }
 
-/// The secrets every process of one data directory must agree on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The secrets every process of one data directory must agree on. Its `Debug` shows
+/// none of them.
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Secrets {
     /// Signs the task execution API's and the UI's tokens (3.x).
     pub(crate) jwt_secret: String,
@@ -114,6 +115,12 @@ pub(crate) struct Secrets {
     pub(crate) secret_key: String,
     /// The admin user's password, also in [`password_file`].
     pub(crate) admin_password: String,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(<redacted>)")
+    }
 }
 
 /// `<data>/secrets.json`, made with fresh random values when missing.

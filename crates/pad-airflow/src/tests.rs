@@ -164,3 +164,12 @@ fn a_taken_port_is_refused() {
     assert!(err.to_string().contains(&format!("port {port} is already taken")), "{err}");
     assert!(!root.join("airflow-local/state.json").exists(), "nothing recorded, nothing left running");
 }
+
+/// A `-vv` log of the secrets (or of anything holding them) shows none of them.
+#[test]
+fn secrets_debug_shows_none_of_them() {
+    let shown = format!("{:?}", secrets());
+    for value in ["jjjjjjjj", "kkkkkkkk", "pppppppp"] {
+        assert!(!shown.contains(value), "{shown}");
+    }
+}
