@@ -78,7 +78,8 @@ pub use manifest::{
     Contents, FileEntry, LinkEntry, MANIFEST_FORMAT, MANIFEST_PATH, Manifest, ProjectEntry, read_manifest,
 };
 pub use package::{
-    Package, PackageFile, PackageSpec, env_archive_path, manifest_of, package_file_name, sha256_of, write_package,
+    Package, PackageFile, PackageSpec, PendingPackage, env_archive_path, manifest_of, package_file_name, sha256_of,
+    write_package, write_pending,
 };
 pub use verify::{VerifyOptions, VerifyReport, verify, verify_with};
 

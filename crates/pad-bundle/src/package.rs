@@ -74,6 +74,64 @@ pub fn package_file_name(name: &str, version: &str) -> String {
 /// disk, an unwritable directory) nothing new is left under the final names and no
 /// temporary file stays behind. The same spec gives the same bytes.
 pub fn write_package(spec: &PackageSpec, dir: &Utf8Path) -> Result<Package, BundleError> {
+    write_pending(spec, dir)?.commit()
+}
+
+/// A package written and checked under a temporary name in its directory, not yet under
+/// its own: what [`write_pending`] gives. [`commit`](PendingPackage::commit) gives it
+/// its name; dropped uncommitted, it is removed and the directory is as it was.
+#[derive(Debug)]
+pub struct PendingPackage {
+    /// The package as it will be, with `path` its final name.
+    package: Package,
+    /// The written file, `None` when the package already there is reused.
+    tmp: Option<tempfile::TempPath>,
+}
+
+impl PendingPackage {
+    /// Where the package can be read now: its temporary name, or its own when reused.
+    /// That name stays readable until this is dropped, committed or not.
+    pub fn path(&self) -> &Utf8Path {
+        match &self.tmp {
+            Some(tmp) => Utf8Path::from_path(tmp).expect("a temporary file in a UTF-8 directory"),
+            None => &self.package.path,
+        }
+    }
+
+    /// The package as it will be once committed.
+    pub fn package(&self) -> &Package {
+        &self.package
+    }
+
+    /// Puts the package under its own name, then its `.sha256` beside it. The file gets a
+    /// second name (a hard link, renamed over whatever had that name), so a reader of
+    /// [`path`](PendingPackage::path) is unaffected.
+    pub fn commit(&self) -> Result<Package, BundleError> {
+        let Some(tmp) = &self.tmp else { return Ok(self.package.clone()) };
+        let Package { path, sha256_path, sha256, .. } = &self.package;
+        let file_name = path.file_name().expect("a package path ends in its file name");
+        // A stale `.sha256` must never describe the new package, even for a moment.
+        remove_if_present(sha256_path)?;
+        let dir = path.parent().expect("a package path has a directory");
+        let link = dir.join(format!(".{file_name}.{}.link", std::process::id()));
+        let _ = fs::remove_file(&link);
+        let persist = |source| BundleError::Persist { path: path.clone(), source };
+        fs::hard_link(tmp, &link).map_err(persist)?;
+        if let Err(err) = fs::rename(&link, path) {
+            let _ = fs::remove_file(&link);
+            return Err(persist(err));
+        }
+        write_atomically(sha256_path, format!("{sha256}  {file_name}\n").as_bytes())?;
+        tracing::debug!(%path, bytes = self.package.size, "package written");
+        Ok(self.package.clone())
+    }
+}
+
+/// Writes the package of `spec` as [`write_package`] does, but leaves it under a
+/// temporary name in `dir` until [`PendingPackage::commit`]: what a deploy can read
+/// while the tests that decide whether it ships still run. A package already there with
+/// the same manifest is reused as it is.
+pub fn write_pending(spec: &PackageSpec, dir: &Utf8Path) -> Result<PendingPackage, BundleError> {
     for (what, value) in [("name", &spec.name), ("version", &spec.version)] {
         if !pad_stdx::is_safe_token(value) {
             return Err(BundleError::InvalidPackage {
@@ -92,7 +150,8 @@ pub fn write_package(spec: &PackageSpec, dir: &Utf8Path) -> Result<Package, Bund
 
     if let Some(existing) = reusable(&path, &sha256_path, &manifest) {
         tracing::debug!(%path, "package unchanged, reused");
-        return Ok(Package { path, sha256_path, sha256: existing.0, size: existing.1, manifest, reused: true });
+        let package = Package { path, sha256_path, sha256: existing.0, size: existing.1, manifest, reused: true };
+        return Ok(PendingPackage { package, tmp: None });
     }
 
     fs::create_dir_all(dir).map_err(|source| BundleError::WriteFile { path: dir.to_owned(), source })?;
@@ -111,7 +170,6 @@ pub fn write_package(spec: &PackageSpec, dir: &Utf8Path) -> Result<Package, Bund
         }
     }
     let (buffered, stats) = builder.finish()?;
-    let sha256 = stats.sha256.clone();
     let write_err = |source| BundleError::WriteFile { path: path.clone(), source };
     buffered.into_inner().map_err(|err| write_err(err.into_error()))?;
     tmp.as_file().sync_all().map_err(write_err)?;
@@ -122,13 +180,9 @@ pub fn write_package(spec: &PackageSpec, dir: &Utf8Path) -> Result<Package, Bund
         BundleError::Verify { problems, .. } => BundleError::Verify { archive: path.clone(), problems },
         other => other,
     })?;
-
-    // A stale `.sha256` must never describe the new package, even for a moment.
-    remove_if_present(&sha256_path)?;
-    tmp.persist(&path).map_err(|err| BundleError::Persist { path: path.clone(), source: err.error })?;
-    write_atomically(&sha256_path, format!("{sha256}  {file_name}\n").as_bytes())?;
-    tracing::debug!(%path, bytes = stats.output_bytes, "package written");
-    Ok(Package { path, sha256_path, sha256, size: stats.output_bytes, manifest, reused: false })
+    let package =
+        Package { path, sha256_path, sha256: stats.sha256, size: stats.output_bytes, manifest, reused: false };
+    Ok(PendingPackage { package, tmp: Some(tmp.into_temp_path()) })
 }
 
 /// The manifest `spec` makes: every file described, in parallel.

@@ -8,7 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::testing::{run, tempdir};
 use crate::{
     BundleError, PackOptions, Package, PackageFile, PackageSpec, ProjectEntry, pack_dir, read_manifest, verify,
-    write_package,
+    write_package, write_pending,
 };
 
 /// A small repository: a DAG, a project with code and a packed environment.
@@ -165,6 +165,42 @@ fn unchanged_inputs_reuse_the_package_and_changes_rewrite_it() {
     let line = fs::read_to_string(&changed.sha256_path).unwrap();
     assert!(line.starts_with(&changed.sha256), "{line}");
     assert_eq!(entries(&dir).len(), 2, "{:?}", entries(&dir));
+}
+
+/// A pending package can be read under its temporary name and nothing else is visible;
+/// committed, it is under its own name while the temporary name still reads; dropped
+/// uncommitted, it leaves the directory as it was.
+#[test]
+fn a_pending_package_is_visible_only_once_committed() {
+    let fixture = Fixture::new();
+    let spec = fixture.spec("v1");
+    let (_d, dir) = tempdir();
+    let name = "platform-airflow-dags-v1.tar.gz";
+
+    let pending = write_pending(&spec, &dir).unwrap();
+    let hidden = entries(&dir);
+    assert_eq!(hidden.len(), 1, "{hidden:?}");
+    assert!(hidden[0].starts_with(&format!(".{name}.")) && hidden[0].ends_with(".tmp"), "{hidden:?}");
+    assert_eq!(verify(pending.path()).unwrap().manifest, pending.package().manifest);
+    drop(pending);
+    assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
+
+    let pending = write_pending(&spec, &dir).unwrap();
+    let committed = pending.commit().unwrap();
+    assert_eq!(committed.path, dir.join(name));
+    assert_eq!(fs::read(&committed.path).unwrap(), fs::read(pending.path()).unwrap());
+    let out = run("sha256sum", &dir, &["-c", &format!("{name}.sha256")]);
+    assert!(out.contains(": OK"), "{out}");
+    drop(pending);
+    assert_eq!(entries(&dir), [name.to_owned(), format!("{name}.sha256")]);
+    assert_eq!(crate::sha256_of(&committed.path).unwrap().0, committed.sha256);
+
+    // The same again is the package already there, readable under its own name.
+    let again = write_pending(&spec, &dir).unwrap();
+    assert_eq!(again.path(), committed.path);
+    assert!(again.commit().unwrap().reused);
+    drop(again);
+    assert_eq!(entries(&dir), [name.to_owned(), format!("{name}.sha256")]);
 }
 
 #[test]
