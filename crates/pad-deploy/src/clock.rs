@@ -40,6 +40,12 @@ impl<'a> Clock<'a> {
         }
     }
 
+    /// Ends the step under way: the host now waits for `what` (a [`Gate`](crate::Gate)).
+    pub(crate) fn wait_for(&mut self, report: &mut HostReport, what: &str) {
+        self.end(report);
+        self.progress.waiting(&self.host, what);
+    }
+
     /// Something a person should know, reported as it happens and kept in the report.
     pub(crate) fn note(&self, report: &mut HostReport, message: &str) {
         self.progress.note(&self.host, message);

@@ -68,6 +68,7 @@ use serde::Serialize;
 mod classify;
 mod clock;
 mod fault;
+mod gate;
 mod host;
 mod local;
 mod lock;
@@ -83,6 +84,7 @@ mod upload;
 #[cfg(test)]
 mod tests;
 
+pub use gate::Gate;
 pub use namespaces::{HostNamespaces, HostRemoval, NamespaceInfo, Removal, list_namespaces, remove_namespaces};
 pub use run::{deploy, releases, rollback};
 
@@ -155,6 +157,11 @@ pub trait Progress: Sync {
     /// Something a person should know: a directory moved aside, a stale lock cleared,
     /// bytes uploaded.
     fn note(&self, host: &str, message: &str);
+    /// `host` has prepared its release and waits for the [`Gate`] (`what` it waits for:
+    /// "the tests"). Its next step, or its end, follows.
+    fn waiting(&self, host: &str, what: &str) {
+        let _ = (host, what);
+    }
 }
 
 /// `()` reports nothing.
@@ -178,6 +185,9 @@ pub struct DeployOptions {
     /// (`pad_bundle::VerifyOptions::checked_envs`), so a redeploy hashes them instead
     /// of unpacking them again to check. `None` checks every time.
     pub checked_envs: Option<Utf8PathBuf>,
+    /// Prepare the release on every host, then wait for this go-ahead before making it
+    /// and switching; refused, every host removes what it prepared and stays as it was.
+    pub gate: Option<std::sync::Arc<Gate>>,
 }
 
 /// How to reach a target's hosts.
@@ -232,6 +242,7 @@ impl DeployOptions {
             connect: ConnectOptions::new(root),
             failure_limit: 0,
             checked_envs: None,
+            gate: None,
         }
     }
 }
@@ -486,6 +497,8 @@ pub enum DeployError {
     NoNamespace { host: String, name: String },
     #[error("{host}: there is no previous release to roll back to (current: {current})")]
     NoPrevious { host: String, current: String },
+    #[error("{host}: the release was prepared, then removed unmade: {reason}")]
+    Refused { host: String, reason: String },
     #[error("{host}: not switched: {failed} of {hosts} hosts failed, more than the failure limit of {limit}")]
     FailureLimit { host: String, failed: usize, hosts: usize, limit: usize },
     #[cfg(test)]

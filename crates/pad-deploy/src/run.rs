@@ -106,7 +106,7 @@ fn deploy_host(
     let mut session = None;
     let prepared = match Session::open(spec, resolved, &options.connect, owner, &mut clock, &mut report) {
         Ok(mut s) => {
-            let result = s.prepare(plan, &mut clock, &mut report);
+            let result = s.prepare(plan, options.gate.as_deref(), &mut clock, &mut report);
             session = Some(s);
             result
         }
@@ -118,6 +118,9 @@ fn deploy_host(
     };
     if let Err(err) = &prepared {
         tracing::debug!(host = %name, "prepare failed: {err}");
+        if matches!(err, DeployError::Refused { .. }) {
+            report.state = HostState::NotSwitched;
+        }
         failures.fetch_add(1, Ordering::SeqCst);
         // A killed client cleans nothing up (the next run does); a failure it sees, it
         // cleans up itself, so a full disk gets its room back now. A host that stopped

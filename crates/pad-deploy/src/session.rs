@@ -4,12 +4,14 @@
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
+use std::time::Duration;
 
 use pad_bundle::Manifest;
 
 use crate::classify::{self, check};
 use crate::clock::{Clock, nonce, stamp};
 use crate::fault;
+use crate::gate::Gate;
 use crate::host::{Exec, Feed, HostSpec, Resolved};
 use crate::lock::HeldLock;
 use crate::plan::{EnvKey, Plan};
@@ -114,9 +116,14 @@ impl<'a> Session<'a> {
     }
 
     /// Steps 3 to 7: the release complete under `releases/<id>`, checked.
+    ///
+    /// With a `gate`, the release is complete but still under its temporary name when the
+    /// gate is awaited; it is made (renamed into `releases/`) only once the gate opens.
+    /// Refused, the error makes the caller remove what was prepared.
     pub(crate) fn prepare(
         &mut self,
         plan: &Plan,
+        gate: Option<&Gate>,
         clock: &mut Clock<'_>,
         report: &mut HostReport,
     ) -> Result<Prepared, DeployError> {
@@ -143,6 +150,7 @@ impl<'a> Session<'a> {
                     if !was_current {
                         self.smoke(id, &plan.manifest.projects)?;
                     }
+                    self.hold(gate, clock, report)?;
                     return Ok(Prepared { was_current, previous: state.current.clone() });
                 }
                 Err(err) if state.current.as_deref() == Some(id) => return Err(err),
@@ -164,6 +172,7 @@ impl<'a> Session<'a> {
 
         let staging = self.staging();
         let tmp = self.tmp_release(id);
+        self.refused(gate)?;
         clock.begin(Step::Upload, report)?;
         self.upload(plan, &state.store, &staging, clock.midway(Step::Upload), report)?;
         clock.note(
@@ -174,6 +183,7 @@ impl<'a> Session<'a> {
             ),
         );
 
+        self.refused(gate)?;
         clock.begin(Step::Unpack, report)?;
         let home = self.resolved.airflow_home.as_str();
         let root = self.resolved.root.as_str();
@@ -221,9 +231,27 @@ impl<'a> Session<'a> {
                 );
             }
         }
+        self.hold(gate, clock, report)?;
         self.sh_ok(Step::SmokeTest, &scripts::Finish { home, tmp: &tmp, id }.text(), None)?;
         self.sh_ok(Step::SmokeTest, &scripts::RemoveStaging { home, staging: &staging }.text(), None)?;
         Ok(Prepared { was_current: false, previous: state.current.clone() })
+    }
+
+    /// Waits for `gate`, if there is one, renewing the lock meanwhile.
+    fn hold(&mut self, gate: Option<&Gate>, clock: &mut Clock<'_>, report: &mut HostReport) -> Result<(), DeployError> {
+        let Some(gate) = gate else { return Ok(()) };
+        clock.wait_for(report, gate.what());
+        let lock = &self.lock;
+        gate.wait(Duration::from_secs(1), || lock.heartbeat())
+            .map_err(|reason| DeployError::Refused { host: self.shell.name().to_owned(), reason })
+    }
+
+    /// Stops early when `gate` was already refused: nothing more is uploaded or unpacked.
+    fn refused(&self, gate: Option<&Gate>) -> Result<(), DeployError> {
+        match gate.and_then(Gate::refused) {
+            Some(reason) => Err(DeployError::Refused { host: self.shell.name().to_owned(), reason }),
+            None => Ok(()),
+        }
     }
 
     /// Where this run stages its upload, under `AIRFLOW_HOME`.

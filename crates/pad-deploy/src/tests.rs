@@ -592,6 +592,91 @@ fn progress_sees_every_step_in_order() {
     .assert_eq(&steps.join("\n"));
 }
 
+/// With a gate, a host prepares its release and waits: nothing under `releases/` is new
+/// and the previous release serves until the gate opens. Refused, what was prepared goes
+/// and the host is not switched; opened, the release is made and switched to.
+#[test]
+fn a_gated_deploy_waits_and_a_refusal_leaves_the_host_as_it_was() {
+    struct Waits(std::sync::Mutex<Vec<String>>);
+    impl Progress for Waits {
+        fn step(&self, host: &str, step: Step) {
+            self.0.lock().unwrap().push(format!("{host}: {step}"));
+        }
+        fn note(&self, _host: &str, _message: &str) {}
+        fn waiting(&self, host: &str, what: &str) {
+            self.0.lock().unwrap().push(format!("{host}: waiting for {what}"));
+        }
+    }
+    let f = Fixture::new();
+    let one = f.deploy(&Spec::new("1.0")).release_id;
+    let releases = || {
+        // What `releases` lists: not the hidden temporary names a release is built under.
+        let mut names: Vec<String> = fs::read_dir(f.home.join("releases"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+    };
+    let before = releases();
+    let spec = Spec::new("2.0").with("dags/etl_dag.py", "two\n");
+    let mut options = f.options(&f.package(&spec));
+
+    for (refuse, what) in [(true, "refused"), (false, "opened")] {
+        let gate = std::sync::Arc::new(crate::Gate::new("the tests"));
+        options.gate = Some(gate.clone());
+        let progress = Waits(std::sync::Mutex::new(Vec::new()));
+        struct RefuseOnDrop<'a>(&'a crate::Gate);
+        impl Drop for RefuseOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.refuse("the test failed");
+            }
+        }
+        let report = std::thread::scope(|scope| {
+            let deploy = scope.spawn(|| crate::deploy(&f.target(), &options, &progress).unwrap());
+            // A failed assertion below must not leave the host waiting forever.
+            let _unblock = RefuseOnDrop(&gate);
+            // The host gets to the gate; meanwhile nothing it prepared is a release.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !progress.0.lock().unwrap().iter().any(|l| l.ends_with("waiting for the tests")) {
+                assert!(std::time::Instant::now() < deadline, "{what}: the host never reached the gate");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            assert_eq!(releases(), before, "{what}");
+            assert_eq!(f.current(), format!("releases/{one}"), "{what}");
+            assert!(f.home.join(".pad/lock").exists(), "{what}: the lock is held while it waits");
+            if refuse {
+                gate.refuse("2 tests failed")
+            } else {
+                gate.open()
+            }
+            deploy.join().unwrap()
+        });
+        let steps = progress.0.into_inner().unwrap();
+        if refuse {
+            let err = error_of(&report);
+            assert_eq!(err.to_string(), "local: the release was prepared, then removed unmade: 2 tests failed");
+            assert_eq!(report.hosts[0].state, HostState::NotSwitched);
+            assert_eq!(f.current(), format!("releases/{one}"));
+            assert_eq!(releases(), before);
+            assert_eq!(steps.last().map(String::as_str), Some("local: 10/10 unlock"), "{steps:?}");
+        } else {
+            let host = assert_ok(&report);
+            assert_eq!(host.state, HostState::Switched);
+            assert_eq!(f.current(), format!("releases/{}", report.release_id));
+            assert_eq!(f.read("dags/etl_dag.py"), "two\n");
+            let at = steps.iter().position(|l| l == "local: waiting for the tests").unwrap();
+            assert_eq!(
+                steps[at - 1..at + 2],
+                ["local: 7/10 smoke test", "local: waiting for the tests", "local: 8/10 switch"]
+            );
+        }
+        assert!(f.leftovers().is_empty(), "{what}: {:?}", f.leftovers());
+        assert!(!f.home.join(".pad/lock").exists(), "{what}: the lock is released");
+    }
+}
+
 #[test]
 fn release_ids_follow_the_inputs_and_the_env() {
     // A version no package file could carry in its name, as another tool might write it.
