@@ -1,7 +1,9 @@
 //! `cargo xtask test`: pytest per project in its environment and the DAG check in real
 //! Airflow, passing on the example repository and failing with named causes.
 
-use crate::support::{TestRepo, e2e_enabled};
+use pad_layout::EnvVars;
+
+use crate::support::{TestRepo, e2e_enabled, names_in, shared_target, xtask_with_env};
 
 #[test]
 fn passes_on_the_example_repository() {
@@ -91,6 +93,59 @@ fn fails_with_named_causes() {
     let kinds: Vec<&str> =
         json["dags"][0]["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["import error", "cycle"], "{json:#}");
+}
+
+/// deploy-local-build packages and prepares the deploy while the tests run; a failing
+/// test still leaves no package, no release and nothing half-made, and the previous
+/// release serves on.
+#[test]
+fn a_failing_test_ships_nothing_of_what_was_prepared_meanwhile() {
+    if !e2e_enabled("a_failing_test_ships_nothing_of_what_was_prepared_meanwhile") {
+        return;
+    }
+    let repo = TestRepo::example();
+    let home = repo.root.join("airflow");
+    let target = shared_target();
+    let version = format!("overlap-{}", std::process::id());
+    let deploy = |version: &str| {
+        xtask_with_env(
+            &repo.root,
+            &["--repo", repo.root.as_str(), "deploy-local-build", "--timings"],
+            &[
+                (EnvVars::PAD_TARGET_DIR, target.as_str()),
+                (EnvVars::AIRFLOW_HOME, home.as_str()),
+                (EnvVars::PAD_VERSION, version),
+            ],
+        )
+    };
+    let first = deploy(&format!("{version}-1")).success();
+    assert!(first.stderr.contains("local: release prepared; waiting for the tests"), "{}", first.stderr);
+    let current = std::fs::read_link(home.join("current")).unwrap();
+    let releases = names_in(&home.join("releases"));
+    let pad = names_in(&home.join(".pad"));
+
+    repo.write("dags/extra.py", "# a DAG change: the release would differ\n");
+    let test_file = repo.root.join("projects/archive-sync/tests/test_archive_sync_core.py");
+    let text = std::fs::read_to_string(&test_file).unwrap();
+    std::fs::write(&test_file, format!("{text}{FAILING_TEST}")).unwrap();
+    let failed = deploy(&format!("{version}-2")).failure();
+    let stderr = &failed.stderr;
+    for expected in [
+        format!("package: assembling platform-airflow-dags-{version}-2.tar.gz while the tests run"),
+        "deploy-local-build stopped before packaging: the tests failed".to_owned(),
+        "project archive-sync: FAILED tests/test_archive_sync_core.py::test_deliberately_failing".to_owned(),
+    ] {
+        assert!(stderr.contains(&expected), "`{expected}` missing from:\n{stderr}");
+    }
+    assert!(!stderr.contains("==> package") && !stderr.contains("8/10 switch"), "{stderr}");
+    // Nothing of the second run is visible, not even under a temporary name.
+    assert_eq!(std::fs::read_link(home.join("current")).unwrap(), current);
+    assert_eq!(names_in(&home.join("releases")), releases);
+    assert_eq!(names_in(&home.join(".pad")), pad);
+    let second = format!("{version}-2");
+    let dist = names_in(&target.join("dist"));
+    assert!(!dist.iter().any(|name| name.contains(&second)), "{dist:?}");
+    assert!(dist.iter().any(|name| name == &format!("platform-airflow-dags-{version}-1.tar.gz")), "{dist:?}");
 }
 
 /// Loaded with Airflow 2.10 only (`--airflow 2.10`), whose import paths it uses.

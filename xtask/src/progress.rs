@@ -172,6 +172,10 @@ impl pad_deploy::Progress for Steps {
     fn note(&self, host: &str, message: &str) {
         tracing::info!("{host}: {message}");
     }
+
+    fn waiting(&self, host: &str, what: &str) {
+        self.show(host, &format!("release prepared; waiting for {what}"));
+    }
 }
 
 /// A byte progress bar for one upload or download on a terminal; elsewhere one line

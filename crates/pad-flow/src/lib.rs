@@ -15,7 +15,7 @@
 //! - [`ci_config`]: the repository's `.gitlab-ci.yml` checked against the repository and
 //!   the front end's command line (pad-ci).
 //! - [`deploy_local_build`]: the main job, test → package → deploy to the local target,
-//!   as one call.
+//!   as one call; the package and the deploy's preparation run while the tests do.
 //! - [`local_airflow`]: the local Airflow's setup (series, tool environment,
 //!   `AIRFLOW_HOME`, state directory) for `pad-airflow`; [`release_differences`] says
 //!   whether the working tree still matches the deployed release.

@@ -65,8 +65,14 @@ pub fn prepare(ws: &Workspace, locked: bool, progress: &dyn Progress) -> Result<
         }
     }
     FlowError::from_failures(failures)?;
+    prepare_from(ws, &repo, &built)
+}
+
+/// What the package of `repo` holds with the environments `built`, with the default
+/// directory for it.
+pub(crate) fn prepare_from(ws: &Workspace, repo: &Repo, built: &[BuiltEnv]) -> Result<Prepared, FlowError> {
     let version = pad_layout::version(&repo.root, &pad_layout::vars::from_process_env);
-    let mut spec = spec(&repo, &built, &version)?;
+    let mut spec = spec(repo, built, &version)?;
     add_runtime_helper(ws, &mut spec)?;
     Ok(Prepared { spec, dist: ws.dist_dir() })
 }
@@ -136,7 +142,7 @@ pub fn spec(repo: &Repo, envs: &[BuiltEnv], version: &Version) -> Result<Package
 }
 
 /// Adds the fix to the write errors a user can do something about.
-fn explain_write_error(source: BundleError, dir: &Utf8Path) -> FlowError {
+pub(crate) fn explain_write_error(source: BundleError, dir: &Utf8Path) -> FlowError {
     let io_kind = std::error::Error::source(&source)
         .and_then(|source| source.downcast_ref::<std::io::Error>())
         .map(std::io::Error::kind);

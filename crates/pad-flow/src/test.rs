@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::thread;
 
 use camino::Utf8PathBuf;
-use pad_venv::{AirflowPin, DagCheckOptions, DagReport, LintReport, TestOptions, TestReport};
+use pad_venv::{AirflowPin, BuiltEnv, DagCheckOptions, DagReport, LintReport, TestOptions, TestReport};
 
 use crate::{FlowError, Progress, Workspace};
 
@@ -90,6 +90,18 @@ impl TestRun {
 /// Runs the projects' tests and the DAG check of `plan`. A project that fails or cannot
 /// be tested does not stop the others; the run says what failed.
 pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<TestRun, FlowError> {
+    test_handing_over(ws, plan, progress, &|_| {})
+}
+
+/// [`test`], handing the projects' environments to `hand_over` as soon as every one of
+/// them is built, while their tests still run (not called when one could not be built):
+/// deploy-local-build packages and prepares the deploy meanwhile.
+pub(crate) fn test_handing_over(
+    ws: &Workspace,
+    plan: &TestPlan,
+    progress: &dyn Progress,
+    hand_over: &(dyn Fn(Vec<BuiltEnv>) + Sync),
+) -> Result<TestRun, FlowError> {
     let repo = crate::discover(&ws.root)?;
     let projects = crate::select_projects(&repo, &plan.projects)?;
     let ctx = ws.venv_context(plan.locked, false)?;
@@ -156,7 +168,7 @@ pub fn test(ws: &Workspace, plan: &TestPlan, progress: &dyn Progress) -> Result<
                 })
             })
             .collect();
-        let projects_part = test_projects(&ctx, &repo.root, &projects, plan, progress);
+        let projects_part = test_projects(&ctx, &repo.root, &projects, plan, progress, hand_over);
         let dag_results: Vec<_> = handles.into_iter().map(|h| h.join().expect("DAG check thread panicked")).collect();
         (dag_results, projects_part)
     });
@@ -185,8 +197,12 @@ fn test_projects(
     projects: &[pad_layout::Project],
     plan: &TestPlan,
     progress: &dyn Progress,
+    hand_over: &(dyn Fn(Vec<BuiltEnv>) + Sync),
 ) -> (Vec<TestReport>, Vec<FlowError>, Vec<String>) {
     let envs = pad_venv::build_projects(ctx, root, projects, progress);
+    if let Ok(built) = envs.iter().map(|env| env.as_ref().map(Clone::clone)).collect::<Result<Vec<_>, _>>() {
+        hand_over(built);
+    }
     let mut notes: Vec<String> = envs.iter().flatten().flat_map(|env| env.notes.clone()).collect();
     let options = TestOptions { junit_dir: plan.junit_dir.clone(), force: plan.force };
     let mut reports = Vec::new();
