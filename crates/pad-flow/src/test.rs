@@ -200,7 +200,7 @@ fn test_projects(
     hand_over: &(dyn Fn(Vec<BuiltEnv>) + Sync),
 ) -> (Vec<TestReport>, Vec<FlowError>, Vec<String>) {
     let envs = pad_venv::build_projects(ctx, root, projects, progress);
-    if let Ok(built) = envs.iter().map(|env| env.as_ref().map(Clone::clone)).collect::<Result<Vec<_>, _>>() {
+    if let Some(built) = envs.iter().map(|env| env.as_ref().ok().cloned()).collect::<Option<Vec<_>>>() {
         hand_over(built);
     }
     let mut notes: Vec<String> = envs.iter().flatten().flat_map(|env| env.notes.clone()).collect();
