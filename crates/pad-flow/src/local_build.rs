@@ -82,7 +82,7 @@ pub fn deploy_local_build(
         };
         // Whatever ends this early (an error, a panic) refuses the gate first, so the
         // deploy waiting at it removes what it prepared and the scope can end.
-        let refuse = RefuseOnDrop(&gate);
+        let _refuse = RefuseOnDrop(&gate);
         let tests = crate::test::test_handing_over(ws, &plan, progress, &|envs| {
             let _ = envs_tx.send(envs);
         });
@@ -91,20 +91,9 @@ pub fn deploy_local_build(
         progress.tested(&tests);
         tests.check().map_err(stopped)?;
 
-        let pending = match pending_rx.recv() {
-            Ok(pending) => pending?,
-            // It stopped before it could write the package: its error says why.
-            Err(_) => {
-                drop(refuse);
-                return Err(ahead.join().expect("the package and deploy thread panicked").err().unwrap_or_else(|| {
-                    FlowError::Io {
-                        action: "write the package",
-                        path: ws.dist_dir(),
-                        source: std::io::Error::other("the environments were never handed over"),
-                    }
-                }));
-            }
-        };
+        // Once it has the environments, which it has whenever the tests passed, the other
+        // thread sends the package or why it could not write it.
+        let pending = pending_rx.recv().expect("the tests passed, so the environments were handed over")?;
         progress.stage(Stage::Package);
         let package = pending.commit().map_err(|err| crate::package::explain_write_error(err, &ws.dist_dir()))?;
         progress.packaged(&package);
@@ -137,26 +126,19 @@ fn ahead(
     progress: &dyn Progress,
 ) -> Result<Option<DeployReport>, FlowError> {
     let Ok(built) = envs.recv() else { return Ok(None) };
-    let pending = (|| {
-        let repo = crate::discover(&ws.root)?;
+    let pending = crate::discover(&ws.root).map_err(FlowError::from).and_then(|repo| {
         let Prepared { spec, dist } = crate::package::prepare_from(ws, &repo, &built)?;
-        let file_name = pad_bundle::package_file_name(crate::PACKAGE_NAME, &spec.version);
-        pad_venv::Progress::step(progress, "package", &format!("assembling {file_name} while the tests run"));
-        let pending =
-            pad_bundle::write_pending(&spec, &dist).map_err(|err| crate::package::explain_write_error(err, &dist));
-        progress.done("package", if pending.as_ref().is_ok_and(|p| p.package().reused) { "unchanged" } else { "done" });
-        Ok::<_, FlowError>((Arc::new(pending?), repo))
-    })();
+        let pending = crate::package::write_pending(&spec, &dist, " while the tests run", progress)?;
+        Ok((Arc::new(pending), repo))
+    });
     let (pending, repo) = match pending {
-        Ok((pending, repo)) => {
-            let _ = pending_tx.send(Ok(pending.clone()));
-            (pending, repo)
-        }
+        Ok(pending) => pending,
         Err(err) => {
             let _ = pending_tx.send(Err(err));
             return Ok(None);
         }
     };
+    let _ = pending_tx.send(Ok(pending.clone()));
     let target = repo.target("local").ok_or(FlowError::NoLocalTarget)?;
     let mut deploy_options = crate::deploy_options(ws, pending.path());
     deploy_options.connect.namespace = options.namespace.clone();

@@ -2,7 +2,7 @@
 //! `platform-airflow-dags-<version>.tar.gz` (and its `.sha256`) written or reused.
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pad_bundle::{BundleError, Package, PackageFile, PackageSpec, ProjectEntry};
+use pad_bundle::{BundleError, Package, PackageFile, PackageSpec, PendingPackage, ProjectEntry};
 use pad_layout::{Repo, Version};
 use pad_venv::BuiltEnv;
 
@@ -34,11 +34,23 @@ pub fn package(
 ) -> Result<Package, FlowError> {
     let Prepared { spec, dist } = prepare(ws, locked, progress)?;
     let dir = out_dir.map_or(dist, Utf8Path::to_owned);
+    write_pending(&spec, &dir, "", progress)?.commit().map_err(|err| explain_write_error(err, &dir))
+}
+
+/// Writes (or reuses) the package of `spec` in `dir`, under a temporary name until it is
+/// committed ([`pad_bundle::write_pending`]), shown as `package: assembling <file><when>`
+/// and its outcome.
+pub(crate) fn write_pending(
+    spec: &PackageSpec,
+    dir: &Utf8Path,
+    when: &str,
+    progress: &dyn Progress,
+) -> Result<PendingPackage, FlowError> {
     let file_name = pad_bundle::package_file_name(PACKAGE_NAME, &spec.version);
-    pad_venv::Progress::step(progress, "package", &format!("assembling {file_name}"));
-    let package = pad_bundle::write_package(&spec, &dir).map_err(|err| explain_write_error(err, &dir));
-    progress.done("package", if package.as_ref().is_ok_and(|p| p.reused) { "unchanged" } else { "done" });
-    package
+    pad_venv::Progress::step(progress, "package", &format!("assembling {file_name}{when}"));
+    let pending = pad_bundle::write_pending(spec, dir).map_err(|err| explain_write_error(err, dir));
+    progress.done("package", if pending.as_ref().is_ok_and(|p| p.package().reused) { "unchanged" } else { "done" });
+    pending
 }
 
 /// Builds or reuses every project's environment and returns what the package holds, with
