@@ -104,8 +104,9 @@ impl PendingPackage {
     }
 
     /// Puts the package under its own name, then its `.sha256` beside it. The file gets a
-    /// second name (a hard link, renamed over whatever had that name), so a reader of
-    /// [`path`](PendingPackage::path) is unaffected.
+    /// second name (a hard link, or a copy where links cannot be made, renamed over
+    /// whatever had that name), so a reader of [`path`](PendingPackage::path) is
+    /// unaffected.
     pub fn commit(&self) -> Result<Package, BundleError> {
         let Some(tmp) = &self.tmp else { return Ok(self.package.clone()) };
         let Package { path, sha256_path, sha256, .. } = &self.package;
@@ -116,8 +117,12 @@ impl PendingPackage {
         let link = dir.join(format!(".{file_name}.{}.link", std::process::id()));
         let _ = fs::remove_file(&link);
         let persist = |source| BundleError::Persist { path: path.clone(), source };
-        fs::hard_link(tmp, &link).map_err(persist)?;
-        if let Err(err) = fs::rename(&link, path) {
+        // Where hard links cannot be made (some network and FUSE mounts `--out-dir` may
+        // name), a synced copy, which readers of the temporary name never see.
+        let second_name = fs::hard_link(tmp, &link)
+            .or_else(|_| fs::copy(tmp, &link).and_then(|_| File::open(&link)?.sync_all()))
+            .and_then(|()| fs::rename(&link, path));
+        if let Err(err) = second_name {
             let _ = fs::remove_file(&link);
             return Err(persist(err));
         }
