@@ -2,10 +2,9 @@
 //! and `projects/` (`tests/fixtures/foreign`) copied over a clone's, then the main job.
 
 use camino::Utf8Path;
-use pad_layout::EnvVars;
 use pad_process::Cmd;
 
-use crate::support::{TestRepo, XtaskRun, copy_tree, e2e_enabled, shared_target, workspace_root, xtask_with_env};
+use crate::support::{TestRepo, XtaskRun, copy_tree, e2e_enabled, workspace_root};
 
 /// A clone whose `dags/` and `projects/` are the foreign repository's.
 fn adopted() -> TestRepo {
@@ -24,14 +23,7 @@ fn adopted() -> TestRepo {
 }
 
 fn xtask(repo: &TestRepo, home: &Utf8Path, args: &[&str]) -> XtaskRun {
-    let mut full = vec!["--repo", repo.root.as_str()];
-    full.extend_from_slice(args);
-    let target = shared_target();
-    xtask_with_env(
-        &repo.root,
-        &full,
-        &[(EnvVars::PAD_TARGET_DIR, target.as_str()), (EnvVars::AIRFLOW_HOME, home.as_str())],
-    )
+    repo.xtask_home(home, args, &[])
 }
 
 fn read(repo: &TestRepo, path: &str) -> String {

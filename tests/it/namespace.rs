@@ -10,7 +10,7 @@ use pad_process::{Cmd, Finished};
 use serde_json::Value;
 
 use crate::deploy::{Deployer, Spec, deployed, host_report, wait_during};
-use crate::support::{TestRepo, e2e_enabled, shared_target, xtask_with_env};
+use crate::support::{TestRepo, e2e_enabled, shared_target};
 use crate::worker::{WorkerOptions, WorkerSet};
 
 const DATA_ROOT_LINE: &str = "data_root = \"/srv/airflow/data/${namespace}\"\n";
@@ -147,12 +147,7 @@ fn real_airflow_reads_the_plain_deploy_and_namespaces_from_one_dags_folder() {
     let repo = TestRepo::example();
     let home = repo.root.join("airflow");
     let target = shared_target();
-    let env = [("PAD_TARGET_DIR", target.as_str()), ("AIRFLOW_HOME", home.as_str())];
-    let xtask = |args: &[&str]| {
-        let mut full = vec!["--repo", repo.root.as_str()];
-        full.extend_from_slice(args);
-        xtask_with_env(&repo.root, &full, &env)
-    };
+    let xtask = |args: &[&str]| repo.xtask_home(&home, args, &[]);
     // The DAG check (both loads, plain and test namespace) passes, and builds Airflow.
     xtask(&["test", "--airflow", "2.10"]).success();
     let out = repo.root.join("out");

@@ -222,6 +222,20 @@ impl TestRepo {
         self.xtask_in(&shared_target(), args)
     }
 
+    /// Runs the front end on this repository with the shared target directory, deploying
+    /// to `home` as `AIRFLOW_HOME`, and `env` besides.
+    pub(crate) fn xtask_home(&self, home: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> XtaskRun {
+        let mut full = vec!["--repo", self.root.as_str()];
+        full.extend_from_slice(args);
+        let target = shared_target();
+        let mut all = vec![
+            (pad_layout::EnvVars::PAD_TARGET_DIR, target.as_str()),
+            (pad_layout::EnvVars::AIRFLOW_HOME, home.as_str()),
+        ];
+        all.extend_from_slice(env);
+        xtask_with_env(&self.root, &full, &all)
+    }
+
     /// Runs the front end on this repository with environments, tools and test results
     /// in `target`.
     pub(crate) fn xtask_in(&self, target: &Utf8Path, args: &[&str]) -> XtaskRun {

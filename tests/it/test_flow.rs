@@ -3,7 +3,7 @@
 
 use pad_layout::EnvVars;
 
-use crate::support::{TestRepo, e2e_enabled, names_in, shared_target, xtask_with_env};
+use crate::support::{TestRepo, e2e_enabled, names_in, shared_target};
 
 #[test]
 fn passes_on_the_example_repository() {
@@ -108,15 +108,7 @@ fn a_failing_test_ships_nothing_of_what_was_prepared_meanwhile() {
     let target = shared_target();
     let version = format!("overlap-{}", std::process::id());
     let deploy = |version: &str| {
-        xtask_with_env(
-            &repo.root,
-            &["--repo", repo.root.as_str(), "deploy-local-build", "--timings"],
-            &[
-                (EnvVars::PAD_TARGET_DIR, target.as_str()),
-                (EnvVars::AIRFLOW_HOME, home.as_str()),
-                (EnvVars::PAD_VERSION, version),
-            ],
-        )
+        repo.xtask_home(&home, &["deploy-local-build", "--timings"], &[(EnvVars::PAD_VERSION, version)])
     };
     let first = deploy(&format!("{version}-1")).success();
     assert!(first.stderr.contains("local: release prepared; waiting for the tests"), "{}", first.stderr);

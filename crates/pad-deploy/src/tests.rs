@@ -565,17 +565,24 @@ fn a_relative_local_airflow_home_comes_from_the_repository_root() {
     assert!(err.contains("`[env]`"), "{err}");
 }
 
+/// Progress that records each host's steps and waits, as `host: step`.
+#[derive(Default)]
+struct Record(std::sync::Mutex<Vec<String>>);
+
+impl Progress for Record {
+    fn step(&self, host: &str, step: Step) {
+        self.0.lock().unwrap().push(format!("{host}: {step}"));
+    }
+    fn note(&self, _host: &str, _message: &str) {}
+    fn waiting(&self, host: &str, what: &str) {
+        self.0.lock().unwrap().push(format!("{host}: waiting for {what}"));
+    }
+}
+
 #[test]
 fn progress_sees_every_step_in_order() {
-    struct Record(std::sync::Mutex<Vec<String>>);
-    impl Progress for Record {
-        fn step(&self, host: &str, step: Step) {
-            self.0.lock().unwrap().push(format!("{host}: {step}"));
-        }
-        fn note(&self, _host: &str, _message: &str) {}
-    }
     let f = Fixture::new();
-    let record = Record(std::sync::Mutex::new(Vec::new()));
+    let record = Record::default();
     crate::deploy(&f.target(), &f.options(&f.package(&Spec::new("1.0"))), &record).unwrap();
     let steps = record.0.into_inner().unwrap();
     expect_test::expect![[r#"
@@ -597,16 +604,6 @@ fn progress_sees_every_step_in_order() {
 /// and the host is not switched; opened, the release is made and switched to.
 #[test]
 fn a_gated_deploy_waits_and_a_refusal_leaves_the_host_as_it_was() {
-    struct Waits(std::sync::Mutex<Vec<String>>);
-    impl Progress for Waits {
-        fn step(&self, host: &str, step: Step) {
-            self.0.lock().unwrap().push(format!("{host}: {step}"));
-        }
-        fn note(&self, _host: &str, _message: &str) {}
-        fn waiting(&self, host: &str, what: &str) {
-            self.0.lock().unwrap().push(format!("{host}: waiting for {what}"));
-        }
-    }
     let f = Fixture::new();
     let one = f.deploy(&Spec::new("1.0")).release_id;
     let releases = || {
@@ -626,7 +623,7 @@ fn a_gated_deploy_waits_and_a_refusal_leaves_the_host_as_it_was() {
     for (refuse, what) in [(true, "refused"), (false, "opened")] {
         let gate = std::sync::Arc::new(crate::Gate::new("the tests"));
         options.gate = Some(gate.clone());
-        let progress = Waits(std::sync::Mutex::new(Vec::new()));
+        let progress = Record::default();
         struct RefuseOnDrop<'a>(&'a crate::Gate);
         impl Drop for RefuseOnDrop<'_> {
             fn drop(&mut self) {
